@@ -1,0 +1,1 @@
+"""Alert policy, the durable outbox and the sinks (Slack, console)."""

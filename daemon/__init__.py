@@ -1,0 +1,1 @@
+"""The composition root: configuration, the scheduler loop, metrics, endpoints, state, CLI."""

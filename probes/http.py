@@ -1,0 +1,313 @@
+"""`ResilientClient`: one long-lived httpx client per integration, behind a breaker and retries.
+
+Every request goes: breaker admission (once per call) → retry loop (the breaker is
+re-checked before every retry) → one attempt, bounded in total time and in body size →
+the classifier. The breaker records one outcome per call, after its retries: the failure
+threshold counts failed probes, not attempts (research 4.2 leaves the choice open; per
+call is what an operator counting "failed probes" expects).
+
+Secrets (the values of sensitive headers, and any passed in `secrets`) are redacted from
+every outcome detail, log line and exception this module produces. Hooks receive each
+attempt's outcome and latency; metrics attach there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+
+from probes.breaker import Breaker, BreakerOpen, Clock
+from probes.outcome import Kind, Outcome, ResponseTooLarge, classify
+from probes.redact import Redactor, redact_records
+from probes.retry import Retrier, RetryBudget, RetryPolicy, Stop
+
+__all__ = ["AttemptEvent", "RequestFailed", "ResilientClient", "Result"]
+
+logger = logging.getLogger(__name__)
+
+_DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_LEASE_GRACE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEvent:
+    """One attempt, as reported to hooks. `attempt` counts from 1; >1 means a retry."""
+
+    integration: str
+    attempt: int
+    outcome: Outcome
+    duration: float
+    response: httpx.Response | None
+
+
+Hook = Callable[[AttemptEvent], object]
+
+
+class RequestFailed(Exception):
+    """Raised by `Result.raise_for_outcome` when the call did not succeed."""
+
+    def __init__(self, integration: str, outcome: Outcome) -> None:
+        self.integration = integration
+        self.outcome = outcome
+        super().__init__(f"{integration}: {outcome.detail or outcome.kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A whole call: its final outcome, the last response (if any) and how it went.
+
+    `duration` is the call's total time, retries and waits included; `stop` says why the
+    retry loop ended; `rejection` is set when the breaker refused the call.
+    """
+
+    integration: str
+    outcome: Outcome
+    response: httpx.Response | None
+    attempts: int
+    duration: float
+    stop: Stop
+    rejection: BreakerOpen | None = None
+
+    def raise_for_outcome(self) -> httpx.Response:
+        """The response if the call succeeded; else raise `BreakerOpen` or `RequestFailed`."""
+        if self.rejection is not None:
+            raise self.rejection
+        if self.outcome.ok and self.response is not None:
+            return self.response
+        raise RequestFailed(self.integration, self.outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    number: int
+    outcome: Outcome
+    response: httpx.Response | None
+
+
+class ResilientClient:
+    """An `httpx.AsyncClient` for one integration, with its breaker, retries and redaction.
+
+    Args:
+        name: the integration's name (appears in events and errors).
+        base_url, headers: as for httpx; sensitive header values become secrets.
+        timeout: per-attempt limit in seconds, on each phase and on the attempt in total.
+        deadline: per-call time budget in seconds, retries and waits included.
+        breaker, retry, budget: the resilience pieces; a default breaker is built if absent.
+        secrets: further values to redact wherever text leaves this client.
+        max_response_bytes: a longer (decoded) body fails the attempt as `invalid_response`.
+        hooks: called with an `AttemptEvent` after each attempt.
+        transport, verify, follow_redirects: passed to httpx (share one `ssl.SSLContext`
+            between clients as `verify` to avoid building one per client).
+        clock, wall, sleep, random: injected time and randomness, for tests.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str = "",
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        deadline: float = 30.0,
+        breaker: Breaker | None = None,
+        retry: RetryPolicy | None = None,
+        budget: RetryBudget | None = None,
+        secrets: Iterable[str] = (),
+        max_response_bytes: int = 1 << 20,
+        hooks: Sequence[Hook] = (),
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
+        follow_redirects: bool = False,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        self.name = name
+        self.breaker = breaker or Breaker(name, clock=clock, wall=wall, random=random)
+        self.timeout = timeout
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
+        self._redact = Redactor(secrets, headers)
+        redact_records("httpx", self._redact)  # httpx logs every request's full URL
+        self._hooks = tuple(hooks)
+        self._clock = clock
+        self._wall = wall
+        self._retrier = Retrier(retry, budget, clock=clock, sleep=sleep, random=random)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
+            follow_redirects=follow_redirects,
+        )
+
+    def __repr__(self) -> str:
+        return f"<ResilientClient {self.name!r} breaker={self.breaker.state}>"
+
+    async def __aenter__(self) -> ResilientClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def redact(self, text: str) -> str:
+        """`text` with this client's secrets removed."""
+        return self._redact(text)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: bool = True,
+        ok_status: Container[int] = range(200, 300),
+        validate: Callable[[httpx.Response], object] | None = None,
+        **kwargs: Any,
+    ) -> Result:
+        """Send one request through the breaker and retries; a failed call does not raise.
+
+        `timeout` and `deadline` override the client's for this call. `retry=False` makes
+        a single attempt (for calls that are not idempotent). `ok_status` is what counts
+        as success; `validate(response)` may raise `ProbeAssertionFailed` or
+        `InvalidResponse` to fail a response whose status was fine. Other keyword
+        arguments go to `httpx.AsyncClient.build_request` (json, params, content, headers).
+        Cancellation propagates, after the breaker's permit is handed back.
+        """
+        start = self._clock()
+        budget = self.deadline if deadline is None else deadline
+        try:
+            permit = self.breaker.acquire(lease=budget + _LEASE_GRACE)
+        except BreakerOpen as rejection:
+            outcome = Outcome(
+                Kind.REJECTED,
+                retry_after=rejection.retry_after,
+                error="BreakerOpen",
+                detail=self._redact(str(rejection)),
+            )
+            return Result(self.name, outcome, None, 0, 0.0, Stop.REJECTED, rejection)
+
+        per_attempt = self.timeout if timeout is None else timeout
+
+        async def attempt(number: int, remaining: float) -> _Attempt:
+            timeout = min(per_attempt, remaining)
+            return await self._attempt(method, url, number, timeout, ok_status, validate, kwargs)
+
+        try:
+            if retry:
+                final, stop = await self._retrier.run(
+                    attempt,
+                    deadline=start + budget,
+                    proceed=lambda: self.breaker.allows_retry(permit),
+                )
+            else:
+                final, stop = await attempt(1, budget), Stop.DONE
+        except BaseException:
+            self.breaker.record(permit, _CANCELLED)
+            raise
+        duration = self._clock() - start
+        self.breaker.record(permit, final.outcome, duration)
+        return Result(self.name, final.outcome, final.response, final.number, duration, stop)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        number: int,
+        timeout: float,
+        ok_status: Container[int],
+        validate: Callable[[httpx.Response], object] | None,
+        kwargs: Mapping[str, Any],
+    ) -> _Attempt:
+        started = self._clock()
+        response: httpx.Response | None = None
+        try:
+            if timeout <= 0:
+                raise TimeoutError("no time was left before the call's deadline")
+            request = self._client.build_request(method, url, timeout=timeout, **kwargs)
+            awaiting = "a response"
+            try:
+                # httpx times each phase; this bounds the whole attempt, drip-fed bodies too.
+                async with asyncio.timeout(timeout):
+                    streamed = await self._client.send(request, stream=True)
+                    awaiting = "the whole body"
+                    response = await self._read(request, streamed)
+            except TimeoutError:
+                raise TimeoutError(f"{awaiting} did not arrive within {timeout:g}s") from None
+            outcome = classify(response, now=self._wall(), ok_status=ok_status)
+            if outcome.ok and validate is not None:
+                validate(response)
+        except Exception as error:
+            outcome = classify(error, now=self._wall())
+            if outcome.kind is Kind.IGNORED:
+                logger.error(
+                    "%s: internal error during a request; not counted against the vendor\n%s",
+                    self.name,
+                    self._redact(traceback.format_exc()),
+                )
+        if outcome.detail:
+            outcome = replace(outcome, detail=self._redact(outcome.detail))
+        duration = self._clock() - started
+        logger.debug(
+            "%s: %s %s attempt %d: %s %s in %.0f ms",
+            self.name,
+            method,
+            self._redact(url.split("?", 1)[0]),
+            number,
+            outcome.kind,
+            outcome.reason or outcome.status or "",
+            duration * 1000,
+        )
+        event = AttemptEvent(self.name, number, outcome, duration, response)
+        for hook in self._hooks:
+            try:
+                hook(event)
+            except Exception:
+                logger.exception("%s: an attempt hook failed", self.name)
+        return _Attempt(number, outcome, response)
+
+    async def _read(self, request: httpx.Request, streamed: httpx.Response) -> httpx.Response:
+        """Read the body, stopping at `max_response_bytes` of decoded content."""
+        try:
+            cap = self.max_response_bytes
+            declared = streamed.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise ResponseTooLarge(
+                    f"the response declares {declared} bytes, over the {cap} cap"
+                )
+            chunks, size = [], 0
+            async for chunk in streamed.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise ResponseTooLarge(f"the response body exceeds the {cap} byte cap")
+                chunks.append(chunk)
+        finally:
+            await streamed.aclose()
+        # The body is decoded now, so the rebuilt response drops the encoding headers.
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k not in _DROPPED_HEADERS]
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=request,
+            extensions=streamed.extensions,
+            history=streamed.history,
+        )
+
+
+_CANCELLED = Outcome(Kind.IGNORED, detail="cancelled")

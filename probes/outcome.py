@@ -1,0 +1,203 @@
+"""One classifier from an HTTP response or an exception to an `Outcome`.
+
+The same outcome feeds the breaker, the retry policy and the metrics, so they never
+disagree about what happened. The taxonomy is section 4.2 of research/circuit-breakers.md:
+
+| observation                                   | kind      | reason           | retried    |
+|-----------------------------------------------|-----------|------------------|------------|
+| an expected status (2xx by default)           | success   |                  |            |
+| 429                                           | throttled |                  | if it fits |
+| 500, 502, 503, 504 and other 5xx              | failure   | http_5xx         | yes        |
+| 501, 505 (the endpoint cannot work as called) | failure   | http_5xx         | no         |
+| 408, any timeout                              | failure   | timeout          | yes        |
+| connection refused/reset, DNS, TLS, protocol  | failure   | connect_error    | yes        |
+| 401, 403                                      | failure   | auth             | no         |
+| other 4xx, 3xx, 1xx                           | failure   | client_error     | no         |
+| body unreadable, malformed, too large         | failure   | invalid_response | no         |
+| a probe assertion did not hold                | failure   | assertion        | no         |
+| cancellation, an exception in our own code    | ignored   |                  | no         |
+
+Throttling is neutral: it neither trips the breaker nor resets its failure count; it
+starts a cooldown instead. Our own bugs are ignored so the vendor is never blamed for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+from collections.abc import Container
+from dataclasses import dataclass
+
+import httpx
+
+from probes.hints import retry_hint
+
+__all__ = [
+    "SUCCESS",
+    "InvalidResponse",
+    "Kind",
+    "Outcome",
+    "ProbeAssertionFailed",
+    "Reason",
+    "ResponseTooLarge",
+    "classify",
+]
+
+
+class Kind(enum.StrEnum):
+    """What an attempt amounted to, as the breaker sees it."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    THROTTLED = "throttled"
+    IGNORED = "ignored"
+    REJECTED = "rejected"  # never sent: the breaker refused it
+
+
+class Reason(enum.StrEnum):
+    """Why a failure failed. A closed set: these are Prometheus label values."""
+
+    TIMEOUT = "timeout"
+    CONNECT_ERROR = "connect_error"
+    HTTP_5XX = "http_5xx"
+    AUTH = "auth"
+    CLIENT_ERROR = "client_error"
+    INVALID_RESPONSE = "invalid_response"
+    ASSERTION = "assertion"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The classified result of one attempt (or of a whole call, after its retries).
+
+    `retry_after` is the server's hint in seconds (Retry-After, or a vendor reset header
+    on a 429), `error` the class of what went wrong (an exception name or `HTTP 503`), and
+    `detail` one short sentence for people. Callers that hold secrets redact `detail`
+    before it leaves them.
+    """
+
+    kind: Kind
+    reason: Reason | None = None
+    retryable: bool = False
+    status: int | None = None
+    retry_after: float | None = None
+    error: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is Kind.SUCCESS
+
+
+SUCCESS = Outcome(Kind.SUCCESS)
+
+
+class InvalidResponse(Exception):
+    """The response arrived but cannot be used (unparseable, wrong shape)."""
+
+
+class ResponseTooLarge(InvalidResponse):
+    """The response body exceeded the configured cap; reading stopped there."""
+
+
+class ProbeAssertionFailed(Exception):
+    """The response was well formed but a probe's assertion about it did not hold."""
+
+
+_DEFAULT_OK = range(200, 300)
+_NOT_RETRYABLE_5XX = frozenset({501, 505})
+
+
+def classify(
+    observed: httpx.Response | BaseException,
+    *,
+    now: float,
+    ok_status: Container[int] = _DEFAULT_OK,
+) -> Outcome:
+    """Classify a response or an exception.
+
+    `now` is the wall-clock time (Unix seconds) the response arrived, used only to turn an
+    HTTP-date Retry-After into seconds when the response carries no `Date` header.
+    `ok_status` is the set of statuses that count as success (2xx by default).
+    """
+    if isinstance(observed, httpx.Response):
+        return _classify_response(observed, now, ok_status)
+    return _classify_error(observed)
+
+
+def _classify_response(response: httpx.Response, now: float, ok_status: Container[int]) -> Outcome:
+    status = response.status_code
+    if status in ok_status:
+        return Outcome(Kind.SUCCESS, status=status)
+    error = f"HTTP {status}"
+    phrase = f"{error} {response.reason_phrase}".strip()
+    if status == 429:
+        hint = retry_hint(response.headers, now=now, throttled=True)
+        return Outcome(
+            Kind.THROTTLED,
+            retryable=True,
+            status=status,
+            retry_after=hint,
+            error=error,
+            detail=f"throttled by the server ({phrase})",
+        )
+    if status in (401, 403):
+        return Outcome(
+            Kind.FAILURE,
+            Reason.AUTH,
+            status=status,
+            error=error,
+            detail=f"the credential was refused ({phrase})",
+        )
+    if status == 408:
+        return Outcome(
+            Kind.FAILURE, Reason.TIMEOUT, retryable=True, status=status, error=error, detail=phrase
+        )
+    if status >= 500:
+        return Outcome(
+            Kind.FAILURE,
+            Reason.HTTP_5XX,
+            retryable=status not in _NOT_RETRYABLE_5XX,
+            status=status,
+            retry_after=retry_hint(response.headers, now=now, throttled=False),
+            error=error,
+            detail=phrase,
+        )
+    return Outcome(
+        Kind.FAILURE,
+        Reason.CLIENT_ERROR,
+        status=status,
+        error=error,
+        detail=f"unexpected status ({phrase})",
+    )
+
+
+def _classify_error(error: BaseException) -> Outcome:
+    name = type(error).__name__
+    text = str(error)
+    detail = f"{name}: {text}" if text else name
+    if isinstance(error, asyncio.CancelledError):
+        return Outcome(Kind.IGNORED, error=name, detail="cancelled")
+    if isinstance(error, httpx.TimeoutException | TimeoutError):
+        return Outcome(Kind.FAILURE, Reason.TIMEOUT, retryable=True, error=name, detail=detail)
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        # The probe is misconfigured: no retry will fix it.
+        return Outcome(Kind.FAILURE, Reason.CLIENT_ERROR, error=name, detail=detail)
+    if isinstance(error, httpx.TransportError):
+        # Connect, read and write errors, resets, TLS, protocol and proxy errors.
+        return Outcome(
+            Kind.FAILURE, Reason.CONNECT_ERROR, retryable=True, error=name, detail=detail
+        )
+    if isinstance(
+        error,
+        InvalidResponse
+        | httpx.DecodingError
+        | httpx.TooManyRedirects
+        | json.JSONDecodeError
+        | UnicodeDecodeError,
+    ):
+        return Outcome(Kind.FAILURE, Reason.INVALID_RESPONSE, error=name, detail=detail)
+    if isinstance(error, ProbeAssertionFailed):
+        return Outcome(Kind.FAILURE, Reason.ASSERTION, error=name, detail=text or name)
+    return Outcome(Kind.IGNORED, error=name, detail=f"internal error: {detail}")

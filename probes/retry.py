@@ -1,0 +1,191 @@
+"""Retries: full-jitter backoff, server hints, a per-call deadline and a retry budget.
+
+- `RetryPolicy.backoff` is the pure maths: Full Jitter with the cap applied before the
+  jitter, `U(0, min(max_delay, base_delay * backoff_factor**(n-1)))` for retry n.
+- `RetryPolicy.delay` adds the server's hint: never retry sooner than it asks, and give up
+  at once when the hint, or the backoff, would end past the deadline.
+- `RetryBudget` is a gRPC-style token bucket per integration: a failed attempt costs a
+  token, a success earns back `token_ratio`, retries happen only while more than half the
+  tokens remain, with a floor of one retry per `floor_interval` so a probe that runs once
+  a minute can still retry.
+- `Retrier.run` is the loop: it never sleeps past the deadline and stops the moment its
+  `proceed` check (the breaker's) says no.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from probes import _settings
+from probes.outcome import Kind, Outcome
+
+__all__ = ["Retrier", "RetryBudget", "RetryPolicy", "Stop", "capped_exponential"]
+
+
+def capped_exponential(base: float, factor: float, exponent: int, cap: float) -> float:
+    """`min(cap, base * factor**exponent)`, without overflow for any exponent."""
+    if factor > 1 and exponent > math.log(cap / base, factor):
+        return cap
+    return min(cap, base * factor**exponent)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently to retry one call; durations in seconds."""
+
+    max_attempts: int = 3  # including the first
+    base_delay: float = 1.0
+    max_delay: float = 10.0
+    backoff_factor: float = 2.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        _settings.at_least("max_attempts", self.max_attempts, 1, integer=True)
+        _settings.greater_than("base_delay", self.base_delay, 0)
+        _settings.at_least("max_delay", self.max_delay, self.base_delay)
+        _settings.at_least("backoff_factor", self.backoff_factor, 1)
+
+    def backoff(self, retry: int, random: Callable[[], float]) -> float:
+        """The delay before retry number `retry` (1 for the first retry)."""
+        capped = capped_exponential(self.base_delay, self.backoff_factor, retry - 1, self.max_delay)
+        return capped * random() if self.jitter else capped
+
+    def delay(
+        self, retry: int, hint: float | None, remaining: float, random: Callable[[], float]
+    ) -> float | None:
+        """Seconds to wait before retry `retry`, or None to give up.
+
+        `hint` is the server's Retry-After in seconds; the wait is never shorter. Gives up
+        when the wait would end at or past `remaining`, the time left before the deadline.
+        """
+        wait = self.backoff(retry, random)
+        if hint is not None:
+            wait = max(wait, hint)
+        return wait if wait < remaining else None
+
+
+class RetryBudget:
+    """A token bucket limiting retries for one integration; safe under threads."""
+
+    def __init__(
+        self,
+        max_tokens: float = 10.0,
+        token_ratio: float = 0.1,
+        floor_interval: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        _settings.greater_than("max_tokens", max_tokens, 0)
+        _settings.greater_than("token_ratio", token_ratio, 0)
+        _settings.greater_than("floor_interval", floor_interval, 0)
+        self.max_tokens = max_tokens
+        self.token_ratio = token_ratio
+        self.floor_interval = floor_interval
+        self._clock = clock
+        self._tokens = max_tokens
+        self._floor_used_at = -math.inf
+        self._lock = threading.Lock()
+
+    @property
+    def tokens(self) -> float:
+        return self._tokens
+
+    def record(self, outcome: Outcome) -> None:
+        """Account for one attempt's outcome: failures cost, successes earn."""
+        with self._lock:
+            if outcome.kind is Kind.SUCCESS:
+                self._tokens = min(self.max_tokens, self._tokens + self.token_ratio)
+            elif outcome.kind in (Kind.FAILURE, Kind.THROTTLED):
+                self._tokens = max(0.0, self._tokens - 1.0)
+
+    def try_spend(self) -> bool:
+        """Whether one more retry may be made now."""
+        with self._lock:
+            if self._tokens > self.max_tokens / 2:
+                return True
+            now = self._clock()
+            if now - self._floor_used_at >= self.floor_interval:
+                self._floor_used_at = now
+                return True
+            return False
+
+
+class Stop(enum.StrEnum):
+    """Why the retry loop ended."""
+
+    DONE = "done"  # success, or an outcome that is not retried
+    ATTEMPTS = "attempts"  # max_attempts reached
+    DEADLINE = "deadline"  # the next wait would end past the deadline
+    BUDGET = "budget"  # the retry budget is spent
+    REJECTED = "rejected"  # the breaker no longer admits this call
+
+
+class _HasOutcome(Protocol):
+    @property
+    def outcome(self) -> Outcome: ...
+
+
+T = TypeVar("T", bound=_HasOutcome)
+
+
+class Retrier:
+    """Runs an attempt function until it succeeds or a retry would be wrong."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        budget: RetryBudget | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        self.policy = policy or RetryPolicy()
+        self.budget = budget
+        self._clock = clock
+        self._sleep = sleep
+        self._random = random
+
+    async def run(
+        self,
+        attempt: Callable[[int, float], Awaitable[T]],
+        *,
+        deadline: float,
+        proceed: Callable[[], bool] = lambda: True,
+    ) -> tuple[T, Stop]:
+        """Call `attempt(number, remaining_seconds)` until done; return the last result.
+
+        `deadline` is on this retrier's clock. `proceed` is asked before every retry;
+        when it says no (the breaker moved on), the loop stops at once.
+        """
+        number = 1
+        while True:
+            result = await attempt(number, deadline - self._clock())
+            outcome = result.outcome
+            if self.budget is not None:
+                self.budget.record(outcome)
+            if not outcome.retryable:
+                return result, Stop.DONE
+            if number >= self.policy.max_attempts:
+                return result, Stop.ATTEMPTS
+            if not proceed():
+                return result, Stop.REJECTED
+            wait = self.policy.delay(
+                number, outcome.retry_after, deadline - self._clock(), self._random
+            )
+            if wait is None:
+                return result, Stop.DEADLINE
+            if self.budget is not None and not self.budget.try_spend():
+                return result, Stop.BUDGET
+            await self._sleep(wait)
+            if not proceed():
+                return result, Stop.REJECTED
+            number += 1
