@@ -504,10 +504,11 @@ class Breaker:
         elif kind is Kind.THROTTLED:
             self._throttle_streak += 1
             self._steady = False
+            cap = self.config.max_cooldown
             hint = outcome.retry_after
             if hint is None:  # no word from the server: back off 1 s, 2 s, 4 s ...
-                hint = capped_exponential(1.0, 2.0, self._throttle_streak - 1, math.inf)
-            self._cooldown_until = now + min(max(hint, 1.0), self.config.max_cooldown)
+                hint = capped_exponential(1.0, 2.0, self._throttle_streak - 1, cap)
+            self._cooldown_until = now + min(max(hint, 1.0), cap)
         # IGNORED and REJECTED only release the permit.
 
     def _fail(self, outcome: Outcome, now: float, events: list[Transition]) -> None:

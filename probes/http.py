@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _LEASE_GRACE = 1.0
+_CANCELLED = Outcome(Kind.IGNORED, detail="cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +309,3 @@ class ResilientClient:
             extensions=streamed.extensions,
             history=streamed.history,
         )
-
-
-_CANCELLED = Outcome(Kind.IGNORED, detail="cancelled")

@@ -133,44 +133,26 @@ def _classify_response(response: httpx.Response, now: float, ok_status: Containe
     error = f"HTTP {status}"
     phrase = f"{error} {response.reason_phrase}".strip()
     if status == 429:
-        hint = retry_hint(response.headers, now=now, throttled=True)
         return Outcome(
             Kind.THROTTLED,
             retryable=True,
             status=status,
-            retry_after=hint,
+            retry_after=retry_hint(response.headers, now=now, throttled=True),
             error=error,
             detail=f"throttled by the server ({phrase})",
         )
+
+    def failed(reason: Reason, detail: str, retryable: bool = False) -> Outcome:
+        hint = retry_hint(response.headers, now=now, throttled=False) if retryable else None
+        return Outcome(Kind.FAILURE, reason, retryable, status, hint, error, detail)
+
     if status in (401, 403):
-        return Outcome(
-            Kind.FAILURE,
-            Reason.AUTH,
-            status=status,
-            error=error,
-            detail=f"the credential was refused ({phrase})",
-        )
+        return failed(Reason.AUTH, f"the credential was refused ({phrase})")
     if status == 408:
-        return Outcome(
-            Kind.FAILURE, Reason.TIMEOUT, retryable=True, status=status, error=error, detail=phrase
-        )
+        return failed(Reason.TIMEOUT, phrase, retryable=True)
     if status >= 500:
-        return Outcome(
-            Kind.FAILURE,
-            Reason.HTTP_5XX,
-            retryable=status not in _NOT_RETRYABLE_5XX,
-            status=status,
-            retry_after=retry_hint(response.headers, now=now, throttled=False),
-            error=error,
-            detail=phrase,
-        )
-    return Outcome(
-        Kind.FAILURE,
-        Reason.CLIENT_ERROR,
-        status=status,
-        error=error,
-        detail=f"unexpected status ({phrase})",
-    )
+        return failed(Reason.HTTP_5XX, phrase, retryable=status not in _NOT_RETRYABLE_5XX)
+    return failed(Reason.CLIENT_ERROR, f"unexpected status ({phrase})")
 
 
 def _classify_error(error: BaseException) -> Outcome:

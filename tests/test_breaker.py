@@ -157,6 +157,16 @@ def test_cooldown_without_a_hint_backs_off_and_is_capped() -> None:
     assert waits == [1.0, 2.0, 3.0, 3.0]
 
 
+def test_days_of_hintless_429s_keep_a_capped_cooldown() -> None:
+    rig = Rig()
+    b = rig.breaker
+    permit = b.acquire()  # the closed permit stays current: no transition happens
+    for _ in range(5000):
+        b.record(permit, replace(THROTTLED, retry_after=None))
+    assert b.cooldown_until == rig.clock.now + 900  # max_cooldown, and no overflow
+    assert b.state is State.CLOSED
+
+
 def test_a_stale_success_after_a_transition_does_not_close() -> None:
     rig = Rig()
     b = rig.breaker
