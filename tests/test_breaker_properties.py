@@ -71,7 +71,7 @@ class BreakerMachine(RuleBasedStateMachine):
 
     @rule(lease=st.one_of(st.none(), st.floats(0.1, 50)))
     def acquire(self, lease: float | None) -> None:
-        state_before = self.breaker._state
+        state_before = self.breaker.state
         open_until = self.breaker.open_until
         permit = self.breaker.try_acquire(lease)
         if permit is not None:
@@ -103,7 +103,7 @@ class BreakerMachine(RuleBasedStateMachine):
         current = [p for p in self.held if p.lease and p.generation == self.breaker.generation]
         assert len(current) <= self.config.half_open_permits
         if current:
-            assert self.breaker._state is State.HALF_OPEN
+            assert self.breaker.state is State.HALF_OPEN
 
     @invariant()
     def open_until_never_before_the_moment_of_opening(self) -> None:
@@ -115,7 +115,8 @@ class BreakerMachine(RuleBasedStateMachine):
     @invariant()
     def half_open_never_outlives_its_leases(self) -> None:
         if self.breaker.state is State.HALF_OPEN:
-            assert all(deadline > self.clock.now for deadline in self.breaker._leases.values())
+            trials = [p for p in self.held if p.lease and p.generation == self.breaker.generation]
+            assert all(p.deadline > self.clock.now for p in trials)
 
     @invariant()
     def counters_in_range(self) -> None:

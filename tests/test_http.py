@@ -57,12 +57,6 @@ def client(server: ScriptedServer, **options: object) -> ResilientClient:
     return ResilientClient("vendor", **settings)  # type: ignore[arg-type]
 
 
-def waits(resilient: ResilientClient) -> list[float]:
-    sleep = resilient._retrier._sleep
-    assert isinstance(sleep, Waits)
-    return sleep.seen
-
-
 async def test_success_reuses_one_connection(server: ScriptedServer) -> None:
     async with client(server) as api:
         results = [await api.request("GET", "/health") for _ in range(5)]
@@ -73,19 +67,21 @@ async def test_success_reuses_one_connection(server: ScriptedServer) -> None:
 
 async def test_503_with_retry_after_waits_as_asked_then_recovers(server: ScriptedServer) -> None:
     server.play(Reply(503, headers={"Retry-After": "2"}))
-    async with client(server) as api:
+    waits = Waits()
+    async with client(server, sleep=waits) as api:
         result = await api.request("GET", "/health")
         assert (result.outcome.kind, result.attempts, server.hits) == (Kind.SUCCESS, 2, 2)
-        assert waits(api)[0] >= 2.0
+        assert waits.seen[0] >= 2.0
         assert api.breaker.consecutive_failures == 0
 
 
 async def test_429_is_retried_when_the_hint_fits(server: ScriptedServer) -> None:
     server.play(Reply(429, headers={"Retry-After": "1"}))
-    async with client(server) as api:
+    waits = Waits()
+    async with client(server, sleep=waits) as api:
         result = await api.request("GET", "/health")
-        assert (result.outcome.ok, result.attempts) == (True, 2)
-        assert waits(api)[0] >= 1.0
+    assert (result.outcome.ok, result.attempts) == (True, 2)
+    assert waits.seen[0] >= 1.0
 
 
 async def test_persistent_429_is_neutral_and_starts_a_cooldown(server: ScriptedServer) -> None:
@@ -205,9 +201,12 @@ async def test_an_open_breaker_keeps_requests_at_home(server: ScriptedServer) ->
 
 async def test_retries_stop_when_the_breaker_trips_meanwhile(server: ScriptedServer) -> None:
     server.default = Reply(503)
-    async with client(server) as api:
-        breaker = api.breaker
-        api._retrier._sleep = lambda seconds: asyncio.sleep(0, breaker.force_open())
+    breaker = Breaker("vendor")
+
+    async def operator_intervenes(seconds: float) -> None:
+        breaker.force_open()  # during the backoff, someone forces the breaker open
+
+    async with client(server, breaker=breaker, sleep=operator_intervenes) as api:
         result = await api.request("GET", "/health")
     assert (result.attempts, result.stop, server.hits) == (1, Stop.REJECTED, 1)
 
