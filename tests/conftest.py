@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
 
+from probes.simulator import Simulator
 from tests.fakes.http_server import ScriptedServer
 
 
@@ -16,3 +19,20 @@ def anyio_backend() -> str:
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer() as running:
         yield running
+
+
+@pytest.fixture
+def simulator() -> Iterator[Simulator]:
+    """The vendor simulator on a free loopback port, served from its own thread and loop."""
+    sim = Simulator()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(sim.start(), loop).result(10)
+    try:
+        yield sim
+    finally:
+        asyncio.run_coroutine_threadsafe(sim.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -1,0 +1,178 @@
+"""Twilio SendGrid v3, as research/vendor-apis.md sections 4 and 6.4 describe it."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from typing import Any
+
+from probes.simulator.vendor import (
+    Limit,
+    RateWindow,
+    VendorFake,
+    bearer,
+    html_page,
+    iso8601,
+    limit_from,
+)
+from probes.simulator.wire import SimRequest, SimResponse, json_response
+
+__all__ = ["SendGridFake"]
+
+_IDENTIFIERS = ("email", "phone_number_id", "external_id", "anonymous_id")
+_MAX_CONTACTS = 30_000
+_REFUSED = "The provided authorization grant is invalid, expired, or revoked"
+
+
+def errors(status: int, message: str, field: str | None = None) -> SimResponse:
+    return json_response(status, {"errors": [{"field": field, "message": message}]})
+
+
+class SendGridFake(VendorFake):
+    """Scopes, the user profile, the marketing contacts upsert and its import job.
+
+    Every answer carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`, the reset as Unix
+    epoch seconds; past the limit the answer is 429 "too many requests" with no
+    Retry-After. A contacts upsert returns 202 with a job id; the job reports `pending`
+    for `job_polls_pending` polls, then `completed` with its counts.
+    """
+
+    name = "sendgrid"
+    title = "Twilio SendGrid v3"
+    routes = (
+        ("GET", r"/v3/scopes", "scopes"),
+        ("GET", r"/v3/user/profile", "profile"),
+        ("PUT", r"/v3/marketing/contacts", "upsert_contacts"),
+        ("GET", r"/v3/marketing/contacts/imports/(?P<job>[^/]+)", "import_status"),
+    )
+
+    def __init__(
+        self, credentials: set[str], *, clock: Any, wall: Any, job_polls_pending: int = 1
+    ) -> None:
+        super().__init__(credentials, clock=clock, wall=wall)
+        self.limit = RateWindow(Limit(600, 60.0), clock)
+        self.job_polls_pending = job_polls_pending
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.contacts: dict[str, dict[str, Any]] = {}  # by lower-cased email
+        self.jobs: dict[str, dict[str, Any]] = {}
+
+    # -- the vendor's answers ------------------------------------------------------------
+
+    def credential(self, request: SimRequest) -> str | None:
+        return bearer(request)
+
+    def unauthorized(self) -> SimResponse:
+        refused = {"message": _REFUSED, "field": None, "help": None}
+        return json_response(401, {"errors": [refused]}, "application/json")
+
+    def throttled(self, credential: str | None) -> SimResponse:
+        return self._headers(errors(429, "too many requests"), 0, self.limit.limit.window)
+
+    def server_error(self, status: int, html: bool) -> SimResponse:
+        if html:
+            return SimResponse(status, html_page(status, "Error"), [("Content-Type", "text/html")])
+        return errors(status, "internal server error")
+
+    def not_found(self) -> SimResponse:
+        return errors(404, "resource not found")
+
+    def set_limits(self, settings: dict[str, Any]) -> None:
+        """{"requests": 600, "window": 60}."""
+        self.limit.limit = limit_from(settings, self.limit.limit, {"requests", "window"})
+
+    def admit(self, request: SimRequest, credential: str) -> SimResponse | None:
+        if "accept" not in request.headers:
+            return errors(406, "Accept header is required")
+        allowed, _, reset_in = self.limit.take(credential)
+        return None if allowed else self._headers(errors(429, "too many requests"), 0, reset_in)
+
+    def decorate(self, response: SimResponse, credential: str | None) -> SimResponse:
+        if credential in self.credentials:
+            assert credential is not None
+            remaining = self.limit.remaining(credential)
+            self._headers(response, remaining, self.limit.reset_in(credential))
+        return response
+
+    def _headers(self, response: SimResponse, remaining: int, reset_in: float) -> SimResponse:
+        response.headers += [
+            ("X-RateLimit-Limit", str(self.limit.limit.requests)),
+            ("X-RateLimit-Remaining", str(remaining)),
+            ("X-RateLimit-Reset", str(math.ceil(self._wall() + reset_in))),
+        ]
+        return response
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def scopes(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        return json_response(200, {"scopes": ["mail.send", "marketing.read", "marketing.write",
+                                              "user.profile.read"]})  # fmt: skip
+
+    def profile(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        return json_response(
+            200,
+            {
+                "address": "1 Simulated Way",
+                "address2": "",
+                "city": "Denver",
+                "company": "Simulated Co",
+                "country": "US",
+                "first_name": "Sim",
+                "last_name": "Ulator",
+                "phone": "+1 555 0100",
+                "state": "CO",
+                "website": "https://example.com",
+                "zip": "80202",
+            },
+        )
+
+    def upsert_contacts(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        body = request.json()
+        contacts = body.get("contacts") if isinstance(body, dict) else None
+        if not isinstance(contacts, list) or not contacts:
+            return errors(400, "contacts must be a non-empty array", "contacts")
+        if len(contacts) > _MAX_CONTACTS:
+            return errors(400, f"at most {_MAX_CONTACTS} contacts per request", "contacts")
+        for i, contact in enumerate(contacts):
+            if not isinstance(contact, dict) or not any(contact.get(k) for k in _IDENTIFIERS):
+                return errors(
+                    400, f"contact must have at least one identifier: {', '.join(_IDENTIFIERS)}",
+                    f"contacts[{i}]",
+                )  # fmt: skip
+        created = updated = 0
+        for contact in contacts:
+            email = str(contact.get("email") or contact.get("external_id") or "").lower()
+            if email in self.contacts:
+                self.contacts[email].update({**contact, "email": email})
+                updated += 1
+            else:
+                self.contacts[email] = {**contact, "email": email}
+                created += 1
+        job = str(uuid.uuid4())
+        self.jobs[job] = {
+            "id": job,
+            "status": "pending",
+            "job_type": "upsert",
+            "results": {
+                "requested_count": len(contacts),
+                "created_count": created,
+                "updated_count": updated,
+                "deleted_count": 0,
+                "errored_count": 0,
+            },
+            "started_at": iso8601(self._wall()),
+            "polls": 0,
+        }
+        return json_response(202, {"job_id": job})
+
+    def import_status(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        job = self.jobs.get(match["job"])
+        if job is None:
+            return self.not_found()
+        job["polls"] += 1
+        if job["polls"] > self.job_polls_pending and job["status"] == "pending":
+            job["status"] = "completed"
+            job["finished_at"] = iso8601(self._wall())
+        return json_response(200, {k: v for k, v in job.items() if k != "polls"})

@@ -1,0 +1,182 @@
+"""The admin API and every fault mode, over real sockets."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from probes.simulator import Simulator
+from tests.simulator.helpers import admin, call
+
+KIT = {"X-Kit-Api-Key": "sim-kit-api-key"}
+ACCOUNT = "/kit/v4/account"
+
+
+def account(sim: Simulator, **kwargs: object) -> httpx.Response:
+    return call(sim, "GET", ACCOUNT, headers=KIT, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_script_fails_n_times_then_the_mode_resumes(simulator: Simulator) -> None:
+    admin(simulator, "PUT", "/kit/script", {"steps": [
+        {"mode": "5xx", "times": 2}, {"mode": "429"}, {"mode": "401"},
+    ]})  # fmt: skip
+    assert [account(simulator).status_code for _ in range(5)] == [500, 500, 429, 401, 200]
+
+
+def test_503_carries_retry_after_and_429_can(simulator: Simulator) -> None:
+    admin(simulator, "PUT", "/kit/script", {"steps": [
+        {"mode": "503"}, {"mode": "503", "retry_after": 7}, {"mode": "429", "retry_after": 3},
+    ]})  # fmt: skip
+    headers = [account(simulator).headers.get("retry-after") for _ in range(3)]
+    assert headers == ["30", "7", "3"]
+
+
+def test_slow_answers_after_the_delay(simulator: Simulator) -> None:
+    admin(simulator, "PUT", "/kit/mode", {"mode": "slow", "delay_ms": 1500})
+    with pytest.raises(httpx.ReadTimeout):
+        account(simulator, timeout=0.3)
+
+
+def test_drip_sends_the_whole_body_slowly(simulator: Simulator) -> None:
+    admin(simulator, "PUT", "/kit/mode", {"mode": "drip", "delay_ms": 1})
+    response = account(simulator)
+    assert response.json()["account"]["id"] == 27
+    admin(simulator, "PUT", "/kit/mode", {"mode": "drip", "delay_ms": 500})
+    with (
+        httpx.Client(base_url=simulator.url) as client,
+        client.stream("GET", ACCOUNT, headers=KIT, timeout=5) as streamed,
+    ):
+        assert streamed.status_code == 200
+        assert len(next(streamed.iter_raw())) == 1  # one byte, then a pause
+
+
+@pytest.mark.parametrize("mode", ["reset", "reset_mid_body"])
+def test_resets(simulator: Simulator, mode: str) -> None:
+    admin(simulator, "PUT", "/kit/mode", {"mode": mode})
+    with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+        account(simulator)
+
+
+@pytest.mark.parametrize(
+    ("body", "check"),
+    [
+        ("truncated", lambda r: r.content.startswith(b'{"user"') and len(r.content) < 300),
+        ("html", lambda r: r.content.startswith(b"<!DOCTYPE html>")),
+        ("empty", lambda r: r.content == b""),
+    ],
+)
+def test_malformed_bodies_are_200_labelled_json(simulator: Simulator, body: str, check) -> None:  # type: ignore[no-untyped-def]
+    admin(simulator, "PUT", "/kit/mode", {"mode": "malformed", "body": body})
+    response = account(simulator)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert check(response)
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_requests_are_recorded_with_headers_and_body(simulator: Simulator) -> None:
+    call(
+        simulator, "POST", "/kit/v4/subscribers?x=1", headers=KIT, json={"email_address": "a@b.co"}
+    )
+    (seen,) = admin(simulator, "GET", "/kit/requests").json()["requests"]
+    assert (seen["method"], seen["path"], seen["query"]) == ("POST", "/v4/subscribers", {"x": "1"})
+    assert seen["headers"]["x-kit-api-key"] == "sim-kit-api-key"
+    assert seen["body"] == '{"email_address":"a@b.co"}'
+    admin(simulator, "DELETE", "/kit/requests")
+    assert admin(simulator, "GET", "/kit/requests").json()["requests"] == []
+
+
+def test_reset_restores_health_and_forgets_records(simulator: Simulator) -> None:
+    call(simulator, "POST", "/kit/v4/subscribers", headers=KIT, json={"email_address": "a@b.co"})
+    admin(simulator, "PUT", "/kit/mode", {"mode": "5xx"})
+    state = admin(simulator, "POST", "/reset").json()
+    assert state["vendors"]["kit"]["mode"]["mode"] == "healthy"
+    assert state["vendors"]["kit"]["requests"] == 0
+    again = call(
+        simulator, "POST", "/kit/v4/subscribers", headers=KIT, json={"email_address": "a@b.co"}
+    )
+    assert again.status_code == 201  # the subscriber was forgotten
+
+
+def test_describe_lists_vendors_modes_and_credentials(simulator: Simulator) -> None:
+    state = admin(simulator, "GET", "").json()
+    assert set(state["vendors"]) == {"kit", "hubspot", "mailchimp", "sendgrid"}
+    assert state["credentials"]["kit"] == "sim-kit-api-key"
+    admin(simulator, "PUT", "/hubspot/script", {"steps": [{"mode": "5xx", "times": 3}]})
+    script = admin(simulator, "GET", "").json()["vendors"]["hubspot"]["script"]
+    assert [(s["mode"], s["times"]) for s in script] == [("5xx", 3)]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        ("/kit/mode", {"mode": "explode"}, 400, "unknown mode or body; expected one of healthy"),
+        ("/kit/mode", {"mode": "5xx", "status": 404}, 400, "status must be a 5xx code (got 404)"),
+        ("/kit/mode", {"mode": "slow", "delay": 5}, 400, "unknown field 'delay'"),
+        ("/kit/mode", {"mode": "slow", "delay_ms": "5"}, 400, "delay_ms must be a whole number"),
+        ("/kit/script", {"steps": []}, 400, "a script needs 'steps'"),
+        (
+            "/kit/script",
+            {"steps": [{"mode": "5xx", "times": 0}]},
+            400,
+            "times must be >= 1 (got 0)",
+        ),
+        ("/kit/limits", {"requests": 0}, 400, "requests must be a whole number >= 1 (got 0)"),
+        ("/kit/limits", {"burst": 3}, 400, "unknown limit 'burst'"),
+        ("/nope/mode", {"mode": "5xx"}, 404, "no admin route"),
+    ],
+)
+def test_admin_errors_say_what_to_fix(
+    simulator: Simulator, path: str, body: object, status: int, error: str
+) -> None:
+    response = admin(simulator, "PUT", path, body)
+    assert response.status_code == status
+    assert response.json()["error"].startswith(error)
+
+
+def test_an_unknown_vendor_prefix_is_404(simulator: Simulator) -> None:
+    response = call(simulator, "GET", "/salesforce/v1/x")
+    assert response.status_code == 404
+    assert "kit, hubspot, mailchimp, sendgrid" in response.json()["error"]
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(simulator: Simulator) -> None:
+    with httpx.Client(base_url=simulator.url) as client:
+        statuses = [client.get(ACCOUNT, headers=KIT).status_code for _ in range(20)]
+    assert statuses == [200] * 20
+
+
+@pytest.mark.parametrize(
+    ("vendor", "path", "check"),
+    [
+        ("kit", "/v4/account", lambda b: b == {"errors": ["The access token is invalid"]}),
+        (
+            "hubspot",
+            "/account-info/v3/details",
+            lambda b: b["category"] == "INVALID_AUTHENTICATION",
+        ),
+        ("mailchimp", "/3.0/ping", lambda b: b["title"] == "API Key Invalid"),
+        ("sendgrid", "/v3/scopes", lambda b: b["errors"][0]["message"].startswith("The provided")),
+    ],
+)
+def test_401_mode_answers_with_each_vendors_own_body(  # type: ignore[no-untyped-def]
+    simulator: Simulator, vendor: str, path: str, check
+) -> None:
+    admin(simulator, "PUT", f"/{vendor}/mode", {"mode": "401"})
+    response = call(simulator, "GET", f"/{vendor}{path}")
+    assert response.status_code == 401
+    assert check(response.json())
+
+
+def test_a_simulator_bug_is_a_500_that_says_so(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(request: object, match: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(simulator.vendors["kit"], "account", broken)
+    response = account(simulator)
+    assert (response.status_code, response.text) == (500, "simulator error")
