@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-__all__ = ["parse_retry_after", "retry_hint"]
+__all__ = ["http_date", "parse_retry_after", "retry_hint"]
 
 _NUMBER = re.compile(r"\d{1,15}(?:\.\d{1,9})?")
 # Below this a reset value is a delay in seconds; above it, a Unix timestamp (2001 onwards).
@@ -25,7 +25,8 @@ def _number(value: str) -> float | None:
     return float(value) if _NUMBER.fullmatch(value) else None
 
 
-def _http_date(value: str) -> float | None:
+def http_date(value: str) -> float | None:
+    """An HTTP-date (RFC 9110) as Unix seconds, or None if it is not one."""
     try:
         parsed = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
@@ -44,7 +45,7 @@ def parse_retry_after(value: str, *, now: float) -> float | None:
     seconds = _number(value)
     if seconds is not None:
         return seconds
-    when = _http_date(value)
+    when = http_date(value)
     return None if when is None else max(0.0, when - now)
 
 
@@ -56,7 +57,7 @@ def retry_hint(headers: Mapping[str, str], *, now: float, throttled: bool) -> fl
     `X-RateLimit-Reset` on every response, and on a 503 it says nothing about the outage.
     """
     date = headers.get("date")
-    reference = _http_date(date) if date else None
+    reference = http_date(date) if date else None
     if reference is None:
         reference = now
     retry_after = headers.get("retry-after")

@@ -14,6 +14,7 @@ attempt's outcome and latency; metrics attach there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
@@ -21,7 +22,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -30,7 +31,7 @@ from probes.outcome import Kind, Outcome, ResponseTooLarge, classify
 from probes.redact import Redactor, redact_records
 from probes.retry import Retrier, RetryBudget, RetryPolicy, Stop
 
-__all__ = ["AttemptEvent", "RequestFailed", "ResilientClient", "Result"]
+__all__ = ["AttemptEvent", "Classifier", "RequestFailed", "ResilientClient", "Result"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ class AttemptEvent:
 
 
 Hook = Callable[[AttemptEvent], object]
+
+
+class Classifier(Protocol):
+    """The signature of `probes.classify`; adapters refine it with vendor knowledge."""
+
+    def __call__(
+        self, observed: httpx.Response | BaseException, *, now: float, ok_status: Container[int]
+    ) -> Outcome: ...
 
 
 class RequestFailed(Exception):
@@ -106,6 +115,8 @@ class ResilientClient:
         secrets: further values to redact wherever text leaves this client.
         max_response_bytes: a longer (decoded) body fails the attempt as `invalid_response`.
         hooks: called with an `AttemptEvent` after each attempt.
+        classify: turns a response or exception into an `Outcome` (default
+            `probes.classify`); vendor adapters pass a refined one.
         transport, verify, follow_redirects: passed to httpx (share one `ssl.SSLContext`
             between clients as `verify` to avoid building one per client).
         clock, wall, sleep, random: injected time and randomness, for tests.
@@ -125,6 +136,7 @@ class ResilientClient:
         secrets: Iterable[str] = (),
         max_response_bytes: int = 1 << 20,
         hooks: Sequence[Hook] = (),
+        classify: Classifier = classify,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: ssl.SSLContext | bool = True,
         follow_redirects: bool = False,
@@ -141,6 +153,7 @@ class ResilientClient:
         self._redact = Redactor(secrets, headers)
         redact_records("httpx", self._redact)  # httpx logs every request's full URL
         self._hooks = tuple(hooks)
+        self._classify = classify
         self._clock = clock
         self._wall = wall
         self._retrier = Retrier(retry, budget, clock=clock, sleep=sleep, random=random)
@@ -250,11 +263,11 @@ class ResilientClient:
                     response = await self._read(request, streamed)
             except TimeoutError:
                 raise TimeoutError(f"{awaiting} did not arrive within {timeout:g}s") from None
-            outcome = classify(response, now=self._wall(), ok_status=ok_status)
+            outcome = self._classify(response, now=self._wall(), ok_status=ok_status)
             if outcome.ok and validate is not None:
                 validate(response)
         except Exception as error:
-            outcome = classify(error, now=self._wall())
+            outcome = self._classify(error, now=self._wall(), ok_status=ok_status)
             if outcome.kind is Kind.IGNORED:
                 logger.error(
                     "%s: internal error during a request; not counted against the vendor\n%s",
@@ -283,7 +296,16 @@ class ResilientClient:
         return _Attempt(number, outcome, response)
 
     async def _read(self, request: httpx.Request, streamed: httpx.Response) -> httpx.Response:
-        """Read the body, stopping at `max_response_bytes` of decoded content."""
+        """Read the body, stopping at `max_response_bytes` of decoded content.
+
+        The returned response keeps `elapsed`, and for TLS the server's certificate (as
+        `ssl.SSLSocket.getpeercert()` gives it) in `extensions["peer_certificate"]`.
+        """
+        extensions = dict(streamed.extensions)
+        tls = streamed.extensions.get("network_stream")
+        ssl_object = tls.get_extra_info("ssl_object") if tls is not None else None
+        if ssl_object is not None:  # read now: the connection goes back to the pool below
+            extensions["peer_certificate"] = ssl_object.getpeercert()
         try:
             cap = self.max_response_bytes
             declared = streamed.headers.get("content-length", "")
@@ -301,11 +323,14 @@ class ResilientClient:
             await streamed.aclose()
         # The body is decoded now, so the rebuilt response drops the encoding headers.
         headers = [(k, v) for k, v in streamed.headers.multi_items() if k not in _DROPPED_HEADERS]
-        return httpx.Response(
+        response = httpx.Response(
             streamed.status_code,
             headers=headers,
             content=b"".join(chunks),
             request=request,
-            extensions=streamed.extensions,
+            extensions=extensions,
             history=streamed.history,
         )
+        with contextlib.suppress(RuntimeError):  # httpx times real transports, not mocks
+            response.elapsed = streamed.elapsed
+        return response

@@ -14,6 +14,7 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,6 +25,7 @@ __all__ = ["SimRequest", "SimResponse", "WireServer", "json_response"]
 logger = logging.getLogger(__name__)
 
 _MAX_BODY = 10 * 1024 * 1024
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,9 @@ class WireServer:
             return False
         headers = [("Date", self._date()), ("Server", "breakerwatch-simulator"), *response.headers]
         headers.append(("Content-Length", str(len(response.body))))
-        writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)))
+        reason = _PHRASES.get(response.status, "")
+        head = h11.Response(status_code=response.status, headers=headers, reason=reason)
+        writer.write(conn.send(head))
         body = response.body
         if response.reset_after is not None:
             writer.write(conn.send(h11.Data(data=body[: response.reset_after])))

@@ -9,6 +9,7 @@ TCP reset instead of an answer. It counts requests and connections.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -50,13 +51,16 @@ class Seen:
 class ScriptedServer:
     """Start with `with ScriptedServer() as server:`; `server.url` is its base URL."""
 
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(self, default: Reply | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.default = default or Reply()
+        self.scheme = "https" if tls else "http"
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self.requests: list[Seen] = []
         self.connections = 0
         self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -64,7 +68,7 @@ class ScriptedServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     @property
     def hits(self) -> int:

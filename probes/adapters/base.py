@@ -1,0 +1,274 @@
+"""The interface every integration adapter shares, and what they have in common.
+
+An adapter speaks one vendor's API over a `ResilientClient`: its auth, its health check,
+its core write, and what its errors and throttling look like. Every adapter offers
+`health_check()` (one probe, never raising), `breaker_state()`, `metrics()` and `aclose()`;
+the daemon uses nothing else, and application code can call the core writes directly
+with the same breaker the daemon watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Container, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, TypedDict, Unpack
+from urllib.parse import urlsplit
+
+import httpx
+
+from probes.breaker import Breaker, Clock, State
+from probes.http import AttemptEvent, Hook, ResilientClient, Result
+from probes.outcome import InvalidResponse, Kind, Outcome, classify
+from probes.retry import RetryBudget, RetryPolicy
+from probes.secrets import Secret
+
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "AdapterMetrics",
+    "ClientOptions",
+    "VendorAdapter",
+    "reveal",
+]
+
+_MESSAGE_LIMIT = 200
+
+
+class AdapterError(ValueError):
+    """An adapter setting is invalid. The message names the integration and the field."""
+
+    def __init__(self, integration: str, field: str, problem: str) -> None:
+        self.integration = integration
+        self.field = field
+        super().__init__(f"{integration}: {field}: {problem}")
+
+
+class ClientOptions(TypedDict, total=False):
+    """What an adapter passes through to its `ResilientClient` (see there)."""
+
+    breaker: Breaker
+    retry: RetryPolicy
+    budget: RetryBudget
+    timeout: float
+    deadline: float
+    hooks: Sequence[Hook]
+    max_response_bytes: int
+    transport: httpx.AsyncBaseTransport
+    verify: Any
+    clock: Clock
+    wall: Clock
+    sleep: Any
+    random: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterMetrics:
+    """Counts since the adapter was built; requests are HTTP attempts actually sent."""
+
+    integration: str
+    kind: str
+    state: State
+    requests: int
+    successes: int
+    failures: int
+    throttled: int
+    last_latency: float | None
+    mean_latency: float | None
+    rate_limit_remaining: int | None
+    tls_days_left: float | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes over successes and failures (throttling is neither); None before any."""
+        decided = self.successes + self.failures
+        return self.successes / decided if decided else None
+
+
+def reveal(secret: Secret | str) -> str:
+    """The value of a secret, whether resolved from a reference or given directly."""
+    return secret.reveal() if isinstance(secret, Secret) else secret
+
+
+def check_base_url(integration: str, field: str, url: str) -> str:
+    """`url` without a trailing slash, or `AdapterError` if it is not an http(s) URL."""
+    parts = urlsplit(url)
+    shown = parts._replace(query="", fragment="").geturl()  # a query could hold a token
+    if parts.scheme not in ("http", "https"):
+        hint = f"; write https://{shown}" if not parts.scheme else ""
+        raise AdapterError(integration, field, f"{shown!r} is not an http(s) URL{hint}")
+    if not parts.hostname:
+        raise AdapterError(integration, field, f"{shown!r} has no host")
+    return url.rstrip("/")
+
+
+class Adapter:
+    """One integration: a vendor API behind a breaker, retries and redaction.
+
+    Subclasses set `kind`, `default_base_url` and `health_path`, pass their auth headers
+    and secrets to `__init__`, and may refine `check_health`, `refine`, `vendor_message`
+    and `rate_limit_remaining` with the vendor's own knowledge.
+    """
+
+    kind: ClassVar[str]
+    default_base_url: ClassVar[str]
+    health_path: ClassVar[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        headers: dict[str, str],
+        secrets: Sequence[str],
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        self.name = name
+        self.base_url = check_base_url(name, "base_url", base_url)
+        self.wall: Clock = options.get("wall", time.time)
+        self.sleep: Callable[[float], Awaitable[object]] = options.get("sleep", asyncio.sleep)
+        self._requests = self._successes = self._failures = self._throttled = 0
+        self._latency_total = 0.0
+        self._last_latency: float | None = None
+        self._rate_limit_remaining: int | None = None
+        options["hooks"] = (self._observe, *options.get("hooks", ()))
+        self.client = ResilientClient(
+            name,
+            base_url=self.base_url,
+            headers=headers,
+            secrets=secrets,
+            classify=self._classify,
+            **options,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.base_url}>"
+
+    async def __aenter__(self) -> Adapter:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # -- the shared interface ------------------------------------------------------------
+
+    async def health_check(self) -> Result:
+        """One probe of the vendor's health endpoint; the outcome says how it went."""
+        return await self.client.request("GET", self.health_path, validate=self.check_health)
+
+    def breaker_state(self) -> State:
+        return self.client.breaker.state
+
+    def metrics(self) -> AdapterMetrics:
+        return AdapterMetrics(
+            integration=self.name,
+            kind=self.kind,
+            state=self.breaker_state(),
+            requests=self._requests,
+            successes=self._successes,
+            failures=self._failures,
+            throttled=self._throttled,
+            last_latency=self._last_latency,
+            mean_latency=self._latency_total / self._requests if self._requests else None,
+            rate_limit_remaining=self._rate_limit_remaining,
+        )
+
+    # -- what vendors refine -------------------------------------------------------------
+
+    def check_health(self, response: httpx.Response) -> None:
+        """Raise `InvalidResponse` if a 2xx health answer is not what the vendor sends."""
+        if not isinstance(json_body(response), dict):
+            raise InvalidResponse("the health check did not answer with a JSON object")
+
+    def refine(self, outcome: Outcome, response: httpx.Response | None) -> Outcome:
+        """Adjust the generic classification with what this vendor is known to do."""
+        return outcome
+
+    def vendor_message(self, body: Any) -> str | None:
+        """The human message in the vendor's error body, if it has one."""
+        return None
+
+    def rate_limit_remaining(self, response: httpx.Response) -> int | None:
+        """Requests left before the vendor throttles, where its headers say."""
+        return None
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _classify(
+        self, observed: httpx.Response | BaseException, *, now: float, ok_status: Container[int]
+    ) -> Outcome:
+        outcome = classify(observed, now=now, ok_status=ok_status)
+        response = observed if isinstance(observed, httpx.Response) else None
+        if response is not None and outcome.kind in (Kind.FAILURE, Kind.THROTTLED):
+            message = self.vendor_message(json_body(response))
+            if message:
+                outcome = replace(outcome, detail=f"{outcome.detail}: {message[:_MESSAGE_LIMIT]}")
+        return self.refine(outcome, response)
+
+    def _observe(self, event: AttemptEvent) -> None:
+        self._requests += 1
+        self._last_latency = event.duration
+        self._latency_total += event.duration
+        kind = event.outcome.kind
+        if kind is Kind.SUCCESS:
+            self._successes += 1
+        elif kind is Kind.FAILURE:
+            self._failures += 1
+        elif kind is Kind.THROTTLED:
+            self._throttled += 1
+        if event.response is not None:
+            remaining = self.rate_limit_remaining(event.response)
+            if remaining is not None:
+                self._rate_limit_remaining = remaining
+
+
+class VendorAdapter(Adapter):
+    """An adapter for a vendor reached with one credential (an API key or a token).
+
+    Subclasses say how the credential travels (`auth_headers`) and, if the API root
+    depends on it, where to (`root`).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        credential: Secret | str,
+        *,
+        base_url: str | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        self.name = name
+        value = reveal(credential)
+        root = self.root(value)  # always: it also validates the credential's form
+        super().__init__(
+            name,
+            base_url=base_url or root,
+            headers=self.auth_headers(value),
+            secrets=[value],
+            **options,
+        )
+
+    def auth_headers(self, credential: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def root(self, credential: str) -> str:
+        """The vendor's API root for this credential (default: `default_base_url`)."""
+        return self.default_base_url
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response body as JSON, or None if it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def header_int(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name, "").strip()
+    return int(value) if value.isdigit() else None

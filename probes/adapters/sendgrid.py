@@ -1,0 +1,70 @@
+"""Twilio SendGrid v3: Bearer auth, user profile, marketing contacts upsert and its job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from probes.adapters.base import VendorAdapter, header_int
+
+__all__ = ["SendGridAdapter"]
+
+
+class SendGridAdapter(VendorAdapter):
+    """SendGrid (research/vendor-apis.md section 4).
+
+    Every answer carries `X-RateLimit-Remaining`, reported as headroom; a 429's wait comes
+    from `X-RateLimit-Reset` (epoch seconds), which the classifier already reads.
+    """
+
+    kind = "sendgrid"
+    default_base_url = "https://api.sendgrid.com"
+    health_path = "/v3/user/profile"
+
+    def auth_headers(self, credential: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {credential}", "Accept": "application/json"}
+
+    def vendor_message(self, body: Any) -> str | None:
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if not isinstance(errors, list):
+            return None
+        messages = [e.get("message") for e in errors if isinstance(e, dict)]
+        return "; ".join(m for m in messages if isinstance(m, str)) or None
+
+    def rate_limit_remaining(self, response: httpx.Response) -> int | None:
+        return header_int(response, "X-RateLimit-Remaining")
+
+    async def upsert_contacts(
+        self, contacts: list[dict[str, Any]], list_ids: list[str] | None = None
+    ) -> str:
+        """Queue an add-or-update of marketing contacts; returns the import job id.
+
+        `PUT /v3/marketing/contacts` answers 202 and processes the contacts later; follow
+        the job with `import_status` or `wait_for_import`. Idempotent, so retried.
+        """
+        body: dict[str, Any] = {"contacts": contacts}
+        if list_ids:
+            body["list_ids"] = list_ids
+        result = await self.client.request(
+            "PUT", "/v3/marketing/contacts", json=body, ok_status={202}
+        )
+        job: str = result.raise_for_outcome().json()["job_id"]
+        return job
+
+    async def import_status(self, job_id: str) -> dict[str, Any]:
+        """The import job: `status` is pending, completed, errored or failed."""
+        result = await self.client.request("GET", f"/v3/marketing/contacts/imports/{job_id}")
+        status: dict[str, Any] = result.raise_for_outcome().json()
+        return status
+
+    async def wait_for_import(
+        self, job_id: str, *, every: float = 2.0, polls: int = 30
+    ) -> dict[str, Any]:
+        """Poll the job every `every` seconds until it is no longer pending (at most `polls`)."""
+        for _ in range(polls - 1):
+            status = await self.import_status(job_id)
+            if status.get("status") != "pending":
+                return status
+            await self.sleep(every)
+        return await self.import_status(job_id)
