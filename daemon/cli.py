@@ -1,33 +1,48 @@
-"""The `breakerwatch` command line."""
+"""The `breakerwatch` command line (design.md section 2).
+
+Exit codes: 0 ok; 1 a bad config, a failed check or probe, or a daemon that cannot start;
+2 a usage error. Errors are one sentence each, on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version
+from pathlib import Path
+
+import httpx
 
 from daemon import simulate
+from daemon.config import Config, ConfigError, load, parse_listen
+from daemon.server import ACTIONS
+from daemon.starter import starter_config
+from daemon.status import format_table
 
-_COMING = """\
-breakerwatch {version}: the resilient core is built (probes/: breaker, retry, outcome
-classifier and ResilientClient; see README.md for using it from your own code).
+DEFAULT_URL = "http://127.0.0.1:9478"
 
-Built too: the vendor adapters (probes.adapters) and `breakerwatch simulate`, faithful
-fakes of Kit, HubSpot, Mailchimp and SendGrid on loopback.
 
-Coming next, in this order:
-  - the daemon: config.toml, the scheduler, /metrics, SQLite state, and this demo
-  - Slack alerts, Grafana dashboards and Prometheus rules, the systemd service
-
-Until then, `make test` runs the whole suite and `make bench` the breaker benchmark.
-"""
+def config_path(given: str | None, environ: Mapping[str, str]) -> Path:
+    """--config, else $BREAKERWATCH_CONFIG, else $CONFIGURATION_DIRECTORY/config.toml (systemd),
+    else ./config.toml, else /etc/breakerwatch/config.toml."""
+    if given:
+        return Path(given)
+    if environ.get("BREAKERWATCH_CONFIG"):
+        return Path(environ["BREAKERWATCH_CONFIG"])
+    if environ.get("CONFIGURATION_DIRECTORY"):
+        return Path(environ["CONFIGURATION_DIRECTORY"].split(":")[0]) / "config.toml"
+    local = Path("config.toml")
+    return local if local.exists() else Path("/etc/breakerwatch/config.toml")
 
 
 def _listen(text: str) -> tuple[str, int]:
     try:
-        return simulate.parse_listen(text)
+        return parse_listen(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -39,10 +54,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=version("breakerwatch"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("demo", help="a first look at breakerwatch")
-    sim = commands.add_parser(
-        "simulate", help="serve fakes of the vendor APIs on loopback, with an admin API"
-    )
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--config", metavar="PATH", help="the config file")
+        return command
+
+    with_config("run", "the daemon, in the foreground (systemd Type=notify)")
+    with_config("check", "validate the config file; print every problem")
+    init = commands.add_parser("init", help="write a commented starter config.toml")
+    init.add_argument("path", nargs="?", default="config.toml", metavar="PATH")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    probe = with_config("probe", "run one probe now and show how it went")
+    probe.add_argument("name", metavar="NAME")
+    probe.add_argument("--explain", action="store_true", help="the request, timings, and breaker")
+    for name, help_text in (("status", "a table of breakers from a running daemon"),):
+        status = commands.add_parser(name, help=help_text)
+        status.add_argument("--url", default=None, help=f"the daemon (default {DEFAULT_URL})")
+    breaker = commands.add_parser("breaker", help="force a breaker open, disable it, or reset it")
+    breaker.add_argument("name", metavar="NAME")
+    breaker.add_argument("action", choices=ACTIONS)
+    breaker.add_argument("--url", default=None, help=f"the daemon (default {DEFAULT_URL})")
+    sim = commands.add_parser("simulate", help="serve fakes of the vendor APIs, with an admin API")
     sim.add_argument(
         "--listen",
         type=_listen,
@@ -50,14 +83,100 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="address to serve on (default 127.0.0.1:8600; port 0 picks a free one)",
     )
+    demo = with_config("demo", "the simulator and the daemon, with scripted outages")
+    demo.add_argument("--every", type=float, default=180.0, help="seconds between outages")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "simulate":
+    env = dict(os.environ if environ is None else environ)
+    try:
+        return _dispatch(args, env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
+    command = args.command
+    if command == "simulate":
         return asyncio.run(simulate.run(*args.listen))
-    sys.stdout.write(_COMING.format(version=version("breakerwatch")))
+    if command == "init":
+        return _init(Path(args.path), args.force)
+    if command in ("status", "breaker"):
+        return _remote(args, env)
+    path = config_path(args.config, env)
+    if command == "demo":
+        from daemon.demo import run_demo
+
+        return asyncio.run(run_demo(path, env, every=args.every))
+    config = _load(path, env)
+    if config is None:
+        return 1
+    if command == "check":
+        names = ", ".join(i.name for i in config.integrations) or "none"
+        print(f"{path}: OK: {len(config.integrations)} integrations ({names})")
+        return 0
+    if command == "probe":
+        from daemon.explain import explain
+
+        return asyncio.run(explain(config, args.name, sys.stdout, show=args.explain))
+    from daemon.app import Daemon
+
+    return asyncio.run(Daemon(config, environ=env).run())
+
+
+def _load(path: Path, env: Mapping[str, str]) -> Config | None:
+    try:
+        return load(path, environ=env)
+    except ConfigError as error:
+        for line in error.errors:
+            print(line, file=sys.stderr)
+        return None
+
+
+def _init(path: Path, force: bool) -> int:
+    if path.exists() and not force:
+        print(f"{path} already exists; pass --force to overwrite it", file=sys.stderr)
+        return 1
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text(starter_config(), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as error:
+        print(f"cannot write {path}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {path}. Set the secrets it references (MAILCHIMP_API_KEY, HUBSPOT_TOKEN, "
+        f"KIT_API_KEY, SENDGRID_API_KEY), then run `breakerwatch check --config {path}`."
+    )
+    return 0
+
+
+def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    url = (args.url or env.get("BREAKERWATCH_URL") or DEFAULT_URL).rstrip("/")
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            if args.command == "status":
+                response = client.get("/api/v1/status")
+            else:
+                path = f"/api/v1/integrations/{args.name}/breaker"
+                response = client.post(path, json={"action": args.action})
+    except httpx.HTTPError:
+        print(f"no breakerwatch daemon answers at {url} (is it running? --url sets the address)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        body = response.json()
+    except json.JSONDecodeError:
+        body = {"error": f"{url} answered HTTP {response.status_code}, not breakerwatch JSON"}
+    if response.status_code != 200:
+        print(body.get("error", f"HTTP {response.status_code}"), file=sys.stderr)
+        return 1
+    if args.command == "status":
+        sys.stdout.write(format_table(body, time.time()))
+    else:
+        print(f"{body['name']}: breaker {body['state']} (saved: it stays so across restarts)")
     return 0
 
 

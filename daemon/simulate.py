@@ -18,16 +18,6 @@ _AUTH = {
 }
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """`HOST:PORT`, `:PORT` or `PORT` -> (host, port); ValueError says what is wrong."""
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = "127.0.0.1", text
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{text!r} is not HOST:PORT (a port is 0 to 65535)")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 async def run(host: str, port: int, out: TextIO = sys.stdout) -> int:
     """Serve until SIGINT or SIGTERM; exit status 0, or 1 if the address cannot be used."""
     simulator = Simulator()
@@ -39,8 +29,12 @@ async def run(host: str, port: int, out: TextIO = sys.stdout) -> int:
         return 1
     out.write(f"breakerwatch simulator on {url}\n")
     for name, fake in simulator.vendors.items():
-        key = simulator.credentials[name]
-        out.write(f"  {name:<10} base_url {url}/{name:<10} {_AUTH[name]}: {key}  ({fake.title})\n")
+        if name in simulator.credentials:
+            key = simulator.credentials[name]
+            auth = f"{_AUTH[name]}: {key}"
+            out.write(f"  {name:<10} base_url {url}/{name:<10} {auth}  ({fake.title})\n")
+        else:
+            out.write(f"  {name:<10} {url}/{name}/healthz  ({fake.title})\n")
     out.write(
         f"  admin      {url}/__admin__   e.g. curl -X PUT {url}/__admin__/kit/mode "
         """-d '{"mode": "5xx"}'\n"""

@@ -1,13 +1,14 @@
 """Validation of numeric settings, shared by the breaker and retry configurations.
 
-Each check raises `InvalidSetting` naming the setting, the allowed range and the value
-received, so the config loader can prefix the path in the file (`integrations[2].breaker.`)
-and print one sentence that says what to fix.
+A `Checks` collects every invalid setting with the setting's name, the allowed range and
+the value received, so the config loader can report all of a file's errors at once,
+prefixed with their path (`integrations[2].breaker.`), each one sentence saying what to fix.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 class InvalidSetting(ValueError):
@@ -20,33 +21,58 @@ class InvalidSetting(ValueError):
         super().__init__(f"{setting}: {rule} (got {value!r})")
 
 
-def _require_finite(setting: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidSetting(setting, "must be a finite number", value)
+def is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
-def at_least(setting: str, value: float, minimum: float, *, integer: bool = False) -> None:
-    """Require `value >= minimum` (and an int when `integer`)."""
-    if integer and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidSetting(setting, "must be a whole number", value)
-    _require_finite(setting, value)
-    if value < minimum:
-        raise InvalidSetting(setting, f"must be >= {minimum:g}", value)
+class Checks:
+    """Runs range checks on an object's attributes, keeping every failure."""
 
+    def __init__(self, values: Any) -> None:
+        self._values = values
+        self.problems: list[InvalidSetting] = []
 
-def greater_than(setting: str, value: float, minimum: float) -> None:
-    """Require `value > minimum`."""
-    _require_finite(setting, value)
-    if value <= minimum:
-        raise InvalidSetting(setting, f"must be > {minimum:g}", value)
+    def _get(self, setting: str) -> Any:
+        return getattr(self._values, setting)
 
+    def _fail(self, setting: str, rule: str) -> bool:
+        self.problems.append(InvalidSetting(setting, rule, self._get(setting)))
+        return False
 
-def fraction(setting: str, value: float, *, allow_zero: bool, allow_one: bool) -> None:
-    """Require `value` in [0, 1], (0, 1], [0, 1) or (0, 1) as the flags say."""
-    _require_finite(setting, value)
-    low_ok = value > 0 or (allow_zero and value == 0)
-    high_ok = value < 1 or (allow_one and value == 1)
-    if not (low_ok and high_ok):
-        low = "[0" if allow_zero else "(0"
-        high = "1]" if allow_one else "1)"
-        raise InvalidSetting(setting, f"must be in {low}, {high}", value)
+    def number(self, setting: str, *, integer: bool = False) -> bool:
+        value = self._get(setting)
+        if integer and (isinstance(value, bool) or not isinstance(value, int)):
+            return self._fail(setting, "must be a whole number")
+        if not is_number(value):
+            return self._fail(setting, "must be a finite number")
+        return True
+
+    def at_least(self, setting: str, minimum: float, *, integer: bool = False) -> bool:
+        if not self.number(setting, integer=integer):
+            return False
+        return self._get(setting) >= minimum or self._fail(setting, f"must be >= {minimum:g}")
+
+    def greater_than(self, setting: str, minimum: float) -> bool:
+        if not self.number(setting):
+            return False
+        return self._get(setting) > minimum or self._fail(setting, f"must be > {minimum:g}")
+
+    def fraction(self, setting: str, *, allow_zero: bool, allow_one: bool) -> bool:
+        if not self.number(setting):
+            return False
+        value = self._get(setting)
+        low_ok = value > 0 or (allow_zero and value == 0)
+        high_ok = value < 1 or (allow_one and value == 1)
+        if low_ok and high_ok:
+            return True
+        low, high = "[0" if allow_zero else "(0", "1]" if allow_one else "1)"
+        return self._fail(setting, f"must be in {low}, {high}")
+
+    def not_below(self, setting: str, other: str, *, valid: bool) -> None:
+        """`setting >= other`, checked only when both are valid numbers."""
+        if valid and is_number(self._get(other)) and self._get(setting) < self._get(other):
+            self._fail(setting, f"must be >= {other}")
+
+    def raise_first(self) -> None:
+        if self.problems:
+            raise self.problems[0]

@@ -40,9 +40,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
+from types import SimpleNamespace
+from typing import Any
 
-from probes import _settings
+from probes._settings import Checks, InvalidSetting
 from probes.outcome import Kind, Outcome, Reason
 from probes.retry import capped_exponential
 
@@ -116,39 +118,40 @@ class BreakerConfig:
     max_cooldown: float = 900.0
 
     def __post_init__(self) -> None:
-        s = _settings
-        s.at_least("failure_threshold", self.failure_threshold, 1, integer=True)
-        s.greater_than("reset_timeout", self.reset_timeout, 0)
-        s.at_least("max_reset_timeout", self.max_reset_timeout, self.reset_timeout)
-        s.at_least("backoff_multiplier", self.backoff_multiplier, 1)
-        s.fraction("open_jitter", self.open_jitter, allow_zero=True, allow_one=False)
-        s.at_least("success_threshold", self.success_threshold, 1, integer=True)
-        s.at_least("half_open_permits", self.half_open_permits, 1, integer=True)
-        s.fraction(
-            "failure_rate_threshold", self.failure_rate_threshold, allow_zero=False, allow_one=True
-        )
-        s.at_least("window", self.window, 1, integer=True)
-        s.at_least("min_calls", self.min_calls, 1, integer=True)
-        if self.min_calls > self.window:
-            raise _settings.InvalidSetting(
-                "min_calls", f"must be <= window ({self.window})", self.min_calls
-            )
-        s.greater_than("window_max_age", self.window_max_age, 0)
-        s.at_least("slow_call_threshold", self.slow_call_threshold, 0)
-        s.fraction(
-            "slow_call_rate_threshold",
-            self.slow_call_rate_threshold,
-            allow_zero=False,
-            allow_one=True,
-        )
-        s.greater_than("decay_interval", self.decay_interval, 0)
-        s.greater_than("lease_timeout", self.lease_timeout, 0)
-        s.at_least("max_cooldown", self.max_cooldown, 1)
+        _check_breaker(self).raise_first()
+
+    @classmethod
+    def problems(cls, **settings: Any) -> list[InvalidSetting]:
+        """Every invalid setting among `settings` (the others at their defaults)."""
+        values = {f.name: f.default for f in fields(cls)} | settings
+        return _check_breaker(SimpleNamespace(**values)).problems
 
     @property
     def fingerprint(self) -> str:
         """A short stable digest of the settings, stored with snapshots."""
         return hashlib.sha256(repr(astuple(self)).encode()).hexdigest()[:16]
+
+
+def _check_breaker(values: Any) -> Checks:
+    c = Checks(values)
+    c.at_least("failure_threshold", 1, integer=True)
+    reset = c.greater_than("reset_timeout", 0)
+    c.not_below("max_reset_timeout", "reset_timeout", valid=c.number("max_reset_timeout") and reset)
+    c.at_least("backoff_multiplier", 1)
+    c.fraction("open_jitter", allow_zero=True, allow_one=False)
+    c.at_least("success_threshold", 1, integer=True)
+    c.at_least("half_open_permits", 1, integer=True)
+    c.fraction("failure_rate_threshold", allow_zero=False, allow_one=True)
+    window = c.at_least("window", 1, integer=True)
+    min_calls = c.at_least("min_calls", 1, integer=True)
+    c.not_below("window", "min_calls", valid=window and min_calls)
+    c.greater_than("window_max_age", 0)
+    c.at_least("slow_call_threshold", 0)
+    c.fraction("slow_call_rate_threshold", allow_zero=False, allow_one=True)
+    c.greater_than("decay_interval", 0)
+    c.greater_than("lease_timeout", 0)
+    c.at_least("max_cooldown", 1)
+    return c
 
 
 class Permit:
@@ -678,6 +681,13 @@ class Breaker:
     def open_until(self) -> float | None:
         """When OPEN, the monotonic time the next trial may start; plan the trial for then."""
         return self._open_until if self._state is _OPEN else None
+
+    @property
+    def open_remaining(self) -> float | None:
+        """When OPEN, the seconds until the next trial may start (0 once it may)."""
+        if self._state is not _OPEN:
+            return None
+        return max(0.0, self._open_until - self._clock())
 
     @property
     def cooldown_until(self) -> float | None:

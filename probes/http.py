@@ -31,7 +31,14 @@ from probes.outcome import Kind, Outcome, ResponseTooLarge, classify
 from probes.redact import Redactor, redact_records
 from probes.retry import Retrier, RetryBudget, RetryPolicy, Stop
 
-__all__ = ["AttemptEvent", "Classifier", "RequestFailed", "ResilientClient", "Result"]
+__all__ = [
+    "AttemptEvent",
+    "Classifier",
+    "RequestFailed",
+    "ResilientClient",
+    "Result",
+    "Trace",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,9 @@ class AttemptEvent:
 
 
 Hook = Callable[[AttemptEvent], object]
+# httpx's "trace" extension: called with (event name, info) as a connection progresses,
+# e.g. ("connection.connect_tcp.complete", {...}); names in httpcore's documentation.
+Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 class Classifier(Protocol):
@@ -181,6 +191,11 @@ class ResilientClient:
     def redact(self, text: str) -> str:
         """`text` with this client's secrets removed."""
         return self._redact(text)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers sent with every request, secrets redacted (for display)."""
+        return {name: self._redact(value) for name, value in self._client.headers.items()}
 
     async def request(
         self,

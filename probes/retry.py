@@ -21,10 +21,11 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, fields
+from types import SimpleNamespace
+from typing import Any, Protocol, TypeVar
 
-from probes import _settings
+from probes._settings import Checks, InvalidSetting
 from probes.outcome import Kind, Outcome
 
 __all__ = ["Retrier", "RetryBudget", "RetryPolicy", "Stop", "capped_exponential"]
@@ -48,10 +49,13 @@ class RetryPolicy:
     jitter: bool = True
 
     def __post_init__(self) -> None:
-        _settings.at_least("max_attempts", self.max_attempts, 1, integer=True)
-        _settings.greater_than("base_delay", self.base_delay, 0)
-        _settings.at_least("max_delay", self.max_delay, self.base_delay)
-        _settings.at_least("backoff_factor", self.backoff_factor, 1)
+        _check_retry(self).raise_first()
+
+    @classmethod
+    def problems(cls, **settings: Any) -> list[InvalidSetting]:
+        """Every invalid setting among `settings` (the others at their defaults)."""
+        values = {f.name: f.default for f in fields(cls)} | settings
+        return _check_retry(SimpleNamespace(**values)).problems
 
     def backoff(self, retry: int, random: Callable[[], float]) -> float:
         """The delay before retry number `retry` (1 for the first retry)."""
@@ -72,6 +76,17 @@ class RetryPolicy:
         return wait if wait < remaining else None
 
 
+def _check_retry(values: Any) -> Checks:
+    c = Checks(values)
+    c.at_least("max_attempts", 1, integer=True)
+    base = c.greater_than("base_delay", 0)
+    c.not_below("max_delay", "base_delay", valid=c.number("max_delay") and base)
+    c.at_least("backoff_factor", 1)
+    if not isinstance(values.jitter, bool):
+        c.problems.append(InvalidSetting("jitter", "must be true or false", values.jitter))
+    return c
+
+
 class RetryBudget:
     """A token bucket limiting retries for one integration; safe under threads."""
 
@@ -83,9 +98,13 @@ class RetryBudget:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        _settings.greater_than("max_tokens", max_tokens, 0)
-        _settings.greater_than("token_ratio", token_ratio, 0)
-        _settings.greater_than("floor_interval", floor_interval, 0)
+        values = SimpleNamespace(
+            max_tokens=max_tokens, token_ratio=token_ratio, floor_interval=floor_interval
+        )
+        checks = Checks(values)
+        for setting in ("max_tokens", "token_ratio", "floor_interval"):
+            checks.greater_than(setting, 0)
+        checks.raise_first()
         self.max_tokens = max_tokens
         self.token_ratio = token_ratio
         self.floor_interval = floor_interval

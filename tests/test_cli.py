@@ -19,14 +19,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_says_what_is_built_and_what_is_coming() -> None:
-    done = run("demo")
-    assert done.returncode == 0
-    assert "the resilient core is built" in done.stdout
-    assert "breakerwatch simulate" in done.stdout
-    assert "make test" in done.stdout
-
-
 def test_version() -> None:
     done = run("--version")
     assert (done.returncode, done.stdout.strip()) == (0, "0.1.0")

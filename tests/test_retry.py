@@ -69,7 +69,8 @@ def test_delay_honours_the_server_hint_and_the_deadline() -> None:
     [
         ({"max_attempts": 0}, "max_attempts: must be >= 1 (got 0)"),
         ({"base_delay": 0}, "base_delay: must be > 0 (got 0)"),
-        ({"max_delay": 0.5}, "max_delay: must be >= 1 (got 0.5)"),
+        ({"max_delay": 0.5}, "max_delay: must be >= base_delay (got 0.5)"),
+        ({"jitter": "yes"}, "jitter: must be true or false (got 'yes')"),
         ({"backoff_factor": 0.9}, "backoff_factor: must be >= 1 (got 0.9)"),
     ],
 )

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from probes.breaker import Breaker, Clock, State
-from probes.http import AttemptEvent, Hook, ResilientClient, Result
+from probes.http import AttemptEvent, Hook, ResilientClient, Result, Trace
 from probes.outcome import InvalidResponse, Kind, Outcome, classify
 from probes.retry import RetryBudget, RetryPolicy
 from probes.secrets import Secret
@@ -157,9 +157,14 @@ class Adapter:
 
     # -- the shared interface ------------------------------------------------------------
 
-    async def health_check(self) -> Result:
-        """One probe of the vendor's health endpoint; the outcome says how it went."""
-        return await self.client.request("GET", self.health_path, validate=self.check_health)
+    async def health_check(self, *, trace: Trace | None = None) -> Result:
+        """One probe of the vendor's health endpoint; the outcome says how it went.
+
+        `trace` receives httpx's connection events (see `probes.http.Trace`).
+        """
+        return await self.client.request(
+            "GET", self.health_path, validate=self.check_health, **_traced(trace)
+        )
 
     def breaker_state(self) -> State:
         return self.client.breaker.state
@@ -259,6 +264,10 @@ class VendorAdapter(Adapter):
     def root(self, credential: str) -> str:
         """The vendor's API root for this credential (default: `default_base_url`)."""
         return self.default_base_url
+
+
+def _traced(trace: Trace | None) -> dict[str, Any]:
+    return {} if trace is None else {"extensions": {"trace": trace}}
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -22,11 +22,12 @@ from probes.adapters.base import (
     Adapter,
     AdapterMetrics,
     ClientOptions,
+    _traced,
     check_base_url,
     json_body,
     reveal,
 )
-from probes.http import Result
+from probes.http import Result, Trace
 from probes.outcome import ProbeAssertionFailed
 from probes.secrets import Secret
 
@@ -123,7 +124,7 @@ class HttpEndpointAdapter(Adapter):
         self.assertions = tuple(assertions)
         self.max_latency = max_latency
         self.tls_min_days = tls_min_days
-        self.tls_days_left: float | None = None
+        self.tls_not_after: float | None = None  # Unix time the server certificate expires
         values = {k: reveal(v) for k, v in (headers or {}).items()}
         secrets = [reveal(v) for v in (headers or {}).values() if isinstance(v, Secret)]
         super().__init__(
@@ -134,13 +135,14 @@ class HttpEndpointAdapter(Adapter):
             **options,
         )
 
-    async def health_check(self) -> Result:
+    async def health_check(self, *, trace: Trace | None = None) -> Result:
         return await self.client.request(
             self.method,
             self.target,
             content=self.body,
             ok_status=self.expect_status,
             validate=self.check_health,
+            **_traced(trace),
         )
 
     def check_health(self, response: httpx.Response) -> None:
@@ -158,16 +160,24 @@ class HttpEndpointAdapter(Adapter):
         certificate = response.extensions.get("peer_certificate")
         not_after = certificate.get("notAfter") if isinstance(certificate, dict) else None
         if not_after:
-            self.tls_days_left = (ssl.cert_time_to_seconds(not_after) - self.wall()) / 86_400
+            self.tls_not_after = float(ssl.cert_time_to_seconds(not_after))
         if self.tls_min_days is None or not self.base_url.startswith("https:"):
             return
-        if self.tls_days_left is None or not not_after:
+        days_left = self.tls_days_left
+        if days_left is None or not not_after:
             raise ProbeAssertionFailed("the certificate could not be read (is verification off?)")
-        if self.tls_days_left < self.tls_min_days:
+        if days_left < self.tls_min_days:
             raise ProbeAssertionFailed(
-                f"the certificate expires in {self.tls_days_left:.1f} days, "
+                f"the certificate expires in {days_left:.1f} days, "
                 f"under the {self.tls_min_days:g}-day minimum"
             )
+
+    @property
+    def tls_days_left(self) -> float | None:
+        """Days until the server certificate expires, once a TLS probe has seen it."""
+        if self.tls_not_after is None:
+            return None
+        return (self.tls_not_after - self.wall()) / 86_400
 
     def metrics(self) -> AdapterMetrics:
         return replace(super().metrics(), tls_days_left=self.tls_days_left)

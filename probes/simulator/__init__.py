@@ -1,6 +1,7 @@
 """The local vendor simulator: faithful fakes of Kit, HubSpot, Mailchimp and SendGrid.
 
-One HTTP server on loopback serves each vendor under its own prefix, so an integration's
+One HTTP server on loopback serves each vendor under its own prefix (and a plain health
+endpoint for `http` probes at `/endpoint/healthz`), so an integration's
 `base_url` is `http://127.0.0.1:8600/<vendor>`, and an admin API under `/__admin__`
 switches each vendor between modes (healthy, 5xx, 503, 429, 401, slow, drip, reset,
 malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
@@ -25,6 +26,7 @@ from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from typing import Any
 
+from probes.simulator.endpoint import EndpointFake
 from probes.simulator.faults import Fault, FaultError
 from probes.simulator.hubspot import HubSpotFake
 from probes.simulator.kit import KitFake
@@ -61,6 +63,7 @@ class Simulator:
             HubSpotFake({keys["hubspot"]}, clock=clock, wall=wall),
             MailchimpFake({keys["mailchimp"]}, clock=clock, wall=wall),
             SendGridFake({keys["sendgrid"]}, clock=clock, wall=wall),
+            EndpointFake(set(), clock=clock, wall=wall),
         ]
         self.vendors = {fake.name: fake for fake in fakes}
         self.credentials = keys

@@ -73,7 +73,7 @@ class WireServer:
         self._handler = handler
         self._date = date
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         self._server = await asyncio.start_server(self._serve, host, port)
@@ -83,15 +83,15 @@ class WireServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._connections):
-                task.cancel()
+            for writer in list(self._connections.values()):
+                writer.transport.abort()  # each connection then ends on its own: no cancellation
             await asyncio.gather(*self._connections, return_exceptions=True)
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         conn = h11.Connection(h11.SERVER)
         try:
             while True:
@@ -113,7 +113,7 @@ class WireServer:
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
 
     async def _read(self, conn: h11.Connection, reader: asyncio.StreamReader) -> SimRequest | None:

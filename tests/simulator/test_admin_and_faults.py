@@ -103,7 +103,7 @@ def test_reset_restores_health_and_forgets_records(simulator: Simulator) -> None
 
 def test_describe_lists_vendors_modes_and_credentials(simulator: Simulator) -> None:
     state = admin(simulator, "GET", "").json()
-    assert set(state["vendors"]) == {"kit", "hubspot", "mailchimp", "sendgrid"}
+    assert set(state["vendors"]) == {"kit", "hubspot", "mailchimp", "sendgrid", "endpoint"}
     assert state["credentials"]["kit"] == "sim-kit-api-key"
     admin(simulator, "PUT", "/hubspot/script", {"steps": [{"mode": "5xx", "times": 3}]})
     script = admin(simulator, "GET", "").json()["vendors"]["hubspot"]["script"]

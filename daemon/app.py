@@ -1,0 +1,359 @@
+"""The daemon: the composition root that wires config, integrations, schedule, state,
+metrics, endpoints and systemd together, and handles reload and shutdown.
+
+Start-up: open the state, bind the address, build every integration with its breaker
+restored from the state, start the schedule (a trial at once for any breaker whose open
+period ended while we were down), serve, then tell systemd READY. A transition is
+persisted (with its snapshot, in one transaction), counted, logged once, and plans the
+trial when the breaker opens. SIGHUP reloads: a bad file keeps the old config; a good one
+is applied by diff (an unchanged integration keeps everything; a changed one keeps its
+breaker's state). SIGTERM or SIGINT: stop scheduling, let in-flight probes finish up to a
+grace period, persist every breaker, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sqlite3
+import ssl
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Mapping
+from importlib.metadata import version
+from typing import Any, TextIO
+
+from daemon import logs
+from daemon.config import Config, ConfigError, IntegrationConfig, load
+from daemon.integrations import Integration
+from daemon.metrics import DaemonStats, process_registry, render
+from daemon.notify import Notifier
+from daemon.scheduler import ProbeScheduler
+from daemon.server import HttpServer, ListenError
+from daemon.state import StateError, StateStore
+from probes import Breaker, BreakerSnapshot, State, Transition
+from probes.adapters import ClientOptions
+from probes.redact import Redactor
+from probes.secrets import Secret
+
+__all__ = ["Daemon"]
+
+logger = logging.getLogger("breakerwatch")
+
+HEARTBEAT_EVERY = 2.0  # seconds between scheduler heartbeats
+HEARTBEAT_STALE = 10.0  # /healthz turns 503 (and the watchdog stops) after this
+SHUTDOWN_GRACE = 10.0  # in-flight probes get this long to finish on SIGTERM
+MAX_CONCURRENT_PROBES = 200
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        environ: Mapping[str, str],
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        log_stream: TextIO = sys.stdout,
+    ) -> None:
+        self.config = config
+        self._environ = environ
+        self._clock = clock
+        self._wall = wall
+        self._log_stream = log_stream
+        self.integrations: dict[str, Integration] = {}
+        self.stats = DaemonStats(reload_successful=1, reload_success_at=wall())
+        self._standard = process_registry()
+        self._notifier = Notifier(environ)
+        self._heartbeat = clock()
+        self._ready = False
+        self._stop = asyncio.Event()
+        self._tls = ssl.create_default_context()  # one, shared: building one costs ~19 ms
+        self._options: ClientOptions = {"verify": self._tls, "clock": clock, "wall": wall}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Serve until SIGTERM or SIGINT; 0 on a clean stop, 1 if start-up failed."""
+        self._configure_logging(self.config)
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # first: a stop during start-up still counts
+            self._loop.add_signal_handler(sig, self._stop.set)
+        daemon = self.config.daemon
+        try:
+            self.store = StateStore.open(daemon.state_dir, wall=self._wall)
+        except StateError as error:
+            logger.error("cannot start: %s", error)
+            return 1
+        try:
+            self.server = HttpServer(*daemon.listen, self)
+        except ListenError as error:
+            logger.error("cannot start: %s", error)
+            self.store.close()
+            return 1
+        snapshots = self.store.snapshots()
+        for config in self.config.integrations:
+            self._add(config, snapshots.get(config.name))
+        self.scheduler = ProbeScheduler(
+            self._probe,
+            missed=self._missed,
+            heartbeat=self._beat,
+            heartbeat_every=HEARTBEAT_EVERY,
+            concurrency=MAX_CONCURRENT_PROBES,
+        )
+        self.scheduler.start()
+        for integration in self.integrations.values():
+            self._schedule(integration)
+        self.server.start()
+        self._loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        self._ready = True
+        host, port = self.server.address
+        logger.info(
+            "breakerwatch %s started: %s; listening on http://%s:%d",
+            version("breakerwatch"), self._summary(), host, port,
+        )  # fmt: skip
+        self._notifier.ready(self._summary())
+        watchdog = asyncio.ensure_future(self._watchdog())
+        await self._stop.wait()
+        watchdog.cancel()
+        await self._shutdown()
+        return 0
+
+    async def _shutdown(self) -> None:
+        self._notifier.stopping()
+        logger.info("stopping: letting in-flight probes finish (up to %gs)", SHUTDOWN_GRACE)
+        await self.scheduler.shutdown(grace=SHUTDOWN_GRACE)
+        for integration in self.integrations.values():
+            self._persist_snapshot(integration)
+            await integration.aclose()
+        self.server.close()
+        self.store.close()
+        logger.info("stopped")
+
+    # -- integrations --------------------------------------------------------------------
+
+    def _add(
+        self, config: IntegrationConfig, snapshot: BreakerSnapshot | None, stats: Any = None
+    ) -> Integration:
+        breaker = Breaker(
+            config.name,
+            config.breaker,
+            clock=self._clock,
+            wall=self._wall,
+            listeners=[self._on_transition],
+        )
+        if snapshot is not None:
+            breaker.restore(snapshot)
+        integration = Integration(config, breaker, self._options, wall=self._wall, stats=stats)
+        self.integrations[config.name] = integration
+        return integration
+
+    def _schedule(self, integration: Integration) -> None:
+        config = integration.config
+        spread = min(config.interval, max(1.0, len(self.integrations) / 300))
+        self.scheduler.add(config.name, config.interval, spread=spread)
+        remaining = integration.breaker.open_remaining
+        if remaining is not None:  # restored open: the trial comes when the period ends
+            self.scheduler.plan_trial(config.name, remaining)
+
+    async def _probe(self, name: str) -> None:
+        integration = self.integrations.get(name)
+        if integration is not None:
+            result = await integration.probe()
+            logger.debug("%s: %s", name, result.outcome.detail or result.outcome.kind)
+
+    def _missed(self, name: str) -> None:
+        integration = self.integrations.get(name)
+        if integration is not None:
+            integration.stats.missed += 1
+            logger.warning(
+                "%s: a scheduled probe did not run on time (the daemon is overloaded?)", name
+            )
+
+    def _beat(self) -> None:
+        self._heartbeat = self._clock()
+
+    def _on_transition(self, event: Transition) -> None:
+        integration = self.integrations.get(event.breaker)
+        if integration is None:
+            return
+        integration.stats.transition(event)
+        try:
+            self.store.record_transition(event, integration.breaker.snapshot())
+        except (sqlite3.Error, OSError) as error:
+            logger.error("%s: cannot persist the transition: %s", event.breaker, error)
+        logger.log(_level(event.to_state), "%s", _describe(event))
+        if event.to_state is State.OPEN and event.open_for is not None:
+            self.scheduler.plan_trial(event.breaker, event.open_for)
+        self._notifier.status(self._summary())
+
+    def _persist_snapshot(self, integration: Integration) -> None:
+        try:
+            self.store.save_snapshot(integration.name, integration.breaker.snapshot())
+        except (sqlite3.Error, OSError) as error:
+            logger.error("%s: cannot persist the breaker: %s", integration.name, error)
+
+    def _summary(self) -> str:
+        states = Counter(i.breaker.state.value for i in self.integrations.values())
+        counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        return f"{len(self.integrations)} integrations: {counts or 'none'}"
+
+    # -- reload --------------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Re-read the config file; keep running the old one if the new one is invalid."""
+        self._notifier.reloading()
+        try:
+            new = load(self.config.source, environ=self._environ)
+        except ConfigError as error:
+            self.stats.reload_successful = 0
+            for line in error.errors:
+                logger.error("reload failed, keeping the running configuration: %s", line)
+            self._notifier.ready(f"reload failed; {self._summary()}")
+            return
+        if new.daemon != self.config.daemon:
+            logger.warning("changes to [daemon] take effect when the daemon restarts")
+        self._configure_logging(new)
+        old = {i.name: i for i in self.integrations.values()}
+        wanted = {c.name: c for c in new.integrations}
+        counts: Counter[str] = Counter()
+        for name in old.keys() - wanted.keys():
+            self._retire(old[name])
+            counts["removed"] += 1
+        for name, config in wanted.items():
+            current = old.get(name)
+            if current is None:
+                self._schedule(self._add(config, None))
+                counts["added"] += 1
+            elif current.config == config:
+                counts["unchanged"] += 1
+            else:
+                self._replace(current, config)
+                counts["changed"] += 1
+        self.config = new
+        self.stats.reload_successful = 1
+        self.stats.reload_success_at = self._wall()
+        logger.info(
+            "reloaded %s: %d added, %d changed, %d removed, %d unchanged",
+            new.source, counts["added"], counts["changed"], counts["removed"], counts["unchanged"],
+        )  # fmt: skip
+        self._notifier.ready(self._summary())
+
+    def _replace(self, current: Integration, config: IntegrationConfig) -> None:
+        """A changed integration: a new adapter; the breaker's state carried over."""
+        if current.config.breaker == config.breaker:
+            breaker = current.breaker  # same settings: the very same breaker, counters and all
+            integration = Integration(
+                config, breaker, self._options, wall=self._wall, stats=current.stats
+            )
+            self.integrations[config.name] = integration
+        else:  # new settings: restore the state (the fingerprint changed: counters reset)
+            integration = self._add(config, current.breaker.snapshot(), stats=current.stats)
+        self._close_later(current)
+        if config.interval != current.config.interval:
+            self._schedule(integration)
+
+    def _retire(self, integration: Integration) -> None:
+        self.scheduler.remove(integration.name)
+        del self.integrations[integration.name]
+        self.store.forget(integration.name)
+        self._close_later(integration)
+        logger.info("%s: removed from the configuration; no longer probed", integration.name)
+
+    def _close_later(self, integration: Integration) -> None:
+        """Close an adapter once any probe still using it has had time to finish."""
+
+        self._loop.call_later(
+            integration.config.deadline + 1.0, lambda: self._spawn(integration.aclose())
+        )
+
+    # -- what the endpoints ask (called from the server thread) --------------------------
+
+    def metrics(self) -> bytes:
+        rows = [integration.row for integration in list(self.integrations.values())]
+        return render(rows, self.stats, self._standard, self._wall())
+
+    def health(self) -> tuple[bool, str]:
+        age = self._clock() - self._heartbeat
+        if age > HEARTBEAT_STALE:
+            return False, f"unhealthy: the scheduler heartbeat is {age:.0f}s old"
+        return True, "ok"
+
+    def ready(self) -> bool:
+        return self._ready
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "version": version("breakerwatch"),
+            "summary": self._summary(),
+            "integrations": [i.status() for i in list(self.integrations.values())],
+        }
+
+    def breaker_action(self, name: str, action: str) -> dict[str, Any] | None:
+        done = asyncio.run_coroutine_threadsafe(self._breaker_action(name, action), self._loop)
+        return done.result(timeout=10)
+
+    async def _breaker_action(self, name: str, action: str) -> dict[str, Any] | None:
+        integration = self.integrations.get(name)
+        if integration is None:
+            return None
+        breaker = integration.breaker
+        {"force-open": breaker.force_open, "disable": breaker.disable, "reset": breaker.reset}[
+            action
+        ]()
+        self._persist_snapshot(integration)  # also when nothing changed state (a reset of closed)
+        logger.info("%s: operator %s", name, action)
+        return integration.status()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _configure_logging(self, config: Config) -> None:
+        secrets = [
+            value.reveal()
+            for integration in config.integrations
+            for value in _secrets(integration.settings)
+        ]
+        logs.configure(
+            config.daemon.log_level, config.daemon.log_format, Redactor(secrets), self._log_stream
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 only while the scheduler heartbeat is fresh: a wedged daemon is restarted."""
+        interval = self._notifier.watchdog_interval
+        if interval is None:
+            return
+        while True:
+            if self.health()[0]:
+                self._notifier.watchdog()
+            await asyncio.sleep(interval)
+
+
+def _secrets(settings: Mapping[str, Any]) -> list[Secret]:
+    found = [v for v in settings.values() if isinstance(v, Secret)]
+    headers = settings.get("headers") or {}
+    return found + [v for v in headers.values() if isinstance(v, Secret)]
+
+
+def _level(state: State) -> int:
+    return logging.WARNING if state in (State.OPEN, State.FORCED_OPEN) else logging.INFO
+
+
+def _describe(event: Transition) -> str:
+    """One line per transition: what, why, and when the next trial is."""
+    text = f"{event.breaker}: breaker {event.from_state} -> {event.to_state} ({event.cause}"
+    failure = event.last_failure
+    if event.to_state is State.OPEN and failure is not None:
+        text += f"; {event.consecutive_failures} consecutive failures; last: {failure.detail}"
+    text += ")"
+    if event.open_for is not None:
+        text += f"; next trial in {event.open_for:.0f}s"
+    return text

@@ -1,0 +1,515 @@
+"""config.toml: loading, validation and defaults (design.md section 3).
+
+`load` reads the file with tomllib and checks every field, collecting every problem as
+one line of the form `config.toml: integrations[2].breaker.window: must be >= min_calls
+(got 3)`, so `breakerwatch check` can print them all at once. Unknown keys are errors
+(with a suggestion when one is close); durations are `"250ms"`, `"30s"`, `"5m"`, `"1h"`
+(or combined, `"1m30s"`) or numbers of seconds; secrets must be references
+(`env:`, `file:`, `credential:`) and are resolved here, so a missing variable or file is
+a config error too. Nothing here does any other I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probes import BreakerConfig, InvalidSetting, RetryPolicy
+from probes.adapters import KINDS, BodyAssertion
+from probes.adapters.mailchimp import datacenter
+from probes.redact import is_sensitive_header
+from probes.secrets import Secret, SecretError, is_reference, resolve
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DaemonConfig",
+    "IntegrationConfig",
+    "load",
+    "parse",
+    "parse_duration",
+    "parse_listen",
+]
+
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SECRET_FIELD = {"convertkit": "api_key", "hubspot": "token", "mailchimp": "api_key",
+                 "sendgrid": "api_key"}  # fmt: skip
+_BREAKER_DURATIONS = {"reset_timeout", "max_reset_timeout", "slow_call_threshold"}
+_RETRY_DURATIONS = {"base_delay", "max_delay"}
+_BREAKER_KEYS = {
+    "failure_threshold", "reset_timeout", "max_reset_timeout", "backoff_multiplier",
+    "success_threshold", "half_open_permits", "failure_rate_threshold", "window", "min_calls",
+    "slow_call_threshold",
+}  # fmt: skip
+_RETRY_KEYS = {"max_attempts", "base_delay", "max_delay", "backoff_factor", "jitter"}
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `errors` holds one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `"30s"`, `"5m"`, `"1h30m"`, `"250ms"` or a number; ValueError if not one."""
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        if value < 0 or value != value or value == float("inf"):
+            raise ValueError("must be a duration >= 0")
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError('must be a duration such as "30s", "5m" or "1h"')
+    text, total, position = value.strip(), 0.0, 0
+    while position < len(text):
+        part = _DURATION_PART.match(text, position)
+        if part is None:
+            raise ValueError('must be a duration such as "30s", "5m" or "1h"')
+        total += float(part[1]) * _UNIT_SECONDS[part[2]]
+        position = part.end()
+    return total
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `:PORT` or `PORT` -> (host, port); ValueError says what is wrong."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT (a port is 0 to 65535)")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    listen: tuple[str, int] = ("127.0.0.1", 9478)
+    state_dir: Path = Path(".breakerwatch")
+    log_format: str = "text"
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class IntegrationConfig:
+    """One integration, with defaults applied and secrets resolved."""
+
+    name: str
+    kind: str
+    interval: float
+    timeout: float
+    breaker: BreakerConfig
+    retry: RetryPolicy
+    egress: bool = False
+    # Keyword arguments for the adapter: credential, base_url, or the http probe's fields.
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def deadline(self) -> float:
+        """The time budget of one probe, retries included: always below the interval."""
+        retry = self.retry
+        worst = self.timeout * retry.max_attempts + retry.max_delay * (retry.max_attempts - 1)
+        return min(worst, self.interval * 0.8)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    daemon: DaemonConfig
+    integrations: tuple[IntegrationConfig, ...]
+
+
+def load(
+    path: Path,
+    *,
+    environ: Mapping[str, str],
+    credentials_directory: str | None = None,
+) -> Config:
+    """Read and validate `path`; raises `ConfigError` listing every problem."""
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{label}: no such file; write one with `breakerwatch init`"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise ConfigError([f"{label}: cannot be read ({reason})"]) from None
+    return parse(text, path, environ=environ, credentials_directory=credentials_directory)
+
+
+def parse(
+    text: str,
+    path: Path,
+    *,
+    environ: Mapping[str, str],
+    credentials_directory: str | None = None,
+) -> Config:
+    """Validate TOML `text` as the config file at `path` (relative paths resolve from it)."""
+    label = str(path)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{label}: not valid TOML: {error}"]) from None
+    errors: list[str] = []
+    reader = _Reader(label, errors, environ, credentials_directory)
+    top = _Table(document, "", reader)
+    daemon = _daemon(top.table("daemon"), reader, path, environ)
+    defaults = top.table("defaults")
+    if "alerts" in document:
+        top.take("alerts")
+        reader.error(
+            "alerts",
+            "Slack alerts are not built yet; remove [alerts] until they are (see the README)",
+        )
+    integrations = _integrations(top.array("integrations"), defaults, reader)
+    defaults.finish()
+    top.finish()
+    if errors:
+        raise ConfigError(errors)
+    return Config(path, daemon, integrations)
+
+
+# -- readers ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reader:
+    label: str
+    errors: list[str]
+    environ: Mapping[str, str]
+    credentials_directory: str | None
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append(f"{self.label}: {path}: {message}")
+
+    def problems(
+        self,
+        path: str,
+        found: list[InvalidSetting],
+        skip: list[InvalidSetting] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Report range problems of a [breaker] or [retry] table, except those in `skip`."""
+        known = {str(problem) for problem in skip}
+        for problem in found:
+            if str(problem) not in known:
+                self.errors.append(f"{self.label}: {path}.{problem}")
+
+    def secret(self, path: str, value: object) -> Secret | None:
+        if not isinstance(value, str):
+            self.error(path, f"must be a secret reference such as env:NAME (got {value!r})")
+            return None
+        try:
+            return resolve(
+                value, environ=self.environ, credentials_directory=self.credentials_directory
+            )
+        except SecretError as error:
+            self.error(path, str(error))
+            return None
+
+
+class _Table:
+    """A TOML table being read: tracks its path and which keys were used."""
+
+    def __init__(self, data: object, path: str, reader: _Reader) -> None:
+        self.path = path
+        self.reader = reader
+        self.used: set[str] = set()
+        if data is not None and not isinstance(data, dict):
+            reader.error(path, f"must be a table (got {_kind(data)})")
+            data = {}
+        self.data: dict[str, Any] = data or {}
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def take(self, key: str) -> Any:
+        self.used.add(key)
+        return self.data.get(key)
+
+    def table(self, key: str) -> _Table:
+        return _Table(self.take(key), self.at(key), self.reader)
+
+    def array(self, key: str) -> list[_Table]:
+        value = self.take(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.reader.error(self.at(key), f"must be an array of tables (got {_kind(value)})")
+            return []
+        return [_Table(item, f"{self.at(key)}[{i}]", self.reader) for i, item in enumerate(value)]
+
+    def value(self, key: str, check: Callable[[Any], Any], default: Any) -> Any:
+        """The converted value of `key` (or `default`); records the error if `check` fails."""
+        if key not in self.data:
+            self.used.add(key)
+            return default
+        raw = self.take(key)
+        try:
+            return check(raw)
+        except (TypeError, ValueError) as error:
+            self.reader.error(self.at(key), f"{error} (got {raw!r})")
+            return default
+
+    def finish(self, allowed: set[str] | None = None) -> None:
+        """Report unknown keys (with a suggestion when one is close)."""
+        known = self.used if allowed is None else allowed | self.used
+        for key in self.data:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.reader.error(self.at(key), f"unknown key{hint}")
+
+
+def _kind(value: object) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _string(choices: tuple[str, ...] | None = None) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError("must be a string")
+        if choices is not None and value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("must be true or false")
+    return value
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("must be a duration > 0")
+    return seconds
+
+
+# -- sections -----------------------------------------------------------------------------
+
+
+def _daemon(table: _Table, reader: _Reader, path: Path, environ: Mapping[str, str]) -> DaemonConfig:
+    default = DaemonConfig()
+    listen = table.value("listen", lambda v: parse_listen(_string()(v)), default.listen)
+    state_dir = Path(table.value("state_dir", _string(), str(default.state_dir)))
+    if environ.get("STATE_DIRECTORY"):  # systemd's StateDirectory= wins
+        state_dir = Path(environ["STATE_DIRECTORY"].split(":")[0])
+    elif not state_dir.is_absolute():
+        state_dir = path.parent / state_dir
+    log_format = table.value("log_format", _string(("text", "json")), default.log_format)
+    levels = ("debug", "info", "warning", "error")
+    log_level = table.value("log_level", _string(levels), default.log_level)
+    table.finish()
+    return DaemonConfig(listen, state_dir, log_format, log_level)
+
+
+def _settings_table(
+    table: _Table, keys: set[str], durations: set[str], inherited: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Known keys of a [breaker] or [retry] table, durations parsed, over `inherited`."""
+    values = dict(inherited)
+    for key in sorted(keys & set(table.data)):
+        values[key] = table.value(key, parse_duration if key in durations else (lambda v: v), None)
+        if values[key] is None:
+            values.pop(key)
+    table.finish(keys)
+    return values
+
+
+def _integrations(
+    tables: list[_Table], defaults: _Table, reader: _Reader
+) -> tuple[IntegrationConfig, ...]:
+    interval = defaults.value("interval", _positive_duration, 30.0)
+    timeout = defaults.value("timeout", _positive_duration, 10.0)
+    breaker = _settings_table(defaults.table("breaker"), _BREAKER_KEYS, _BREAKER_DURATIONS, {})
+    retry = _settings_table(defaults.table("retry"), _RETRY_KEYS, _RETRY_DURATIONS, {})
+    reader.problems(defaults.at("breaker"), BreakerConfig.problems(**breaker))
+    reader.problems(defaults.at("retry"), RetryPolicy.problems(**retry))
+    built: list[IntegrationConfig] = []
+    names: set[str] = set()
+    for table in tables:
+        integration = _integration(table, reader, interval, timeout, breaker, retry)
+        name = table.data.get("name")
+        if isinstance(name, str):  # even when the integration is invalid otherwise
+            if name in names:
+                reader.error(table.at("name"), f"{name!r} is used by another integration")
+            names.add(name)
+        if integration is not None:
+            built.append(integration)
+    return tuple(built)
+
+
+def _integration(
+    table: _Table,
+    reader: _Reader,
+    interval: float,
+    timeout: float,
+    breaker_defaults: Mapping[str, Any],
+    retry_defaults: Mapping[str, Any],
+) -> IntegrationConfig | None:
+    count = len(reader.errors)
+    name = table.value("name", _name, None)
+    if name is None and not table.has("name"):
+        reader.error(table.at("name"), "is required")
+    kind = table.value("kind", _string(tuple(KINDS)), None)
+    if kind is None and not table.has("kind"):
+        reader.error(table.at("kind"), f"is required: one of {', '.join(KINDS)}")
+    own_interval = table.value("interval", _positive_duration, interval)
+    own_timeout = table.value("timeout", _positive_duration, timeout)
+    if own_timeout >= own_interval:
+        reader.error(
+            table.at("timeout"), f"must be < interval ({own_interval:g}s) (got {own_timeout:g}s)"
+        )
+    breaker_values = _settings_table(
+        table.table("breaker"), _BREAKER_KEYS, _BREAKER_DURATIONS, breaker_defaults
+    )
+    retry_values = _settings_table(
+        table.table("retry"), _RETRY_KEYS, _RETRY_DURATIONS, retry_defaults
+    )
+    # A problem [defaults] already has was reported there, once, not for every integration.
+    reader.problems(
+        table.at("breaker"),
+        BreakerConfig.problems(**breaker_values),
+        skip=BreakerConfig.problems(**breaker_defaults),
+    )
+    reader.problems(
+        table.at("retry"),
+        RetryPolicy.problems(**retry_values),
+        skip=RetryPolicy.problems(**retry_defaults),
+    )
+    egress = table.value("egress", _boolean, False)
+    settings = _kind_settings(table, kind, reader) if kind else {}
+    table.finish()
+    if len(reader.errors) > count or name is None or kind is None:
+        return None
+    return IntegrationConfig(
+        name=name,
+        kind=kind,
+        interval=own_interval,
+        timeout=own_timeout,
+        breaker=BreakerConfig(**breaker_values),
+        retry=RetryPolicy(**retry_values),
+        egress=egress,
+        settings=settings,
+    )
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise ValueError(
+            "must be lower-case letters, digits, _ and -, starting with a letter or digit "
+            "(it is the metrics label)"
+        )
+    return value
+
+
+def _kind_settings(table: _Table, kind: str, reader: _Reader) -> dict[str, Any]:
+    if kind == "http":
+        return _http_settings(table, reader)
+    settings: dict[str, Any] = {}
+    secret_field = _SECRET_FIELD[kind]
+    if not table.has(secret_field):
+        reader.error(table.at(secret_field), "is required (a reference such as env:NAME)")
+    else:
+        secret = reader.secret(table.at(secret_field), table.take(secret_field))
+        if secret is not None:
+            if kind == "mailchimp" and datacenter(secret.reveal()) is None:
+                reader.error(
+                    table.at(secret_field),
+                    "the key has no data-centre suffix; a Mailchimp key ends in -<dc>, "
+                    "such as -us21",
+                )
+            settings["credential"] = secret
+    base_url = table.value("base_url", _url, None)
+    if base_url is not None:
+        settings["base_url"] = base_url
+    return settings
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("must be a URL string")
+    if not re.match(r"https?://[^/\s]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _http_settings(table: _Table, reader: _Reader) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if not table.has("url"):
+        reader.error(table.at("url"), "is required for kind http")
+    else:
+        settings["url"] = table.value("url", _url, None)
+    settings["method"] = table.value("method", _method, "GET")
+    settings["expect_status"] = table.value("expect_status", _statuses, (200,))
+    settings["body"] = table.value("body", _string(), None)
+    max_latency = table.value("max_latency", _positive_duration, None)
+    if max_latency is not None:
+        settings["max_latency"] = max_latency
+    tls_min_days = table.value("tls_min_days", _positive_number, None)
+    if tls_min_days is not None:
+        settings["tls_min_days"] = tls_min_days
+    headers = table.table("headers")
+    values: dict[str, Any] = {}
+    for name, raw in headers.data.items():
+        headers.take(name)
+        where = headers.at(name)
+        if not isinstance(raw, str):
+            reader.error(where, f"must be a string (got {raw!r})")
+        elif is_reference(raw):
+            values[name] = reader.secret(where, raw)
+        elif is_sensitive_header(name):
+            reader.secret(where, raw)  # reports the inline secret, and how to reference it
+        else:
+            values[name] = raw
+    settings["headers"] = values
+    assertions = []
+    for item in table.array("assertions"):
+        assertion = _assertion(item, reader)
+        if assertion is not None:
+            assertions.append(assertion)
+    settings["assertions"] = tuple(assertions)
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def _method(value: Any) -> str:
+    methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    return _string(methods)(value.upper() if isinstance(value, str) else value)
+
+
+def _statuses(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise TypeError("must be a non-empty array of status codes")
+    for status in value:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError("each status must be a whole number from 100 to 599")
+    return tuple(value)
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError("must be a number > 0")
+    return float(value)
+
+
+def _assertion(table: _Table, reader: _Reader) -> BodyAssertion | None:
+    fields = {key: table.take(key) for key in ("contains", "json_path", "equals", "exists")}
+    table.finish()
+    try:
+        return BodyAssertion(**{k: v for k, v in fields.items() if v is not None})
+    except (TypeError, ValueError) as error:
+        reader.error(table.path, str(error))
+        return None

@@ -1,0 +1,107 @@
+"""`breakerwatch probe NAME --explain`: one probe, shown step by step.
+
+The probe runs through a breaker restored from the daemon's saved state (read, never
+written back), so "what the breaker would do" is what the running daemon's breaker would
+do with this result.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TextIO
+
+from daemon.config import Config
+from daemon.integrations import build_adapter
+from daemon.state import StateStore
+from probes import AttemptEvent, Breaker, Kind, Result, State
+
+__all__ = ["explain"]
+
+# httpx/httpcore trace events that end a phase, and the event that started it.
+_PHASES = (
+    ("connect", "connection.connect_tcp.started", "connection.connect_tcp.complete"),
+    ("tls", "connection.start_tls.started", "connection.start_tls.complete"),
+    ("send", "http11.send_request_headers.started", "http11.send_request_body.complete"),
+    ("wait", "http11.receive_response_headers.started", "http11.receive_response_headers.complete"),
+    ("body", "http11.receive_response_body.started", "http11.receive_response_body.complete"),
+)
+
+
+async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
+    """Probe `name` once; print the result (and with `show`, every step). 0 if it succeeded."""
+    chosen = next((i for i in config.integrations if i.name == name), None)
+    if chosen is None:
+        names = ", ".join(i.name for i in config.integrations) or "none"
+        out.write(f"breakerwatch probe: no integration named {name!r} in {config.source} "
+                  f"(it has: {names})\n")  # fmt: skip
+        return 1
+    breaker = Breaker(name, chosen.breaker)
+    saved = StateStore.peek(config.daemon.state_dir).get(name)
+    if saved is not None:
+        breaker.restore(saved)
+    before = (breaker.state, breaker.consecutive_failures)
+    attempts: list[tuple[AttemptEvent, dict[str, float]]] = []
+    marks: dict[str, float] = {}
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        marks[event] = time.monotonic()
+
+    def attempt(event: AttemptEvent) -> None:
+        attempts.append((event, dict(marks)))
+        marks.clear()
+
+    adapter = build_adapter(chosen, breaker, {"hooks": [attempt]})
+    async with adapter:
+        result = await adapter.health_check(trace=trace)
+        if show:
+            request = f"{adapter.base_url}{getattr(adapter, 'target', adapter.health_path)}"
+            out.write(
+                f"probe {name} ({chosen.kind}): {getattr(adapter, 'method', 'GET')} {request}\n"
+            )
+            for header, value in adapter.client.headers.items():
+                out.write(f"  {header}: {value}\n")
+            for event, phases in attempts:
+                out.write(_attempt_line(event, phases))
+    out.write(_outcome_line(result))
+    threshold = chosen.breaker.failure_threshold
+    out.write(_breaker_line(breaker, result, before, threshold, saved is not None))
+    return 0 if result.outcome.ok else 1
+
+
+def _attempt_line(event: AttemptEvent, marks: dict[str, float]) -> str:
+    phases = [
+        f"{phase} {1000 * (marks[end] - marks[start]):.0f}ms"
+        for phase, start, end in _PHASES
+        if start in marks and end in marks
+    ]
+    outcome = event.outcome
+    answer = f"HTTP {outcome.status}" if outcome.status else (outcome.error or outcome.kind)
+    timing = f" ({', '.join(phases)})" if phases else ""
+    return f"  attempt {event.attempt}: {answer} in {1000 * event.duration:.0f}ms{timing}\n"
+
+
+def _outcome_line(result: Result) -> str:
+    outcome = result.outcome
+    kind = outcome.kind.value + (f" ({outcome.reason})" if outcome.reason else "")
+    detail = f": {outcome.detail}" if outcome.detail and not outcome.ok else ""
+    retries = f"; {result.attempts} attempts, stopped: {result.stop}" if result.attempts > 1 else ""
+    return f"outcome: {kind}{detail}{retries}\n"
+
+
+def _breaker_line(
+    breaker: Breaker, result: Result, before: tuple[State, int], threshold: int, restored: bool
+) -> str:
+    state, failures = breaker.state, breaker.consecutive_failures
+    origin = "the daemon's saved breaker" if restored else "a fresh breaker: none is saved"
+    text = f"breaker: {before[0]} -> {state} ({origin}; this run is not saved)"
+    if result.rejection is not None:
+        wait = result.rejection.retry_after
+        when = f"; next trial in {wait:.0f}s" if wait is not None else ""
+        text += f"; it is {result.rejection.reason}: no request was sent{when}"
+    elif state is State.OPEN and before[0] is not State.OPEN:
+        text += f"; this probe opened it: no probes for {breaker.open_remaining or 0:.0f}s"
+    elif state is State.CLOSED and failures:
+        text += f"; {failures} of {threshold} consecutive failures before it opens"
+    elif result.outcome.kind is Kind.THROTTLED:
+        text += "; throttled: not counted as a failure, probes pause for the cooldown"
+    return text + "\n"

@@ -1,0 +1,103 @@
+"""One configured integration at run time: adapter, breaker, statistics, last result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from daemon.config import IntegrationConfig
+from daemon.metrics import ProbeStats, Row
+from probes import Breaker, Result
+from probes.adapters import Adapter, ClientOptions, HttpEndpointAdapter, adapter_class
+
+__all__ = ["Integration", "build_adapter"]
+
+
+def build_adapter(config: IntegrationConfig, breaker: Breaker, options: ClientOptions) -> Adapter:
+    """The adapter for `config`, with the probe's timeouts and the given breaker."""
+    settings = dict(config.settings)
+    cls = adapter_class(config.name, config.kind)
+    common: ClientOptions = {
+        **options,
+        "breaker": breaker,
+        "retry": config.retry,
+        "timeout": config.timeout,
+        "deadline": config.deadline,
+    }
+    if cls is HttpEndpointAdapter:
+        return HttpEndpointAdapter(config.name, settings.pop("url"), **settings, **common)
+    credential = settings.pop("credential")
+    return cls(config.name, credential, **settings, **common)  # type: ignore[call-arg]
+
+
+class Integration:
+    """What the daemon keeps per integration; the adapter does the talking."""
+
+    def __init__(
+        self,
+        config: IntegrationConfig,
+        breaker: Breaker,
+        options: ClientOptions,
+        *,
+        wall: Callable[[], float],
+        stats: ProbeStats | None = None,
+    ) -> None:
+        self.config = config
+        self.breaker = breaker
+        self.adapter = build_adapter(config, breaker, options)
+        self.stats = stats or ProbeStats()
+        self.row = Row(config.name, breaker, self.stats)
+        self._wall = wall
+        self.last: Result | None = None
+        self.last_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    async def probe(self) -> Result:
+        """One health check, counted."""
+        result = await self.adapter.health_check()
+        now = self._wall()
+        self.stats.observe(result, now)
+        metrics = self.adapter.metrics()
+        self.stats.rate_limit_remaining = metrics.rate_limit_remaining
+        if isinstance(self.adapter, HttpEndpointAdapter):
+            self.stats.tls_expiry = self.adapter.tls_not_after
+        self.last, self.last_at = result, now
+        return result
+
+    def status(self) -> dict[str, Any]:
+        """The integration as `/api/v1/status` shows it (nothing secret: details are redacted)."""
+        breaker = self.breaker
+        remaining = breaker.open_remaining
+        last: dict[str, Any] | None = None
+        if self.last is not None:
+            outcome = self.last.outcome
+            last = {
+                "at": self.last_at,
+                "outcome": outcome.kind.value,
+                "reason": outcome.reason.value if outcome.reason else None,
+                "status": outcome.status,
+                "latency": round(self.last.duration, 6),
+                "attempts": self.last.attempts,
+                "error": outcome.error,
+                "detail": outcome.detail,
+            }
+        return {
+            "name": self.name,
+            "kind": self.config.kind,
+            "state": breaker.state.value,
+            "since": breaker.since,
+            "opened_at": breaker.opened_at,
+            "open_until": None if remaining is None else self._wall() + remaining,
+            "consecutive_failures": breaker.consecutive_failures,
+            "failure_rate": breaker.failure_rate,
+            "trip_streak": breaker.trip_streak,
+            "interval": self.config.interval,
+            "rate_limit_remaining": self.stats.rate_limit_remaining,
+            "last_probe": last,
+        }
+
+    async def aclose(self) -> None:
+        await self.adapter.aclose()

@@ -1,0 +1,67 @@
+"""Logging: one line per event, as text or JSON (for journald and Loki), secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import TextIO
+
+from probes.redact import Redactor
+
+__all__ = ["configure"]
+
+_QUIET = ("httpx", "httpcore", "apscheduler", "asyncio")  # their INFO is per-request noise
+
+
+class _Redacting(logging.Filter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+class _Json(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line)
+
+
+def configure(
+    level: str, fmt: str, redact: Redactor, stream: TextIO = sys.stdout
+) -> logging.Handler:
+    """Send every log record to `stream`, redacted; returns the handler (to swap on reload)."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(_Redacting(redact))
+    if fmt == "json":
+        handler.setFormatter(_Json())
+    else:
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        formatter.converter = time.gmtime
+        formatter.default_time_format = "%Y-%m-%dT%H:%M:%S"
+        formatter.default_msec_format = "%s.%03dZ"
+        handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    return handler

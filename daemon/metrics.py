@@ -1,0 +1,242 @@
+"""The Prometheus exposition: design.md section 5, rendered straight from compact state.
+
+One `ProbeStats` per integration holds its counters and its latency histogram; the
+breaker's own state supplies the breaker gauges. `render` writes the text format directly
+(one pre-built label string per integration), because a labelled child object per series
+costs seconds and hundreds of megabytes at 10,000 integrations. prometheus_client still
+provides the process, platform and GC collectors and `breakerwatch_build_info`, on a
+private registry.
+
+Series that exist from start-up: every breaker state (one-hot), the automatic transitions,
+the probe counters and histogram. Series that appear when they mean something: a failure
+reason once it has happened, `open_until` while open, the last success time after the
+first success, rate-limit headroom where the vendor reports it.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+
+from prometheus_client import CollectorRegistry, Info, generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from probes import Breaker, Kind, Reason, Result, State, Transition
+
+__all__ = ["BUCKETS", "CONTENT_TYPE", "DaemonStats", "ProbeStats", "Row", "render"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_LE = [repr(b) for b in BUCKETS] + ["+Inf"]
+_REASONS = tuple(Reason)
+_REASON_INDEX = {reason: i for i, reason in enumerate(_REASONS)}
+Number = float | int | None
+_AUTOMATIC = (
+    (State.CLOSED, State.OPEN),
+    (State.OPEN, State.HALF_OPEN),
+    (State.HALF_OPEN, State.OPEN),
+    (State.HALF_OPEN, State.CLOSED),
+)
+
+
+class ProbeStats:
+    """One integration's counters, written by the event loop and read by scrapes.
+
+    Every field is replaced by a single assignment, so a scrape from another thread sees
+    each value whole; the histogram is one (cumulative bucket counts, sum) pair for that reason.
+    """
+
+    __slots__ = (
+        "failures", "histogram", "last_duration", "last_success_at", "last_transition_at",
+        "missed", "probes", "rate_limit_remaining", "rejected", "retries", "success",
+        "throttled", "tls_expiry", "transitions",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.probes = self.rejected = self.throttled = self.retries = self.missed = 0
+        self.failures: tuple[int, ...] = (0,) * len(_REASONS)
+        self.histogram: tuple[tuple[int, ...], float] = ((0,) * (len(BUCKETS) + 1), 0.0)
+        self.last_duration: float | None = None
+        self.success: int | None = None
+        self.last_success_at: float | None = None
+        self.last_transition_at: float | None = None
+        self.rate_limit_remaining: int | None = None
+        self.tls_expiry: float | None = None
+        self.transitions: dict[tuple[State, State], int] = dict.fromkeys(_AUTOMATIC, 0)
+
+    def observe(self, result: Result, now: float) -> None:
+        """Count one probe's result (`now`: wall-clock time it finished)."""
+        outcome = result.outcome
+        if outcome.kind is Kind.REJECTED:
+            self.rejected += 1
+            return
+        self.probes += 1
+        self.retries += max(0, result.attempts - 1)
+        if outcome.kind is Kind.SUCCESS:
+            self.success = 1
+            self.last_success_at = now
+        else:
+            self.success = 0
+            if outcome.kind is Kind.THROTTLED:
+                self.throttled += 1
+            elif outcome.kind is Kind.FAILURE and outcome.reason is not None:
+                failures = list(self.failures)
+                failures[_REASON_INDEX[outcome.reason]] += 1
+                self.failures = tuple(failures)
+        self._time(result.duration)
+
+    def _time(self, seconds: float) -> None:
+        counts, total = self.histogram
+        bumped = tuple(
+            c + (seconds <= b) for c, b in zip(counts, (*BUCKETS, float("inf")), strict=True)
+        )
+        self.histogram = (bumped, total + seconds)  # one assignment: scrapes see it whole
+        self.last_duration = seconds
+
+    def transition(self, event: Transition) -> None:
+        key = (event.from_state, event.to_state)
+        self.transitions = {**self.transitions, key: self.transitions.get(key, 0) + 1}
+        self.last_transition_at = event.at
+
+
+@dataclass
+class DaemonStats:
+    """Daemon-wide values: the reload status (the Prometheus/Alertmanager convention)."""
+
+    reload_successful: int = 1
+    reload_success_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the exposition needs of one integration."""
+
+    name: str
+    breaker: Breaker
+    stats: ProbeStats
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:  # names are [a-z0-9_-]: no escaping needed
+        object.__setattr__(self, "label", f'integration="{self.name}"')
+
+
+def process_registry() -> CollectorRegistry:
+    """The standard process, platform and GC collectors, and build info, on a private registry."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    info = Info("breakerwatch_build", "breakerwatch version", registry=registry)
+    info.info({"version": version("breakerwatch"), "python_version": platform.python_version()})
+    return registry
+
+
+_Gauge = Callable[[Row], Number]
+_Counter = Callable[[ProbeStats], int]
+
+# (name, help, value) for the one-series-per-integration families, in exposition order.
+_BREAKER_GAUGES: tuple[tuple[str, str, _Gauge], ...] = (
+    ("breakerwatch_breaker_last_transition_timestamp_seconds",
+     "Unix time of the last transition.", lambda r: r.breaker.since),
+    ("breakerwatch_breaker_consecutive_failures",
+     "Consecutive failed probes.", lambda r: r.breaker.consecutive_failures),
+    ("breakerwatch_breaker_failure_rate",
+     "Failure rate over the breaker's window, 0 to 1.", lambda r: r.breaker.failure_rate),
+)  # fmt: skip
+_COUNTERS: tuple[tuple[str, str, _Counter], ...] = (
+    ("breakerwatch_probes_total", "Probes sent.", lambda s: s.probes),
+    ("breakerwatch_probes_rejected_total",
+     "Probes not sent: the breaker was open or cooling down.", lambda s: s.rejected),
+    ("breakerwatch_probes_throttled_total",
+     "Probes the vendor throttled (429).", lambda s: s.throttled),
+    ("breakerwatch_probes_missed_total",
+     "Scheduled probes that did not run on time.", lambda s: s.missed),
+    ("breakerwatch_retries_total", "Retry attempts.", lambda s: s.retries),
+)  # fmt: skip
+_PROBE_GAUGES: tuple[tuple[str, str, _Gauge], ...] = (
+    ("breakerwatch_probe_last_duration_seconds",
+     "Duration of the last probe.", lambda r: r.stats.last_duration),
+    ("breakerwatch_probe_success",
+     "1 if the last probe succeeded, else 0.", lambda r: r.stats.success),
+    ("breakerwatch_probe_last_success_timestamp_seconds",
+     "Unix time of the last successful probe.", lambda r: r.stats.last_success_at),
+    ("breakerwatch_rate_limit_remaining",
+     "Requests left before the vendor throttles, where it says.",
+     lambda r: r.stats.rate_limit_remaining),
+    ("breakerwatch_tls_certificate_expiry_timestamp_seconds",
+     "Unix time the server certificate expires (http probes over TLS).",
+     lambda r: r.stats.tls_expiry),
+)  # fmt: skip
+
+
+def render(
+    rows: Iterable[Row], daemon: DaemonStats, standard: CollectorRegistry, now: float
+) -> bytes:
+    """The whole /metrics page (`now`: wall-clock time, for the open-until timestamps)."""
+    rows = list(rows)
+    out: list[str] = []
+    _head(
+        out, "breakerwatch_breaker_state", "gauge", "Breaker state, one-hot: 1 for the current one."
+    )
+    for row in rows:
+        current = row.breaker.state
+        for state in State:
+            one = 1 if state is current else 0
+            out.append(f'breakerwatch_breaker_state{{{row.label},state="{state.value}"}} {one}\n')
+    _head(out, "breakerwatch_breaker_transitions_total", "counter", "Breaker transitions.")
+    for row in rows:
+        for (before, after), count in row.stats.transitions.items():
+            labels = f'{row.label},from_state="{before.value}",to_state="{after.value}"'
+            out.append(f"breakerwatch_breaker_transitions_total{{{labels}}} {count}\n")
+    for name, help_text, gauge in _BREAKER_GAUGES:
+        _gauge(out, rows, name, help_text, gauge)
+    _gauge(
+        out, rows, "breakerwatch_breaker_open_until_timestamp_seconds",
+        "Unix time the open period ends (while open).",
+        lambda r: None if (left := r.breaker.open_remaining) is None else now + left,
+    )  # fmt: skip
+    for name, help_text, counter in _COUNTERS:
+        _head(out, name, "counter", help_text)
+        out.extend(f"{name}{{{row.label}}} {counter(row.stats)}\n" for row in rows)
+    _head(out, "breakerwatch_probe_failures_total", "counter", "Failed probes, by reason.")
+    for row in rows:
+        for reason, count in zip(_REASONS, row.stats.failures, strict=True):
+            if count:
+                labels = f'{row.label},reason="{reason.value}"'
+                out.append(f"breakerwatch_probe_failures_total{{{labels}}} {count}\n")
+    _head(
+        out, "breakerwatch_probe_duration_seconds", "histogram", "Probe duration, retries included."
+    )
+    for row in rows:
+        counts, total = row.stats.histogram
+        for le, count in zip(_LE, counts, strict=True):
+            out.append(
+                f'breakerwatch_probe_duration_seconds_bucket{{{row.label},le="{le}"}} {count}\n'
+            )
+        out.append(f"breakerwatch_probe_duration_seconds_sum{{{row.label}}} {total!r}\n")
+        out.append(f"breakerwatch_probe_duration_seconds_count{{{row.label}}} {counts[-1]}\n")
+    for name, help_text, gauge in _PROBE_GAUGES:
+        _gauge(out, rows, name, help_text, gauge)
+    _head(out, "breakerwatch_config_last_reload_successful", "gauge",
+          "1 if the last configuration load succeeded.")  # fmt: skip
+    out.append(f"breakerwatch_config_last_reload_successful {daemon.reload_successful}\n")
+    name = "breakerwatch_config_last_reload_success_timestamp_seconds"
+    _head(out, name, "gauge", "Unix time of the last successful configuration load.")
+    out.append(f"{name} {daemon.reload_success_at!r}\n")
+    return "".join(out).encode() + generate_latest(standard)
+
+
+def _head(out: list[str], name: str, kind: str, help_text: str) -> None:
+    out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
+
+
+def _gauge(out: list[str], rows: list[Row], name: str, help_text: str, value: _Gauge) -> None:
+    _head(out, name, "gauge", help_text)
+    for row in rows:
+        number = value(row)
+        if number is not None:
+            out.append(f"{name}{{{row.label}}} {number!r}\n")

@@ -1,0 +1,144 @@
+"""The probe schedule on APScheduler 3.11: the only module that imports it.
+
+One interval job per integration (jittered, coalesced, never overlapping itself, late runs
+allowed for half an interval), a one-off trial job when a breaker's open period ends, and
+a heartbeat job whose freshness `/healthz` and the systemd watchdog report. The pitfalls of
+research/ecosystem-conventions.md 3.4 are handled: the scheduler starts inside the running
+loop; `misfire_grace_time` goes in the job; missed runs are counted, not silent; the
+cancellations of shutdown are not reported as job errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+    JobExecutionEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+__all__ = ["ProbeScheduler"]
+
+logger = logging.getLogger(__name__)
+
+_PROBE, _TRIAL = "probe:", "trial:"
+
+
+class ProbeScheduler:
+    """Runs `probe(name)` on each integration's interval, at most `concurrency` at once."""
+
+    def __init__(
+        self,
+        probe: Callable[[str], Awaitable[object]],
+        *,
+        missed: Callable[[str], None],
+        heartbeat: Callable[[], None],
+        heartbeat_every: float,
+        concurrency: int,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        self._probe = probe
+        self._missed = missed
+        self._heartbeat = heartbeat
+        self._heartbeat_every = heartbeat_every
+        self._slots = asyncio.Semaphore(concurrency)
+        self._random = random
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[object]] = set()
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        """Start inside the running event loop (APScheduler 3.11 requires it)."""
+        self._scheduler.add_listener(
+            self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        self._scheduler.add_job(
+            self._heartbeat,
+            "interval",
+            seconds=self._heartbeat_every,
+            id="heartbeat",
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=None,
+        )
+        self._scheduler.start()
+
+    def add(self, name: str, interval: float, *, spread: float) -> None:
+        """Probe `name` every `interval` s; the first run within `spread` s, so that a large
+        configuration does not start with every probe at once."""
+        first = datetime.now(UTC) + timedelta(seconds=self._random() * spread)
+        self._scheduler.add_job(
+            self._run,
+            "interval",
+            seconds=interval,
+            jitter=min(interval / 10, 5.0),
+            args=[name],
+            id=_PROBE + name,
+            next_run_time=first,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(interval / 2)),
+        )
+
+    def remove(self, name: str) -> None:
+        for job_id in (_PROBE + name, _TRIAL + name):
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
+
+    def plan_trial(self, name: str, delay: float) -> None:
+        """One probe of `name` in `delay` s: the trial when its open period ends, rather
+        than at the next interval (plus up to a second of jitter)."""
+        when = datetime.now(UTC) + timedelta(seconds=delay + self._random())
+        self._scheduler.add_job(
+            self._run,
+            "date",
+            run_date=when,
+            args=[name],
+            id=_TRIAL + name,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def _run(self, name: str) -> None:
+        async with self._slots:
+            if self._stopping:
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self._in_flight.add(task)
+            try:
+                await self._probe(name)
+            finally:
+                self._in_flight.discard(task)
+
+    def _on_event(self, event: JobEvent) -> None:
+        job_id = event.job_id
+        name = job_id.split(":", 1)[1] if ":" in job_id else job_id
+        if event.code in (EVENT_JOB_MISSED, EVENT_JOB_MAX_INSTANCES):
+            if job_id.startswith(_PROBE):
+                self._missed(name)
+        elif isinstance(event, JobExecutionEvent):
+            if self._stopping or isinstance(event.exception, asyncio.CancelledError):
+                return  # shutdown cancels in-flight jobs: not an error
+            logger.error(
+                "the probe job for %s failed (a breakerwatch bug, not a vendor outage)",
+                name,
+                exc_info=event.exception,
+            )
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop scheduling; give in-flight probes up to `grace` s, then cancel them."""
+        self._stopping = True
+        self._scheduler.pause()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=grace)
+        self._scheduler.shutdown(wait=False)
+        await asyncio.sleep(0.1)  # the queued shutdown and its cancellations actually run

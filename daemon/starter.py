@@ -1,0 +1,86 @@
+"""`breakerwatch init`: a commented starter config.toml.
+
+tomli-w writes every value; the comments between the sections are ours, since TOML
+writers do not write comments. A test loads the result with the daemon's own loader.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tomli_w
+
+__all__ = ["starter_config"]
+
+_SECTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "# breakerwatch configuration. Check it with `breakerwatch check`.\n"
+        "# Durations: \"250ms\", \"30s\", \"5m\", \"1h\" (or a number of seconds).\n"
+        "# Secrets are never written here: use env:NAME, file:/path or credential:NAME\n"
+        "# (a systemd LoadCredential=), resolved when the daemon starts or reloads.\n\n"
+        "# The daemon: where it serves /metrics, /healthz, /readyz and /api/v1/status, where\n"
+        "# it keeps its state (under systemd, $STATE_DIRECTORY wins), and how it logs\n"
+        "# (text, or json for journald/Loki; debug, info, warning or error).",
+        {"daemon": {"listen": "127.0.0.1:9478", "state_dir": ".breakerwatch",
+                    "log_format": "text", "log_level": "info"}},
+    ),
+    (
+        "# What every integration inherits; each may override any of it.",
+        {"defaults": {"interval": "30s", "timeout": "10s"}},
+    ),
+    (
+        "# The circuit breaker: it opens after failure_threshold consecutive failed probes, or\n"
+        "# when failure_rate_threshold of the last `window` probes failed (once min_calls were\n"
+        "# seen). While open, nothing is sent; one trial runs when reset_timeout ends, and the\n"
+        "# open period doubles (backoff_multiplier) on every failed trial, up to\n"
+        "# max_reset_timeout. success_threshold successful trials close it.",
+        {"defaults": {"breaker": {
+            "failure_threshold": 5, "reset_timeout": "30s", "max_reset_timeout": "30m",
+            "backoff_multiplier": 2.0, "success_threshold": 1, "half_open_permits": 1,
+            "failure_rate_threshold": 0.5, "window": 10, "min_calls": 5,
+            "slow_call_threshold": "0s",
+        }}},
+    ),
+    (
+        "# Retries within one probe: full-jitter backoff from base_delay to max_delay;\n"
+        "# max_attempts counts the first. A 401/403 or 4xx is never retried.",
+        {"defaults": {"retry": {"max_attempts": 3, "base_delay": "1s", "max_delay": "10s",
+                                "backoff_factor": 2.0, "jitter": True}}},
+    ),
+    (
+        "# The integrations. name is the metrics label; kind is convertkit, hubspot,\n"
+        "# mailchimp, sendgrid or http. base_url replaces the vendor's API root (a proxy, or\n"
+        "# `breakerwatch simulate`: http://127.0.0.1:8600/<kind>).",
+        {"integrations": [
+            {"name": "mailchimp", "kind": "mailchimp", "api_key": "env:MAILCHIMP_API_KEY"},
+            {"name": "hubspot", "kind": "hubspot", "token": "env:HUBSPOT_TOKEN"},
+            {"name": "kit", "kind": "convertkit", "api_key": "env:KIT_API_KEY"},
+            {"name": "sendgrid", "kind": "sendgrid", "api_key": "env:SENDGRID_API_KEY"},
+        ]},
+    ),
+    (
+        "# Any HTTP endpoint: expected statuses, assertions on the body (contains, or a JSON\n"
+        "# path that equals a value or exists), a latency bound, and a minimum number of days\n"
+        "# left on the TLS certificate. Header values may be secret references.",
+        {"integrations": [{
+            "name": "billing", "kind": "http", "url": "https://billing.example.com/healthz",
+            "expect_status": [200], "max_latency": "2s", "tls_min_days": 14,
+            "assertions": [{"json_path": "$.status", "equals": "ok"}],
+        }]},
+    ),
+]  # fmt: skip
+
+
+def starter_config() -> str:
+    """The text of a starter config.toml: every section, commented."""
+    return "\n".join(f"{comment}\n{_toml(body)}" for comment, body in _SECTIONS)
+
+
+def _toml(body: dict[str, Any]) -> str:
+    # tomli-w writes a short array of tables inline (`integrations = [...]`), which after
+    # a [table] header would belong to that table: write each entry as [[integrations]].
+    if set(body) == {"integrations"}:
+        return "\n".join(
+            f"[[integrations]]\n{tomli_w.dumps(item)}" for item in body["integrations"]
+        )
+    return tomli_w.dumps(body)

@@ -1,0 +1,237 @@
+"""Durable state in SQLite (WAL): breaker snapshots and the transition history.
+
+A transition and the snapshot it produced are written in one transaction, so a crash can
+never leave the history and the snapshot disagreeing. The schema carries a version and
+migrates forward; a file from a newer breakerwatch is refused rather than damaged; a
+corrupt file is moved aside (never deleted) and the daemon starts clean with one warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from probes import BreakerSnapshot, Kind, Outcome, Reason, State, Transition
+
+__all__ = ["SCHEMA_VERSION", "StateError", "StateStore"]
+
+logger = logging.getLogger(__name__)
+
+FILENAME = "state.db"
+SCHEMA_VERSION = 1
+_MIGRATIONS: dict[int, str] = {
+    1: """
+        CREATE TABLE breakers (
+            integration TEXT PRIMARY KEY,
+            snapshot    TEXT NOT NULL,
+            updated_at  REAL NOT NULL
+        );
+        CREATE TABLE transitions (
+            id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+            integration          TEXT NOT NULL,
+            from_state           TEXT NOT NULL,
+            to_state             TEXT NOT NULL,
+            cause                TEXT NOT NULL,
+            at                   REAL NOT NULL,
+            open_until           REAL,
+            trip_streak          INTEGER NOT NULL,
+            consecutive_failures INTEGER NOT NULL,
+            failure_rate         REAL NOT NULL,
+            reason               TEXT,
+            detail               TEXT
+        );
+        CREATE INDEX transitions_by_integration ON transitions (integration, id);
+    """,
+}
+
+
+class StateError(Exception):
+    """The state file cannot be used; the message says why and what to do."""
+
+
+class StateStore:
+    """One SQLite file, used from the daemon's event-loop thread only."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, directory: Path, *, wall: Callable[[], float] = time.time) -> StateStore:
+        """Open (creating or migrating) the state in `directory`."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(
+                f"cannot create the state directory {directory}: {error.strerror}"
+            ) from None
+        path = directory / FILENAME
+        try:
+            return cls(_connect(path), path)
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and not _corrupt(error):
+                raise StateError(f"cannot open {path}: {error}") from None
+            aside = path.with_name(f"{FILENAME}.corrupt-{int(wall())}")
+            path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                path.with_name(FILENAME + suffix).unlink(missing_ok=True)
+            logger.warning(
+                "state file %s was unreadable (%s); moved it to %s and started clean",
+                path, error, aside.name,
+            )  # fmt: skip
+            return cls(_connect(path), path)
+
+    @staticmethod
+    def peek(directory: Path) -> dict[str, BreakerSnapshot]:
+        """The stored snapshots, read-only (nothing is created, migrated or moved)."""
+        path = directory / FILENAME
+        if not path.exists():
+            return {}
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                return StateStore(db, path).snapshots()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return {}
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record_transition(self, transition: Transition, snapshot: BreakerSnapshot) -> None:
+        """The transition and the breaker's resulting snapshot, in one transaction."""
+        failure = transition.last_failure
+        with self._db:
+            self._db.execute(
+                "INSERT INTO transitions (integration, from_state, to_state, cause, at,"
+                " open_until, trip_streak, consecutive_failures, failure_rate, reason, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    transition.breaker,
+                    transition.from_state.value,
+                    transition.to_state.value,
+                    transition.cause.value,
+                    transition.at,
+                    transition.open_until,
+                    transition.trip_streak,
+                    transition.consecutive_failures,
+                    transition.failure_rate,
+                    failure.reason.value if failure and failure.reason else None,
+                    failure.detail if failure else None,
+                ),
+            )
+            self._put(transition.breaker, snapshot)
+
+    def save_snapshot(self, integration: str, snapshot: BreakerSnapshot) -> None:
+        with self._db:
+            self._put(integration, snapshot)
+
+    def forget(self, integration: str) -> None:
+        """Drop a retired integration's breaker (its transition history is kept)."""
+        with self._db:
+            self._db.execute("DELETE FROM breakers WHERE integration = ?", (integration,))
+
+    def _put(self, integration: str, snapshot: BreakerSnapshot) -> None:
+        self._db.execute(
+            "INSERT INTO breakers (integration, snapshot, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (integration) DO UPDATE SET snapshot = excluded.snapshot,"
+            " updated_at = excluded.updated_at",
+            (integration, json.dumps(_encode(snapshot)), time.time()),
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def snapshots(self) -> dict[str, BreakerSnapshot]:
+        """Every stored breaker snapshot; an unreadable row is skipped with a warning."""
+        found: dict[str, BreakerSnapshot] = {}
+        for integration, text in self._db.execute("SELECT integration, snapshot FROM breakers"):
+            try:
+                found[integration] = _decode(json.loads(text))
+            except (ValueError, KeyError, TypeError) as error:
+                logger.warning("ignoring the stored breaker of %s: %s", integration, error)
+        return found
+
+    def history(self, integration: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest transitions of `integration`, newest first."""
+        cursor = self._db.execute(
+            "SELECT from_state, to_state, cause, at, open_until, trip_streak,"
+            " consecutive_failures, failure_rate, reason, detail FROM transitions"
+            " WHERE integration = ? ORDER BY id DESC LIMIT ?",
+            (integration, limit),
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level="DEFERRED")
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # durable across crashes of the process
+        db.execute("PRAGMA busy_timeout = 5000")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StateError(
+                f"{path} was written by a newer breakerwatch (schema {version}; this one "
+                f"knows up to {SCHEMA_VERSION}); upgrade breakerwatch, or move the file away "
+                "to start clean"
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):  # each step all or nothing
+            db.executescript(
+                f"BEGIN; {_MIGRATIONS[step]}"
+                f" INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{step}');"
+                " COMMIT;"
+            )
+        return db
+    except BaseException:
+        db.close()
+        raise
+
+
+def _corrupt(error: sqlite3.Error) -> bool:
+    return "malformed" in str(error) or "not a database" in str(error)
+
+
+def _encode(snapshot: BreakerSnapshot) -> dict[str, Any]:
+    data = asdict(snapshot)
+    data["state"] = snapshot.state.value
+    return data
+
+
+def _decode(data: dict[str, Any]) -> BreakerSnapshot:
+    failure = data.get("last_failure")
+    if failure is not None:
+        reason = failure.get("reason")
+        failure = Outcome(
+            kind=Kind(failure["kind"]),
+            reason=Reason(reason) if reason else None,
+            retryable=bool(failure.get("retryable")),
+            status=failure.get("status"),
+            retry_after=failure.get("retry_after"),
+            error=failure.get("error"),
+            detail=failure.get("detail", ""),
+        )
+    return BreakerSnapshot(
+        state=State(data["state"]),
+        trip_streak=int(data["trip_streak"]),
+        consecutive_failures=int(data["consecutive_failures"]),
+        since=float(data["since"]),
+        opened_at=data.get("opened_at"),
+        open_until=data.get("open_until"),
+        open_for=data.get("open_for"),
+        cooldown_until=data.get("cooldown_until"),
+        last_failure=failure,
+        config_fingerprint=str(data["config_fingerprint"]),
+    )

@@ -1,0 +1,131 @@
+"""The daemon as a real process: start it on a config, wait for readiness, signal it."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from probes.simulator import Simulator
+
+BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
+_LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
+
+
+def config_text(sim: Simulator, state_dir: Path, *, reset: str = "2s", extra: str = "") -> str:
+    """Four vendors and the plain endpoint on `sim`, probed every 0.5 s."""
+    vendors = {"kit": ("convertkit", "api_key", "KIT_KEY"),
+               "hubspot": ("hubspot", "token", "HUBSPOT_KEY"),
+               "mailchimp": ("mailchimp", "api_key", "MAILCHIMP_KEY"),
+               "sendgrid": ("sendgrid", "api_key", "SENDGRID_KEY")}  # fmt: skip
+    blocks = [
+        f'[[integrations]]\nname = "{name}"\nkind = "{kind}"\n{field} = "env:{var}"\n'
+        f'base_url = "{sim.base_url(name)}"\n'
+        for name, (kind, field, var) in vendors.items()
+    ]
+    return (
+        f'[daemon]\nlisten = "127.0.0.1:0"\nstate_dir = "{state_dir}"\n\n'
+        '[defaults]\ninterval = "500ms"\ntimeout = "300ms"\n\n'
+        f'[defaults.breaker]\nfailure_threshold = 2\nreset_timeout = "{reset}"\n\n'
+        "[defaults.retry]\nmax_attempts = 1\n\n" + "\n".join(blocks) + extra
+    )
+
+
+def environment(sim: Simulator, **more: str) -> dict[str, str]:
+    keys = sim.credentials
+    return {
+        "PATH": "/usr/bin:/bin",
+        "KIT_KEY": keys["kit"],
+        "HUBSPOT_KEY": keys["hubspot"],
+        "MAILCHIMP_KEY": keys["mailchimp"],
+        "SENDGRID_KEY": keys["sendgrid"],
+        **more,
+    }
+
+
+class DaemonProcess:
+    """`breakerwatch run --config PATH`, its output collected line by line."""
+
+    def __init__(self, config: Path, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [BREAKERWATCH, "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = ""
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_ready(self, timeout: float = 15) -> DaemonProcess:
+        self.url = self.until(lambda: _listening(self.output), timeout, "the listening line")
+        self.until(lambda: self.get("/readyz").status_code == 200, timeout, "/readyz")
+        return self
+
+    def until(self, check: Callable[[], Any], timeout: float = 15, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"the daemon exited ({self.process.returncode}):\n{self.output}"
+                )
+            try:
+                value = check()
+            except httpx.HTTPError:
+                value = None
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what or check}:\n{self.output}")
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {i["name"]: i for i in self.get("/api/v1/status").json()["integrations"]}
+
+    def state(self, name: str) -> str:
+        return str(self.status()[name]["state"])
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        return code
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+def _listening(output: str) -> str | None:
+    found = _LISTENING.search(output)
+    return found[1] if found else None

@@ -1,0 +1,196 @@
+"""The CLI commands other than `run`, and the metrics page on its own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+
+from daemon.cli import main
+from daemon.config import load
+from daemon.metrics import DaemonStats, ProbeStats, Row, process_registry, render
+from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, Result, Stop
+from probes.simulator import Simulator
+from tests.daemon.harness import BREAKERWATCH, config_text, environment
+from tests.fakes.http_server import Reply, ScriptedServer
+from tests.simulator.helpers import admin
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BREAKERWATCH, *args], capture_output=True, text=True, timeout=30, env=env, check=False
+    )
+
+
+def test_check_says_ok_or_lists_every_problem(simulator: Simulator, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(simulator, tmp_path / "state"))
+    good = run("check", "--config", str(config), env=environment(simulator))
+    assert (good.returncode, good.stdout) == (
+        0, f"{config}: OK: 4 integrations (kit, hubspot, mailchimp, sendgrid)\n",
+    )  # fmt: skip
+    bad = run("check", "--config", str(config), env={"PATH": "/usr/bin"})
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines() == [
+        f"{config}: integrations[{i}].{field}: the environment variable {var} is not set"
+        for i, (field, var) in enumerate([("api_key", "KIT_KEY"), ("token", "HUBSPOT_KEY"),
+                                          ("api_key", "MAILCHIMP_KEY"), ("api_key", "SENDGRID_KEY")])
+    ]  # fmt: skip
+
+
+def test_init_writes_a_valid_commented_starter_and_never_overwrites(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    first = run("init", str(path))
+    assert first.returncode == 0
+    assert first.stdout.startswith(f"wrote {path}.")
+    text = path.read_text()
+    assert text.startswith("# breakerwatch configuration.")
+    assert "[defaults.breaker]" in text
+    env = {
+        "MAILCHIMP_API_KEY": "k-us1",
+        "HUBSPOT_TOKEN": "t",
+        "KIT_API_KEY": "k",
+        "SENDGRID_API_KEY": "s",
+    }
+    config = load(path, environ=env)
+    assert [i.name for i in config.integrations] == [
+        "mailchimp",
+        "hubspot",
+        "kit",
+        "sendgrid",
+        "billing",
+    ]
+    path.write_text("# mine\n")
+    again = run("init", str(path))
+    assert (again.returncode, again.stderr) == (
+        1,
+        f"{path} already exists; pass --force to overwrite it\n",
+    )
+    assert path.read_text() == "# mine\n"
+    assert run("init", str(path), "--force").returncode == 0
+    assert path.read_text() == text
+
+
+def test_probe_explain(simulator: Simulator, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(simulator, tmp_path / "state"))
+    env = environment(simulator)
+    ok = run("probe", "hubspot", "--explain", "--config", str(config), env=env)
+    assert ok.returncode == 0
+    lines = ok.stdout.splitlines()
+    assert (
+        lines[0]
+        == f"probe hubspot (hubspot): GET {simulator.base_url('hubspot')}/account-info/v3/details"
+    )
+    assert "  authorization: [REDACTED]" in lines
+    assert any(line.startswith("  attempt 1: HTTP 200 in ") and "connect" in line for line in lines)
+    assert lines[-2:] == [
+        "outcome: success",
+        "breaker: closed -> closed (a fresh breaker: none is saved; this run is not saved)",
+    ]
+    admin(simulator, "PUT", "/hubspot/mode", {"mode": "5xx", "status": 502})
+    failed = run("probe", "hubspot", "--config", str(config), env=env)
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines() == [
+        "outcome: failure (http_5xx): HTTP 502 Bad Gateway: internal error",
+        "breaker: closed -> closed (a fresh breaker: none is saved; this run is not saved); "
+        "1 of 2 consecutive failures before it opens",
+    ]
+    unknown = run("probe", "salesforce", "--config", str(config), env=env)
+    assert unknown.returncode == 1
+    assert "no integration named 'salesforce'" in unknown.stdout
+
+
+STATUS = {
+    "version": "0.1.0",
+    "summary": "2 integrations: 1 closed, 1 open",
+    "integrations": [
+        {"name": "hubspot", "kind": "hubspot", "state": "open", "since": 1_795_858_140.0,
+         "opened_at": 1_795_858_140.0, "open_until": 1_795_858_230.0, "consecutive_failures": 5,
+         "failure_rate": 1.0, "trip_streak": 2, "interval": 30.0, "rate_limit_remaining": None,
+         "last_probe": {"at": 1_795_858_195.0, "outcome": "failure", "reason": "http_5xx",
+                        "status": 503, "latency": 0.1234, "attempts": 3, "error": "HTTP 503",
+                        "detail": "HTTP 503 Service Unavailable"}},
+        {"name": "kit", "kind": "convertkit", "state": "closed", "since": 1_795_850_000.0,
+         "opened_at": None, "open_until": None, "consecutive_failures": 0, "failure_rate": 0.0,
+         "trip_streak": 0, "interval": 30.0, "rate_limit_remaining": None,
+         "last_probe": {"at": 1_795_858_190.0, "outcome": "success", "reason": None,
+                        "status": 200, "latency": 0.045, "attempts": 1, "error": None, "detail": ""}},
+    ],
+}  # fmt: skip
+
+
+@freeze_time("2026-11-28 09:30:00")  # 1_795_858_200
+def test_status_prints_a_table(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.default = Reply(body=json.dumps(STATUS).encode())
+    assert main(["status", "--url", server.url], environ={}) == 0
+    assert capsys.readouterr().out == (
+        "INTEGRATION  KIND        STATE   SINCE   FAILURES  LAST PROBE       LATENCY  NEXT TRIAL  LAST ERROR\n"
+        "hubspot      hubspot     open    1m ago  5         failure 5s ago   123ms    in 30s      HTTP 503 Service Unavailable\n"
+        "kit          convertkit  closed  2h ago  0         success 10s ago  45ms     -           -\n"
+        "\n2 integrations: 1 closed, 1 open\n"
+    )
+
+
+def test_status_without_a_daemon_is_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--url", "http://127.0.0.1:9"], environ={}) == 1
+    assert capsys.readouterr().err == (
+        "no breakerwatch daemon answers at http://127.0.0.1:9 (is it running? --url sets the address)\n"
+    )
+
+
+def sample_page() -> str:
+    """A metrics page with every optional series present."""
+    breaker = Breaker("billing", BreakerConfig(failure_threshold=1))
+    stats = ProbeStats()
+    failure = Outcome(Kind.FAILURE, Reason.TIMEOUT, error="ReadTimeout", detail="timed out")
+    stats.observe(Result("billing", Outcome(Kind.SUCCESS), None, 2, 0.3, Stop.DONE), 1000.0)
+    stats.observe(Result("billing", failure, None, 1, 12.0, Stop.ATTEMPTS), 1010.0)
+    breaker.record(breaker.acquire(), failure)
+    stats.rate_limit_remaining = 42
+    stats.tls_expiry = 1_900_000_000.0
+    rows = [Row("billing", breaker, stats), Row("kit", Breaker("kit"), ProbeStats())]
+    return render(rows, DaemonStats(1, 1000.0), process_registry(), now=2000.0).decode()
+
+
+def test_the_metrics_page_counts_what_happened() -> None:
+    page = sample_page()
+    for line in (
+        'breakerwatch_breaker_state{integration="billing",state="open"} 1',
+        'breakerwatch_breaker_state{integration="kit",state="closed"} 1',
+        'breakerwatch_probes_total{integration="billing"} 2',
+        'breakerwatch_probe_failures_total{integration="billing",reason="timeout"} 1',
+        'breakerwatch_retries_total{integration="billing"} 1',
+        'breakerwatch_probe_duration_seconds_bucket{integration="billing",le="0.5"} 1',
+        'breakerwatch_probe_duration_seconds_bucket{integration="billing",le="30.0"} 2',
+        'breakerwatch_probe_duration_seconds_count{integration="billing"} 2',
+        'breakerwatch_probe_duration_seconds_sum{integration="billing"} 12.3',
+        'breakerwatch_probe_success{integration="billing"} 0',
+        'breakerwatch_probe_last_success_timestamp_seconds{integration="billing"} 1000.0',
+        'breakerwatch_rate_limit_remaining{integration="billing"} 42',
+        'breakerwatch_probes_total{integration="kit"} 0',
+        "breakerwatch_config_last_reload_successful 1",
+    ):
+        assert line + "\n" in page
+    assert (
+        'breakerwatch_breaker_open_until_timestamp_seconds{integration="billing"} 2030.0'
+        not in page
+    )
+    assert 'breakerwatch_breaker_open_until_timestamp_seconds{integration="billing"}' in page
+    assert 'breakerwatch_probe_failures_total{integration="kit"' not in page  # none yet
+
+
+NO_PROMTOOL = "promtool is not installed (.ci/run installs Debian's prometheus package)"
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason=NO_PROMTOOL)
+def test_promtool_accepts_every_series() -> None:
+    lint = subprocess.run(
+        ["promtool", "check", "metrics"], input=sample_page(), capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")

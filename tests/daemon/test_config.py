@@ -1,0 +1,306 @@
+"""config.toml validation: a table of bad files, each with its exact message, and the good path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.config import ConfigError, load, parse, parse_duration
+from probes import BreakerConfig, RetryPolicy
+from probes.adapters import BodyAssertion
+
+ENV = {
+    "MAILCHIMP_API_KEY": "abcdef0123-us21",
+    "KIT_API_KEY": "kit-key",
+    "SENDGRID_API_KEY": "sg-key",
+    "BILLING_TOKEN": "billing-token",
+}
+PATH = Path("/etc/breakerwatch/config.toml")
+
+GOOD = """
+[daemon]
+listen = "127.0.0.1:9500"
+state_dir = "state"
+log_format = "json"
+
+[defaults]
+interval = "1m"
+timeout = "5s"
+
+[defaults.breaker]
+failure_threshold = 3
+reset_timeout = "45s"
+
+[defaults.retry]
+max_attempts = 2
+base_delay = "500ms"
+
+[[integrations]]
+name = "mailchimp"
+kind = "mailchimp"
+api_key = "env:MAILCHIMP_API_KEY"
+base_url = "http://127.0.0.1:8600/mailchimp"
+
+[[integrations]]
+name = "kit"
+kind = "convertkit"
+api_key = "env:KIT_API_KEY"
+interval = 90
+[integrations.breaker]
+failure_threshold = 7
+[integrations.retry]
+max_attempts = 1
+
+[[integrations]]
+name = "billing"
+kind = "http"
+url = "https://billing.example.com/healthz"
+method = "post"
+expect_status = [200, 204]
+max_latency = "2s"
+tls_min_days = 14
+body = '{"ping": 1}'
+headers = { "X-Probe-Token" = "env:BILLING_TOKEN", "X-Team" = "payments" }
+[[integrations.assertions]]
+json_path = "$.status"
+equals = "ok"
+[[integrations.assertions]]
+contains = "healthy"
+"""
+
+
+def parse_text(text: str, environ: dict[str, str] | None = None) -> object:
+    return parse(text, PATH, environ=ENV if environ is None else environ)
+
+
+def errors_of(text: str, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse_text(text, environ)
+    return raised.value.errors
+
+
+def test_a_good_file_with_defaults_inherited_and_overridden() -> None:
+    config = parse(GOOD, PATH, environ=ENV)
+    assert config.daemon.listen == ("127.0.0.1", 9500)
+    assert config.daemon.state_dir == Path("/etc/breakerwatch/state")  # relative to the file
+    assert config.daemon.log_format == "json"
+    mailchimp, kit, billing = config.integrations
+    assert (mailchimp.interval, mailchimp.timeout) == (60.0, 5.0)
+    assert mailchimp.breaker == BreakerConfig(failure_threshold=3, reset_timeout=45.0)
+    assert mailchimp.retry == RetryPolicy(max_attempts=2, base_delay=0.5)
+    assert mailchimp.settings["credential"].reveal() == "abcdef0123-us21"
+    assert mailchimp.settings["base_url"] == "http://127.0.0.1:8600/mailchimp"
+    assert kit.interval == 90.0
+    assert kit.breaker.failure_threshold == 7
+    assert kit.breaker.reset_timeout == 45.0  # inherited from [defaults.breaker]
+    assert kit.retry.max_attempts == 1
+    assert billing.settings["method"] == "POST"
+    assert billing.settings["expect_status"] == (200, 204)
+    assert billing.settings["max_latency"] == 2.0
+    assert billing.settings["headers"]["X-Probe-Token"].reveal() == "billing-token"
+    assert billing.settings["headers"]["X-Team"] == "payments"
+    assert billing.settings["assertions"] == (
+        BodyAssertion(json_path="$.status", equals="ok"),
+        BodyAssertion(contains="healthy"),
+    )
+    assert kit.deadline == 5 * 1 + 0  # one attempt, no waits: well under the interval
+    assert "billing-token" not in repr(config)  # secrets stay hidden in the parsed config
+
+
+def test_state_directory_from_systemd_wins() -> None:
+    config = parse(GOOD, PATH, environ={**ENV, "STATE_DIRECTORY": "/var/lib/breakerwatch"})
+    assert config.daemon.state_dir == Path("/var/lib/breakerwatch")
+
+
+def test_the_deadline_stays_below_the_interval() -> None:
+    config = parse_text(
+        '[[integrations]]\nname="k"\nkind="convertkit"\napi_key="env:KIT_API_KEY"\n'
+    )
+    (kit,) = config.integrations  # type: ignore[attr-defined]
+    assert kit.deadline == 24.0  # 3 x 10 s + 2 x 10 s would overrun a 30 s interval
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[defaults.breaker]\nwindow = 3\n",
+            ["defaults.breaker.window: must be >= min_calls (got 3)"],
+        ),
+        (
+            '[[integrations]]\nname="k"\nkind="convertkit"\napi_key="env:KIT_API_KEY"\n'
+            '[[integrations]]\nname="m"\nkind="convertkit"\napi_key="env:KIT_API_KEY"\n'
+            '[[integrations]]\nname="x"\nkind="convertkit"\napi_key="env:KIT_API_KEY"\n'
+            "[integrations.breaker]\nwindow = 3\n",
+            ["integrations[2].breaker.window: must be >= min_calls (got 3)"],
+        ),
+        (
+            "[defaults]\nintervall = 5\n",
+            ["defaults.intervall: unknown key; did you mean 'interval'?"],
+        ),
+        ("[deamon]\n", ["deamon: unknown key; did you mean 'daemon'?"]),
+        (
+            '[defaults]\ninterval = "soon"\n',
+            ['defaults.interval: must be a duration such as "30s", "5m" or "1h" (got \'soon\')'],
+        ),
+        ("[defaults]\ninterval = 0\n", ["defaults.interval: must be a duration > 0 (got 0)"]),
+        (
+            '[daemon]\nlisten = "localhost:http"\n',
+            [
+                "daemon.listen: 'localhost:http' is not HOST:PORT (a port is 0 to 65535) "
+                "(got 'localhost:http')"
+            ],
+        ),
+        (
+            '[daemon]\nlog_format = "xml"\n',
+            ["daemon.log_format: must be one of text, json (got 'xml')"],
+        ),
+        ("daemon = 3\n", ["daemon: must be a table (got int)"]),
+        ("integrations = 3\n", ["integrations: must be an array of tables (got int)"]),
+        (
+            '[[integrations]]\nkind = "hubspot"\ntoken = "env:KIT_API_KEY"\n',
+            ["integrations[0].name: is required"],
+        ),
+        (
+            '[[integrations]]\nname = "Bad Name"\nkind = "hubspot"\ntoken = "env:KIT_API_KEY"\n',
+            [
+                "integrations[0].name: must be lower-case letters, digits, _ and -, starting with a "
+                "letter or digit (it is the metrics label) (got 'Bad Name')"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "salesforce"\n',
+            [
+                "integrations[0].kind: must be one of convertkit, hubspot, mailchimp, sendgrid, http "
+                "(got 'salesforce')"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "hubspot"\n',
+            ["integrations[0].token: is required (a reference such as env:NAME)"],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "hubspot"\ntoken = "pat-na1-0000"\n',
+            [
+                "integrations[0].token: a secret must not be written inline; write a reference "
+                "instead: env:NAME (an environment variable), file:/path (a file), or "
+                "credential:NAME (a systemd credential)"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "hubspot"\ntoken = "env:NOPE"\n',
+            ["integrations[0].token: the environment variable NOPE is not set"],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "mailchimp"\napi_key = "env:KIT_API_KEY"\n',
+            [
+                "integrations[0].api_key: the key has no data-centre suffix; a Mailchimp key ends in "
+                "-<dc>, such as -us21"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "convertkit"\napi_key = "env:KIT_API_KEY"\n'
+            'base_url = "api.kit.com"\n',
+            ["integrations[0].base_url: must be an http:// or https:// URL (got 'api.kit.com')"],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "http"\n',
+            ["integrations[0].url: is required for kind http"],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "http"\nurl = "billing.example.com/h"\n',
+            [
+                "integrations[0].url: must be an http:// or https:// URL (got 'billing.example.com/h')"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "http"\nurl = "https://a.b"\nexpect_status = [700]\n',
+            [
+                "integrations[0].expect_status: each status must be a whole number from 100 to 599 (got [700])"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "http"\nurl = "https://a.b"\n'
+            'headers = { Authorization = "Bearer abc" }\n',
+            [
+                "integrations[0].headers.Authorization: a secret must not be written inline; write a "
+                "reference instead: env:NAME (an environment variable), file:/path (a file), or "
+                "credential:NAME (a systemd credential)"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "http"\nurl = "https://a.b"\n'
+            '[[integrations.assertions]]\njson_path = "$.a"\n',
+            [
+                "integrations[0].assertions[0]: a json_path assertion needs exactly one of equals or exists"
+            ],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "http"\nurl = "https://a.b"\ntimeout = "40s"\n',
+            ["integrations[0].timeout: must be < interval (30s) (got 40s)"],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "convertkit"\napi_key = "env:KIT_API_KEY"\nurl = "https://a.b"\n',
+            ["integrations[0].url: unknown key"],
+        ),
+        (
+            '[[integrations]]\nname = "x"\nkind = "http"\nurl = "https://a.b"\n[integrations.retry]\n'
+            'max_attempts = 0\nmax_delay = "1ms"\njitter = "yes"\n',
+            [
+                "integrations[0].retry.max_attempts: must be >= 1 (got 0)",
+                "integrations[0].retry.max_delay: must be >= base_delay (got 0.001)",
+                "integrations[0].retry.jitter: must be true or false (got 'yes')",
+            ],
+        ),
+        (
+            '[alerts]\nnotify_on = ["open"]\n',
+            [
+                "alerts: Slack alerts are not built yet; remove [alerts] until they are (see the README)"
+            ],
+        ),
+        ("this is not toml", None),
+    ],
+)
+def test_bad_files(text: str, expected: list[str] | None) -> None:
+    errors = errors_of(text)
+    if expected is None:
+        assert len(errors) == 1
+        assert errors[0].startswith(f"{PATH}: not valid TOML: ")
+    else:
+        assert errors == [f"{PATH}: {line}" for line in expected]
+
+
+def test_every_error_is_reported_at_once() -> None:
+    text = (
+        '[defaults]\ninterval = "x"\n'
+        '[[integrations]]\nname = "a"\nkind = "nope"\n'
+        '[[integrations]]\nname = "b"\nkind = "hubspot"\ntoken = "inline"\n'
+        '[[integrations]]\nname = "b"\nkind = "http"\nurl = "https://x"\n'
+    )
+    errors = errors_of(text)
+    assert len(errors) == 4
+    assert errors[-1] == f"{PATH}: integrations[2].name: 'b' is used by another integration"
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path / "config.toml", environ={})
+    assert raised.value.errors == [
+        f"{tmp_path / 'config.toml'}: no such file; write one with `breakerwatch init`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("250ms", 0.25), ("30s", 30), ("5m", 300), ("1h", 3600), ("1m30s", 90), ("1d", 86400),
+     (15, 15), (0.5, 0.5), ("0s", 0)],
+)  # fmt: skip
+def test_durations(value: object, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["", "5", "5 m", "-5s", "1y", True, -1, float("inf"), [5]])
+def test_bad_durations(value: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)

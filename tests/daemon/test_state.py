@@ -1,0 +1,101 @@
+"""The SQLite state store, on a real file."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from daemon.state import SCHEMA_VERSION, StateError, StateStore
+from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, State, Transition
+from tests.support import FakeClock
+
+FAIL = Outcome(Kind.FAILURE, Reason.HTTP_5XX, status=503, error="HTTP 503", detail="HTTP 503")
+
+
+def tripped() -> tuple[Breaker, list[Transition]]:
+    events: list[Transition] = []
+    breaker = Breaker(
+        "hubspot",
+        BreakerConfig(failure_threshold=2, open_jitter=0),
+        clock=FakeClock(),
+        wall=FakeClock(1_700_000_000.0),
+        listeners=[events.append],
+    )
+    for _ in range(2):
+        breaker.record(breaker.acquire(), FAIL)
+    return breaker, events
+
+
+def test_a_transition_and_its_snapshot_round_trip(tmp_path: Path) -> None:
+    breaker, (transition,) = tripped()
+    store = StateStore.open(tmp_path)
+    store.record_transition(transition, breaker.snapshot())
+    store.close()
+    reopened = StateStore.open(tmp_path)
+    snapshot = reopened.snapshots()["hubspot"]
+    assert snapshot == breaker.snapshot()
+    assert snapshot.state is State.OPEN
+    assert snapshot.last_failure == FAIL
+    (row,) = reopened.history("hubspot")
+    assert (row["from_state"], row["to_state"], row["cause"]) == (
+        "closed",
+        "open",
+        "consecutive_failures",
+    )
+    assert (row["reason"], row["detail"], row["open_until"]) == (
+        "http_5xx",
+        "HTTP 503",
+        1_700_000_030.0,
+    )
+    mode = sqlite3.connect(tmp_path / "state.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_a_corrupt_file_is_moved_aside_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "state.db").write_bytes(b"this is not a database" * 100)
+    with caplog.at_level(logging.WARNING):
+        store = StateStore.open(tmp_path, wall=lambda: 1234.0)
+    assert store.snapshots() == {}
+    assert (tmp_path / "state.db.corrupt-1234").read_bytes().startswith(b"this is not")
+    (record,) = caplog.records
+    assert "moved it to state.db.corrupt-1234 and started clean" in record.getMessage()
+
+
+def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
+    StateStore.open(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError) as error:
+        StateStore.open(tmp_path)
+    assert str(error.value) == (
+        f"{tmp_path / 'state.db'} was written by a newer breakerwatch (schema 99; this one "
+        f"knows up to {SCHEMA_VERSION}); upgrade breakerwatch, or move the file away to start clean"
+    )
+    assert sqlite3.connect(tmp_path / "state.db").execute("SELECT value FROM meta").fetchone() == (
+        "99",
+    )
+
+
+def test_a_state_directory_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StateError, match="cannot create the state directory"):
+        StateStore.open(tmp_path / "file" / "state")
+
+
+def test_an_unreadable_snapshot_row_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    breaker, _ = tripped()
+    store = StateStore.open(tmp_path)
+    store.save_snapshot("hubspot", breaker.snapshot())
+    with sqlite3.connect(tmp_path / "state.db") as other:
+        other.execute("""INSERT INTO breakers VALUES ('kit', '{"state": "molten"}', 0)""")
+    assert set(store.snapshots()) == {"hubspot"}
+    assert "ignoring the stored breaker of kit" in caplog.text

@@ -1,0 +1,114 @@
+"""systemd's notify protocol over a real socket, and a secret canary searched everywhere."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from probes.simulator import Simulator
+from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
+from tests.simulator.helpers import admin
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(10)
+    yield sock
+    sock.close()
+
+
+def messages(sock: socket.socket, until: str) -> list[str]:
+    """Datagrams until one contains `until` (each datagram: its KEY=VALUE lines joined by |)."""
+    seen: list[str] = []
+    while not seen or until not in seen[-1]:
+        seen.append(sock.recv(4096).decode().replace("\n", "|"))
+    return seen
+
+
+def test_the_daemon_speaks_the_notify_protocol_in_order(
+    simulator: Simulator, tmp_path: Path, notify_socket: socket.socket
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(simulator, tmp_path / "state"))
+    env = environment(
+        simulator, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000"
+    )
+    daemon = DaemonProcess(config, env)
+    try:
+        ready = messages(notify_socket, "READY=1")
+        assert ready[-1] == "READY=1|STATUS=4 integrations: 4 closed"
+        assert "WATCHDOG=1" in messages(notify_socket, "WATCHDOG=1")
+        daemon.wait_ready()
+        admin(simulator, "PUT", "/kit/mode", {"mode": "5xx"})
+        opened = messages(notify_socket, "open")
+        assert opened[-1] == "STATUS=4 integrations: 3 closed, 1 open"
+        daemon.signal(signal.SIGHUP)
+        reload = messages(notify_socket, "READY=1")
+        reloading = [m for m in reload if m.startswith("RELOADING=1")]
+        assert reloading
+        assert reloading[0].split("|")[1].startswith("MONOTONIC_USEC=")
+        daemon.signal(signal.SIGTERM)
+        assert messages(notify_socket, "STOPPING=1")[-1] == "STOPPING=1|STATUS=stopping"
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_without_notify_socket_nothing_is_sent(simulator: Simulator, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(simulator, tmp_path / "state"))
+    daemon = DaemonProcess(config, environment(simulator)).wait_ready()
+    assert daemon.stop() == 0  # no socket, no error
+
+
+CANARY = "canary-9c8b7a6f5e4d"
+
+
+def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path) -> None:
+    """Plant the canary as a vendor key, fail in every way, then search every output."""
+    key = f"{CANARY}-us21"
+    simulator.vendors["mailchimp"].credentials.add(key)
+    simulator.vendors["kit"].credentials.add(CANARY)
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(simulator, tmp_path / "state"))
+    env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY)
+    config.write_text(config.read_text().replace("[daemon]\n", '[daemon]\nlog_level = "debug"\n'))
+    admin(simulator, "PUT", "/kit/script", {"steps": [
+        {"mode": "401"}, {"mode": "5xx"}, {"mode": "reset"}, {"mode": "malformed"},
+        {"mode": "429"}, {"mode": "401", "times": 10},
+    ]})  # fmt: skip
+    admin(simulator, "PUT", "/mailchimp/mode", {"mode": "401"})
+    daemon = DaemonProcess(config, env).wait_ready()
+    try:
+        daemon.until(lambda: daemon.state("kit") == "open", what="kit to open")
+        daemon.until(lambda: daemon.state("mailchimp") == "open", what="mailchimp to open")
+        outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text]
+        table = subprocess.run(
+            [BREAKERWATCH, "status", "--url", daemon.url],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        outputs += [table.stdout, table.stderr]
+        explain = subprocess.run(
+            [BREAKERWATCH, "probe", "kit", "--explain", "--config", str(config)],
+            capture_output=True, text=True, timeout=30, env=env, check=False,
+        )  # fmt: skip
+        outputs += [explain.stdout, explain.stderr]
+    finally:
+        assert daemon.stop() == 0
+    outputs.append(daemon.output)
+    db = sqlite3.connect(tmp_path / "state" / "state.db")
+    outputs += [str(row) for row in db.execute("SELECT * FROM transitions")]
+    outputs += [str(row) for row in db.execute("SELECT * FROM breakers")]
+    assert "credential was refused" in daemon.output  # the failures did happen and were logged
+    assert "x-kit-api-key: [REDACTED]" in explain.stdout
+    for text in outputs:
+        assert CANARY not in text
+    sent = admin(simulator, "GET", "/kit/requests").json()["requests"]
+    assert any(r["headers"].get("x-kit-api-key") == CANARY for r in sent)  # it was used
