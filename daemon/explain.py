@@ -14,17 +14,9 @@ from daemon.config import Config
 from daemon.integrations import build_adapter
 from daemon.state import StateStore
 from probes import AttemptEvent, Breaker, Kind, Result, State
+from probes.transport import EVENTS
 
 __all__ = ["explain"]
-
-# httpx/httpcore trace events that end a phase, and the event that started it.
-_PHASES = (
-    ("connect", "connection.connect_tcp.started", "connection.connect_tcp.complete"),
-    ("tls", "connection.start_tls.started", "connection.start_tls.complete"),
-    ("send", "http11.send_request_headers.started", "http11.send_request_body.complete"),
-    ("wait", "http11.receive_response_headers.started", "http11.receive_response_headers.complete"),
-    ("body", "http11.receive_response_body.started", "http11.receive_response_body.complete"),
-)
 
 
 async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
@@ -71,7 +63,7 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
 def _attempt_line(event: AttemptEvent, marks: dict[str, float]) -> str:
     phases = [
         f"{phase} {1000 * (marks[end] - marks[start]):.0f}ms"
-        for phase, start, end in _PHASES
+        for phase, (start, end) in EVENTS.items()
         if start in marks and end in marks
     ]
     outcome = event.outcome

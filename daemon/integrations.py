@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from daemon.config import IntegrationConfig
@@ -64,7 +65,7 @@ class Integration:
         self.stats.rate_limit_remaining = metrics.rate_limit_remaining
         if isinstance(self.adapter, HttpEndpointAdapter):
             self.stats.tls_expiry = self.adapter.tls_not_after
-        self.last, self.last_at = result, now
+        self.last, self.last_at = replace(result, response=None), now  # not 10,000 bodies
         return result
 
     def status(self) -> dict[str, Any]:

@@ -31,7 +31,30 @@ __all__ = ["BUCKETS", "CONTENT_TYPE", "DaemonStats", "ProbeStats", "Row", "rende
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-_LE = [repr(b) for b in BUCKETS] + ["+Inf"]
+DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+Histogram = tuple[tuple[int, ...], float]  # (cumulative counts, the last one +Inf; sum)
+_LE: dict[tuple[float, ...], tuple[str, ...]] = {
+    buckets: (*map(repr, buckets), "+Inf") for buckets in (BUCKETS, DELAY_BUCKETS)
+}
+
+
+_EMPTY: dict[tuple[float, ...], Histogram] = {
+    buckets: ((0,) * (len(buckets) + 1), 0.0) for buckets in (BUCKETS, DELAY_BUCKETS)
+}
+
+
+def empty(buckets: tuple[float, ...]) -> Histogram:
+    return _EMPTY[buckets]  # immutable, so every integration can start from the same one
+
+
+def observe(histogram: Histogram, buckets: tuple[float, ...], value: float) -> Histogram:
+    """`histogram` with `value` counted: a new pair, so a reader in another thread sees it whole."""
+    counts, total = histogram
+    bounds = (*buckets, float("inf"))
+    return tuple(c + (value <= b) for c, b in zip(counts, bounds, strict=True)), total + value
+
+
 _REASONS = tuple(Reason)
 _REASON_INDEX = {reason: i for i, reason in enumerate(_REASONS)}
 Number = float | int | None
@@ -59,7 +82,7 @@ class ProbeStats:
     def __init__(self) -> None:
         self.probes = self.rejected = self.throttled = self.retries = self.missed = 0
         self.failures: tuple[int, ...] = (0,) * len(_REASONS)
-        self.histogram: tuple[tuple[int, ...], float] = ((0,) * (len(BUCKETS) + 1), 0.0)
+        self.histogram = empty(BUCKETS)
         self.last_duration: float | None = None
         self.success: int | None = None
         self.last_success_at: float | None = None
@@ -105,10 +128,15 @@ class ProbeStats:
 
 @dataclass
 class DaemonStats:
-    """Daemon-wide values: the reload status (the Prometheus/Alertmanager convention)."""
+    """Daemon-wide values: the reload status (the Prometheus/Alertmanager convention) and
+    how late probes start against their schedule (is the daemon keeping up?)."""
 
     reload_successful: int = 1
     reload_success_at: float = 0.0
+    start_delay: Histogram = field(default_factory=lambda: empty(DELAY_BUCKETS))
+
+    def started(self, delay: float) -> None:
+        self.start_delay = observe(self.start_delay, DELAY_BUCKETS, delay)
 
 
 @dataclass(frozen=True)
@@ -208,17 +236,10 @@ def render(
             if count:
                 labels = f'{row.label},reason="{reason.value}"'
                 out.append(f"breakerwatch_probe_failures_total{{{labels}}} {count}\n")
-    _head(
-        out, "breakerwatch_probe_duration_seconds", "histogram", "Probe duration, retries included."
-    )
+    name = "breakerwatch_probe_duration_seconds"
+    _head(out, name, "histogram", "Probe duration, retries included.")
     for row in rows:
-        counts, total = row.stats.histogram
-        for le, count in zip(_LE, counts, strict=True):
-            out.append(
-                f'breakerwatch_probe_duration_seconds_bucket{{{row.label},le="{le}"}} {count}\n'
-            )
-        out.append(f"breakerwatch_probe_duration_seconds_sum{{{row.label}}} {total!r}\n")
-        out.append(f"breakerwatch_probe_duration_seconds_count{{{row.label}}} {counts[-1]}\n")
+        _histogram(out, name, row.label + ",", row.label, BUCKETS, row.stats.histogram)
     for name, help_text, gauge in _PROBE_GAUGES:
         _gauge(out, rows, name, help_text, gauge)
     _head(out, "breakerwatch_config_last_reload_successful", "gauge",
@@ -227,7 +248,26 @@ def render(
     name = "breakerwatch_config_last_reload_success_timestamp_seconds"
     _head(out, name, "gauge", "Unix time of the last successful configuration load.")
     out.append(f"{name} {daemon.reload_success_at!r}\n")
+    name = "breakerwatch_probe_start_delay_seconds"
+    _head(out, name, "histogram", "How late probes start after their scheduled time.")
+    _histogram(out, name, "", "", DELAY_BUCKETS, daemon.start_delay)
     return "".join(out).encode() + generate_latest(standard)
+
+
+def _histogram(
+    out: list[str],
+    name: str,
+    prefix: str,
+    labels: str,
+    buckets: tuple[float, ...],
+    histogram: Histogram,
+) -> None:
+    """Bucket, sum and count lines; `prefix` goes before `le` (the other labels and a comma)."""
+    counts, total = histogram
+    for bound, count in zip(_LE[buckets], counts, strict=True):
+        out.append(f'{name}_bucket{{{prefix}le="{bound}"}} {count}\n')
+    braces = f"{{{labels}}}" if labels else ""
+    out.append(f"{name}_sum{braces} {total!r}\n{name}_count{braces} {counts[-1]}\n")
 
 
 def _head(out: list[str], name: str, kind: str, help_text: str) -> None:

@@ -20,8 +20,10 @@ from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
     JobEvent,
     JobExecutionEvent,
+    JobSubmissionEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -40,6 +42,7 @@ class ProbeScheduler:
         probe: Callable[[str], Awaitable[object]],
         *,
         missed: Callable[[str], None],
+        started: Callable[[float], None],
         heartbeat: Callable[[], None],
         heartbeat_every: float,
         concurrency: int,
@@ -47,6 +50,8 @@ class ProbeScheduler:
     ) -> None:
         self._probe = probe
         self._missed = missed
+        self._started = started
+        self._due: dict[str, datetime] = {}  # job id -> the run time it was submitted for
         self._heartbeat = heartbeat
         self._heartbeat_every = heartbeat_every
         self._slots = asyncio.Semaphore(concurrency)
@@ -58,7 +63,8 @@ class ProbeScheduler:
     def start(self) -> None:
         """Start inside the running event loop (APScheduler 3.11 requires it)."""
         self._scheduler.add_listener(
-            self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+            self._on_event,
+            EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_SUBMITTED,
         )
         self._scheduler.add_job(
             self._heartbeat,
@@ -79,7 +85,7 @@ class ProbeScheduler:
             "interval",
             seconds=interval,
             jitter=min(interval / 10, 5.0),
-            args=[name],
+            args=[name, _PROBE + name],
             id=_PROBE + name,
             next_run_time=first,
             replace_existing=True,
@@ -101,16 +107,19 @@ class ProbeScheduler:
             self._run,
             "date",
             run_date=when,
-            args=[name],
+            args=[name, _TRIAL + name],
             id=_TRIAL + name,
             replace_existing=True,
             misfire_grace_time=None,
         )
 
-    async def _run(self, name: str) -> None:
+    async def _run(self, name: str, job_id: str) -> None:
         async with self._slots:
             if self._stopping:
                 return
+            due = self._due.pop(job_id, None)
+            if due is not None:  # late by scheduling and by waiting for a slot
+                self._started(max(0.0, (datetime.now(UTC) - due).total_seconds()))
             task = asyncio.current_task()
             assert task is not None
             self._in_flight.add(task)
@@ -121,6 +130,10 @@ class ProbeScheduler:
 
     def _on_event(self, event: JobEvent) -> None:
         job_id = event.job_id
+        if isinstance(event, JobSubmissionEvent):
+            if job_id != "heartbeat":
+                self._due[job_id] = event.scheduled_run_times[-1]
+            return
         name = job_id.split(":", 1)[1] if ":" in job_id else job_id
         if event.code in (EVENT_JOB_MISSED, EVENT_JOB_MAX_INSTANCES):
             if job_id.startswith(_PROBE):

@@ -337,7 +337,7 @@ class Breaker:
         self._random = random
         self._listeners = tuple(listeners)
         self._lock = threading.Lock()
-        self._pending: deque[Transition] = deque()
+        self._pending: list[Transition] = []  # a list: 56 bytes where a deque takes 760
         self._delivering = threading.Lock()
         self._slow_after = config.slow_call_threshold or math.inf
 
@@ -619,7 +619,7 @@ class Breaker:
                 return  # the thread holding it will deliver ours too
             try:
                 while self._pending:
-                    event = self._pending.popleft()
+                    event = self._pending.pop(0)
                     for listener in self._listeners:
                         try:
                             listener(event)

@@ -30,6 +30,7 @@ from probes.breaker import Breaker, BreakerOpen, Clock
 from probes.outcome import Kind, Outcome, ResponseTooLarge, classify
 from probes.redact import Redactor, redact_records
 from probes.retry import Retrier, RetryBudget, RetryPolicy, Stop
+from probes.transport import AiohttpTransport
 
 __all__ = [
     "AttemptEvent",
@@ -59,8 +60,8 @@ class AttemptEvent:
 
 
 Hook = Callable[[AttemptEvent], object]
-# httpx's "trace" extension: called with (event name, info) as a connection progresses,
-# e.g. ("connection.connect_tcp.complete", {...}); names in httpcore's documentation.
+# httpx's "trace" extension: awaited with (event name, info) as a request progresses;
+# `probes.transport.EVENTS` lists the events of the default transport.
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -127,8 +128,10 @@ class ResilientClient:
         hooks: called with an `AttemptEvent` after each attempt.
         classify: turns a response or exception into an `Outcome` (default
             `probes.classify`); vendor adapters pass a refined one.
-        transport, verify, follow_redirects: passed to httpx (share one `ssl.SSLContext`
-            between clients as `verify` to avoid building one per client).
+        transport: the httpx transport; by default an `AiohttpTransport` (probes.transport)
+            of its own, with `verify` (a shared `ssl.SSLContext` saves building one per
+            client); many clients may share one transport.
+        follow_redirects: as for httpx.
         clock, wall, sleep, random: injected time and randomness, for tests.
     """
 
@@ -171,8 +174,7 @@ class ResilientClient:
             base_url=base_url,
             headers=dict(headers or {}),
             timeout=timeout,
-            transport=transport,
-            verify=verify,
+            transport=transport or AiohttpTransport(verify=verify),
             follow_redirects=follow_redirects,
         )
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 __all__ = ["REDACTED", "Redactor", "is_sensitive_header", "redact_records"]
 
 REDACTED = "[REDACTED]"
+_NONE: frozenset[str] = frozenset()
 
 _SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie|session|password|signature", re.I)
 
@@ -50,7 +51,7 @@ class Redactor:
             if value and is_sensitive_header(name):
                 values.update(_forms(value))
         values.discard("")
-        self.values = frozenset(values)
+        self.values = frozenset(values) if values else _NONE
         self._pattern = _pattern(self.values)
 
     def __call__(self, text: str) -> str:

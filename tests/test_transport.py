@@ -1,0 +1,124 @@
+"""The aiohttp transport keeps httpx's contract: exceptions, retries, trace events, pooling."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import httpx
+import pytest
+
+from probes.transport import EVENTS, AiohttpTransport
+from tests.fakes.http_server import Reply, ScriptedServer
+
+pytestmark = pytest.mark.anyio
+
+
+def client(**options: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=AiohttpTransport(**options), timeout=2)  # type: ignore[arg-type]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nothing listens once it is closed
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (Reply(reset=True), httpx.ReadError),  # a TCP reset before any answer
+        (Reply(delay=3), httpx.ReadTimeout),
+    ],
+)
+async def test_failures_map_to_httpx_exceptions(
+    server: ScriptedServer, reply: Reply, error: type[Exception]
+) -> None:
+    server.default = reply
+    async with client() as http:
+        with pytest.raises(error):
+            await http.get(server.url + "/x")
+    assert server.hits == 1  # never retried underneath us
+
+
+def one_shot(answer: bytes) -> tuple[str, threading.Thread]:
+    """A server that reads one request, writes `answer`, and closes (no reset)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, listener:
+            connection.recv(65536)
+            connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/", thread
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"",  # hangs up without answering
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",  # a body cut short
+        b"SMTP ready\r\n\r\n",  # not HTTP at all
+    ],
+)
+async def test_a_broken_answer_is_a_protocol_error(answer: bytes) -> None:
+    url, thread = one_shot(answer)
+    async with client() as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(url)
+    thread.join(timeout=5)
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    async with client() as http:
+        with pytest.raises(httpx.ConnectError, match="Cannot connect"):
+            await http.get(f"http://127.0.0.1:{closed_port()}/")
+
+
+async def test_a_non_http_url_is_unsupported() -> None:
+    async with client() as http:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await http.send(httpx.Request("GET", "ftp://127.0.0.1/x"))
+
+
+async def test_requests_and_answers_pass_through(server: ScriptedServer) -> None:
+    server.default = Reply(201, body=b"made", headers={"X-Rate": "7", "Content-Type": "text/plain"})
+    async with client() as http:
+        response = await http.post(
+            server.url + "/things?a=1%202", content=b"payload", headers={"X-Api-Key": "k"}
+        )
+    assert (response.status_code, response.reason_phrase, response.text) == (201, "Created", "made")
+    assert response.headers["x-rate"] == "7"
+    seen = server.requests[0]
+    assert (seen.method, seen.path, seen.body) == ("POST", "/things?a=1%202", b"payload")
+    assert seen.headers["X-Api-Key"] == "k"
+    assert seen.headers["User-Agent"].startswith("python-httpx/")  # httpx's, not aiohttp's
+
+
+async def test_trace_events_arrive_in_order(server: ScriptedServer) -> None:
+    seen: list[str] = []
+
+    async def trace(event: str, info: dict[str, object]) -> None:
+        seen.append(event)
+
+    async with (
+        client() as http,
+        http.stream("GET", server.url + "/", extensions={"trace": trace}) as response,
+    ):
+        await response.aread()
+    order = [event for phase in ("connect", "wait", "body") for event in EVENTS[phase]]
+    assert seen == order
+
+
+async def test_a_shared_transport_outlives_its_clients(server: ScriptedServer) -> None:
+    shared = AiohttpTransport(close_with_client=False)
+    for _ in range(3):
+        async with httpx.AsyncClient(transport=shared) as http:
+            assert (await http.get(server.url + "/")).status_code == 200
+    assert server.connections == 1  # one pool, kept alive across the clients
+    await shared.close()
