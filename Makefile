@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench bench-daemon clean
 
 $(VENV)/.test: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "breakerwatch needs Python 3.11 or newer")'
@@ -32,6 +32,11 @@ unit: $(VENV)/.test
 
 bench: $(VENV)/.bench
 	$(BIN)/python bench/breakers.py
+
+# Needs Debian's prometheus-blackbox-exporter (the CPU comparison's baseline).
+bench-daemon: $(VENV)/.test
+	$(BIN)/python bench/probe_cpu.py
+	$(BIN)/python bench/daemon_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

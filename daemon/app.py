@@ -35,6 +35,7 @@ from daemon.server import HttpServer, ListenError
 from daemon.state import StateError, StateStore
 from probes import Breaker, BreakerSnapshot, State, Transition
 from probes.adapters import ClientOptions
+from probes.http import new_client
 from probes.redact import Redactor
 from probes.secrets import Secret
 from probes.transport import AiohttpTransport
@@ -71,11 +72,10 @@ class Daemon:
         self._heartbeat = clock()
         self._ready = False
         self._stop = asyncio.Event()
-        # One transport, so one connection pool and one TLS context (~19 ms to build), for all.
-        self._transport = AiohttpTransport(
-            verify=ssl.create_default_context(), close_with_client=False
-        )
-        self._options: ClientOptions = {"transport": self._transport, "clock": clock, "wall": wall}
+        # One httpx client, so one connection pool and one TLS context (~19 ms to build), for
+        # every integration: at 10,000 integrations, a client each costs 17 MB.
+        self._http = new_client(AiohttpTransport(verify=ssl.create_default_context()))
+        self._options: ClientOptions = {"http": self._http, "clock": clock, "wall": wall}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- life cycle ----------------------------------------------------------------------
@@ -134,7 +134,7 @@ class Daemon:
         for integration in self.integrations.values():
             self._persist_snapshot(integration)
             await integration.aclose()
-        await self._transport.close()
+        await self._http.aclose()
         self.server.close()
         self.store.close()
         logger.info("stopped")

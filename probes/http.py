@@ -22,6 +22,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 
 import httpx
@@ -39,6 +40,7 @@ __all__ = [
     "ResilientClient",
     "Result",
     "Trace",
+    "new_client",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,14 @@ logger = logging.getLogger(__name__)
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _LEASE_GRACE = 1.0
 _CANCELLED = Outcome(Kind.IGNORED, detail="cancelled")
+# Probes keep no cookies: a cookie from one integration's vendor must never ride along on
+# another's request (two accounts on one host), and a jar would only grow.
+_NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
+
+
+def new_client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    """An httpx client as `ResilientClient` wants one: no cookies kept, nothing else set."""
+    return httpx.AsyncClient(transport=transport, cookies=CookieJar(policy=_NO_COOKIES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,8 @@ class ResilientClient:
         transport: the httpx transport; by default an `AiohttpTransport` (probes.transport)
             of its own, with `verify` (a shared `ssl.SSLContext` saves building one per
             client); many clients may share one transport.
+        http: an httpx client (from `new_client`) to send through instead of one of its
+            own, shared with other ResilientClients and not closed by this one.
         follow_redirects: as for httpx.
         clock, wall, sleep, random: injected time and randomness, for tests.
     """
@@ -151,6 +163,7 @@ class ResilientClient:
         hooks: Sequence[Hook] = (),
         classify: Classifier = classify,
         transport: httpx.AsyncBaseTransport | None = None,
+        http: httpx.AsyncClient | None = None,
         verify: ssl.SSLContext | bool = True,
         follow_redirects: bool = False,
         clock: Clock = time.monotonic,
@@ -170,13 +183,13 @@ class ResilientClient:
         self._clock = clock
         self._wall = wall
         self._retrier = Retrier(retry, budget, clock=clock, sleep=sleep, random=random)
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers=dict(headers or {}),
-            timeout=timeout,
-            transport=transport or AiohttpTransport(verify=verify),
-            follow_redirects=follow_redirects,
-        )
+        # The base URL and headers are applied per request, so one httpx client (and its
+        # pool) can serve thousands of integrations: pass it as `http`.
+        self._prefix = base_url.rstrip("/")
+        self._headers = dict(headers or {})
+        self._follow_redirects = follow_redirects
+        self._owns_client = http is None
+        self._client = http or new_client(transport or AiohttpTransport(verify=verify))
 
     def __repr__(self) -> str:
         return f"<ResilientClient {self.name!r} breaker={self.breaker.state}>"
@@ -188,7 +201,8 @@ class ResilientClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._owns_client:
+            await self._client.aclose()
 
     def redact(self, text: str) -> str:
         """`text` with this client's secrets removed."""
@@ -197,7 +211,9 @@ class ResilientClient:
     @property
     def headers(self) -> dict[str, str]:
         """The headers sent with every request, secrets redacted (for display)."""
-        return {name: self._redact(value) for name, value in self._client.headers.items()}
+        merged = httpx.Headers(self._client.headers)
+        merged.update(self._headers)  # case-insensitively, as every request gets them
+        return {name: self._redact(value) for name, value in merged.items()}
 
     async def request(
         self,
@@ -270,12 +286,19 @@ class ResilientClient:
         try:
             if timeout <= 0:
                 raise TimeoutError("no time was left before the call's deadline")
-            request = self._client.build_request(method, url, timeout=timeout, **kwargs)
+            target = url if "://" in url else f"{self._prefix}/{url.lstrip('/')}"
+            options = dict(kwargs)
+            headers = {**self._headers, **options.pop("headers", {})}
+            request = self._client.build_request(
+                method, target, headers=headers, timeout=timeout, **options
+            )
             awaiting = "a response"
             try:
                 # httpx times each phase; this bounds the whole attempt, drip-fed bodies too.
                 async with asyncio.timeout(timeout):
-                    streamed = await self._client.send(request, stream=True)
+                    streamed = await self._client.send(
+                        request, stream=True, follow_redirects=self._follow_redirects
+                    )
                     awaiting = "the whole body"
                     response = await self._read(request, streamed)
             except TimeoutError:

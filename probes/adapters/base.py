@@ -57,6 +57,7 @@ class ClientOptions(TypedDict, total=False):
     hooks: Sequence[Hook]
     max_response_bytes: int
     transport: httpx.AsyncBaseTransport
+    http: httpx.AsyncClient
     verify: Any
     clock: Clock
     wall: Clock
