@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from probe_cpu import BREAKERWATCH, HERE, cpu_seconds, free_port
+from probe_cpu import BREAKERWATCH, cpu_seconds, free_port
+from target import running_target
 
 
 def rss_mb(pid: int) -> float:
@@ -52,22 +53,14 @@ def main() -> int:
     parser.add_argument("--integrations", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=90.0, help="how long to run after READY")
     args = parser.parse_args()
-    target_port, port = free_port(), free_port()
-    target = subprocess.Popen(
-        [sys.executable, str(HERE / "target.py"), str(target_port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert target.stdout is not None
-    target.stdout.readline()
-    with tempfile.TemporaryDirectory() as tmp:
+    port = free_port()
+    with running_target() as target, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"
         config.write_text(
             f'[daemon]\nlisten = "127.0.0.1:{port}"\nstate_dir = "{tmp}/state"\n'
             'log_level = "warning"\n\n[defaults]\ninterval = "30s"\ntimeout = "5s"\n\n'
             + "".join(
-                f'[[integrations]]\nname = "i{i}"\nkind = "http"\n'
-                f'url = "http://127.0.0.1:{target_port}/i{i}"\n\n'
+                f'[[integrations]]\nname = "i{i}"\nkind = "http"\nurl = "{target}i{i}"\n\n'
                 for i in range(args.integrations)
             )
         )
@@ -101,7 +94,9 @@ def main() -> int:
                     next_scrape += 10
                 time.sleep(2)
             cpu = cpu_seconds(daemon.pid) - cpu_start
+            t = time.monotonic()
             page = httpx.get(f"{base}/metrics", timeout=30).text
+            scrapes.append(time.monotonic() - t)
             p99, probes = delay_p99(page)
             missed = sum(
                 float(v)
@@ -112,8 +107,6 @@ def main() -> int:
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
-            target.terminate()
-            target.wait(timeout=10)
     n = args.integrations
     print(f"# {n} integrations, 30 s interval, {args.seconds:.0f} s after READY\n")
     print("| measure | result | target |\n|---|---|---|")

@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 import httpx
+from target import running_target
 
-HERE = Path(__file__).parent
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
 BLACKBOX = shutil.which("prometheus-blackbox-exporter")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -131,7 +131,7 @@ def measure_breakerwatch(
         wait_for(f"{base}/readyz")
         time.sleep(INTERVAL + 3.0)  # warm-up: every job has run once
         probes_before, before = _probes(base), cpu_seconds(process.pid)
-        time.sleep(seconds)
+        time.sleep(seconds)  # whole intervals: probes come in bursts, one per interval
         cpu = cpu_seconds(process.pid) - before
         return _probes(base) - probes_before, cpu
     finally:
@@ -151,22 +151,12 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=200, help="probes per second (default 200)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window (default 20)")
     args = parser.parse_args()
+    args.seconds = max(1, round(args.seconds / INTERVAL)) * INTERVAL
     if BLACKBOX is None:
         raise SystemExit("prometheus-blackbox-exporter is not installed (apt-get install it)")
-    port = free_port()
-    target = subprocess.Popen(
-        [sys.executable, str(HERE / "target.py"), str(port)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert target.stdout is not None
-        target.stdout.readline()
-        url = f"http://127.0.0.1:{port}/"
-        with tempfile.TemporaryDirectory() as tmp:
-            blackbox = measure_blackbox(url, args.rate, args.seconds, Path(tmp))
-            ours = measure_breakerwatch(url, args.rate, args.seconds, Path(tmp))
-    finally:
-        target.terminate()
-        target.wait(timeout=10)
+    with running_target() as url, tempfile.TemporaryDirectory() as tmp:
+        blackbox = measure_blackbox(url, args.rate, args.seconds, Path(tmp))
+        ours = measure_breakerwatch(url, args.rate, args.seconds, Path(tmp))
     version = subprocess.run([BLACKBOX, "--version"], capture_output=True, text=True, check=False)
     blackbox_version = (version.stdout + version.stderr).split("\n")[0]
     print(f"# CPU per probe, {args.rate} probes/s for {args.seconds:.0f}s each, same target\n")

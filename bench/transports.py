@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 import httpcore
 import httpx
-from probe_cpu import HERE, free_port
+from target import running_target
 
 from probes.transport import AiohttpTransport
 
@@ -83,17 +82,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args()
-    port = free_port()
-    target = subprocess.Popen(
-        [sys.executable, str(HERE / "target.py"), str(port)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert target.stdout is not None
-        target.stdout.readline()
-        results = asyncio.run(measure(f"http://127.0.0.1:{port}/x", args.requests))
-    finally:
-        target.terminate()
-        target.wait(timeout=10)
+    with running_target() as url:
+        results = asyncio.run(measure(url + "x", args.requests))
     print(f"# CPU per request, a new connection each, {CONCURRENCY} concurrent\n")
     print("| client | CPU per request |\n|---|---|")
     for name, micros in results.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from probes.simulator.vendor import VendorFake, html_page
+from probes.simulator.vendor import VendorFake, html_error
 from probes.simulator.wire import SimRequest, SimResponse, json_response
 
 __all__ = ["EndpointFake"]
@@ -31,7 +31,7 @@ class EndpointFake(VendorFake):
 
     def server_error(self, status: int, html: bool) -> SimResponse:
         if html:
-            return SimResponse(status, html_page(status, "Error"), [("Content-Type", "text/html")])
+            return html_error(status)
         return json_response(status, {"status": "down"})
 
     def not_found(self) -> SimResponse:

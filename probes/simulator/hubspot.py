@@ -11,7 +11,7 @@ from probes.simulator.vendor import (
     RateWindow,
     VendorFake,
     bearer,
-    html_page,
+    html_error,
     iso8601,
     limit_from,
 )
@@ -82,8 +82,7 @@ class HubSpotFake(VendorFake):
 
     def server_error(self, status: int, html: bool) -> SimResponse:
         if html or status in _EDGE_STATUSES:
-            page = html_page(status, "Origin Error")
-            return SimResponse(status, page, [("Content-Type", "text/html; charset=UTF-8")])
+            return html_error(status, "Origin Error", "text/html; charset=UTF-8")
         return _error(status, "internal error", "INTERNAL_ERROR")
 
     def not_found(self) -> SimResponse:

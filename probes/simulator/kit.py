@@ -10,7 +10,7 @@ from probes.simulator.vendor import (
     RateWindow,
     VendorFake,
     bearer,
-    html_page,
+    html_error,
     iso8601,
     limit_from,
 )
@@ -88,7 +88,7 @@ class KitFake(VendorFake):
 
     def server_error(self, status: int, html: bool) -> SimResponse:
         if html:
-            return SimResponse(status, html_page(status, "Error"), [("Content-Type", "text/html")])
+            return html_error(status)
         return errors(status, "Internal server error")
 
     def not_found(self) -> SimResponse:

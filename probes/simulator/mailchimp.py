@@ -12,7 +12,7 @@ from probes.simulator.vendor import (
     VendorFake,
     basic_password,
     bearer,
-    html_page,
+    html_error,
     iso8601,
     limit_from,
 )
@@ -102,8 +102,7 @@ class MailchimpFake(VendorFake):
 
     def server_error(self, status: int, html: bool) -> SimResponse:
         if html or status == 503:  # the WAF answers in plain HTML, not problem+json
-            page = html_page(status, "Request Blocked")
-            return SimResponse(status, page, [("Content-Type", "text/html")])
+            return html_error(status, "Request Blocked")
         return problem(status, "Internal Server Error", "An unexpected internal error occurred.")
 
     def not_found(self) -> SimResponse:

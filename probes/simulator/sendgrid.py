@@ -12,7 +12,7 @@ from probes.simulator.vendor import (
     RateWindow,
     VendorFake,
     bearer,
-    html_page,
+    html_error,
     iso8601,
     limit_from,
 )
@@ -73,7 +73,7 @@ class SendGridFake(VendorFake):
 
     def server_error(self, status: int, html: bool) -> SimResponse:
         if html:
-            return SimResponse(status, html_page(status, "Error"), [("Content-Type", "text/html")])
+            return html_error(status)
         return errors(status, "internal server error")
 
     def not_found(self) -> SimResponse:

@@ -100,6 +100,11 @@ def html_page(status: int, title: str) -> bytes:
     ).encode()
 
 
+def html_error(status: int, title: str = "Error", content_type: str = "text/html") -> SimResponse:
+    """An error answered with an HTML page (an edge's, a WAF's), not the API's JSON."""
+    return SimResponse(status, html_page(status, title), [("Content-Type", content_type)])
+
+
 class VendorFake:
     """A simulated vendor API. Subclasses set `name`, `routes` and the vendor's answers."""
 
