@@ -52,6 +52,8 @@ class ProbeScheduler:
         self._missed = missed
         self._started = started
         self._due: dict[str, datetime] = {}  # job id -> the run time it was submitted for
+        self._last_due: dict[str, datetime] = {}  # probe job id -> its previous run time
+        self._intervals: dict[str, float] = {}
         self._heartbeat = heartbeat
         self._heartbeat_every = heartbeat_every
         self._slots = asyncio.Semaphore(concurrency)
@@ -80,6 +82,8 @@ class ProbeScheduler:
         """Probe `name` every `interval` s; the first run within `spread` s, so that a large
         configuration does not start with every probe at once."""
         first = datetime.now(UTC) + timedelta(seconds=self._random() * spread)
+        self._intervals[_PROBE + name] = interval
+        self._last_due.pop(_PROBE + name, None)
         self._scheduler.add_job(
             self._run,
             "interval",
@@ -95,6 +99,8 @@ class ProbeScheduler:
         )
 
     def remove(self, name: str) -> None:
+        self._intervals.pop(_PROBE + name, None)
+        self._last_due.pop(_PROBE + name, None)
         for job_id in (_PROBE + name, _TRIAL + name):
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
@@ -130,11 +136,13 @@ class ProbeScheduler:
 
     def _on_event(self, event: JobEvent) -> None:
         job_id = event.job_id
+        name = job_id.split(":", 1)[1] if ":" in job_id else job_id
         if isinstance(event, JobSubmissionEvent):
             if job_id != "heartbeat":
-                self._due[job_id] = event.scheduled_run_times[-1]
+                due = event.scheduled_run_times[-1]
+                self._due[job_id] = due
+                self._count_coalesced(job_id, name, due)
             return
-        name = job_id.split(":", 1)[1] if ":" in job_id else job_id
         if event.code in (EVENT_JOB_MISSED, EVENT_JOB_MAX_INSTANCES):
             if job_id.startswith(_PROBE):
                 self._missed(name)
@@ -146,6 +154,17 @@ class ProbeScheduler:
                 name,
                 exc_info=event.exception,
             )
+
+    def _count_coalesced(self, job_id: str, name: str, due: datetime) -> None:
+        """Runs APScheduler dropped to catch up (coalescing) are missed runs too."""
+        interval = self._intervals.get(job_id)
+        previous = self._last_due.get(job_id)
+        if interval is None:
+            return  # a trial: not part of the schedule
+        self._last_due[job_id] = due
+        if previous is not None:
+            for _ in range(round((due - previous).total_seconds() / interval) - 1):
+                self._missed(name)
 
     async def shutdown(self, grace: float) -> None:
         """Stop scheduling; give in-flight probes up to `grace` s, then cancel them."""
