@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from daemon.config import IntegrationConfig
 from daemon.metrics import ProbeStats, Row
-from probes import Breaker, Result
+from probes import Breaker, Result, RetryBudget
 from probes.adapters import Adapter, ClientOptions, HttpEndpointAdapter, adapter_class
 
 __all__ = ["Integration", "build_adapter"]
@@ -22,6 +23,7 @@ def build_adapter(config: IntegrationConfig, breaker: Breaker, options: ClientOp
         **options,
         "breaker": breaker,
         "retry": config.retry,
+        "budget": RetryBudget(clock=options.get("clock", time.monotonic)),
         "timeout": config.timeout,
         "deadline": config.deadline,
     }

@@ -160,17 +160,6 @@ class StateStore:
                 logger.warning("ignoring the stored breaker of %s: %s", integration, error)
         return found
 
-    def history(self, integration: str, limit: int = 50) -> list[dict[str, Any]]:
-        """The latest transitions of `integration`, newest first."""
-        cursor = self._db.execute(
-            "SELECT from_state, to_state, cause, at, open_until, trip_streak,"
-            " consecutive_failures, failure_rate, reason, detail FROM transitions"
-            " WHERE integration = ? ORDER BY id DESC LIMIT ?",
-            (integration, limit),
-        )
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
-
 
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level="DEFERRED")

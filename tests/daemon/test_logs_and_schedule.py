@@ -54,3 +54,18 @@ def test_a_run_that_cannot_start_on_time_is_counted_as_missed() -> None:
 
     asyncio.run(scenario())
     assert "kit" in missed
+
+
+def test_healthz_turns_unhealthy_when_the_heartbeat_is_stale(tmp_path: Path) -> None:
+    from daemon.app import Daemon
+    from daemon.config import parse
+    from tests.support import FakeClock
+
+    config = parse("", tmp_path / "config.toml", environ={})
+    clock = FakeClock()
+    daemon = Daemon(config, environ={}, clock=clock)
+    assert daemon.health() == (True, "ok")
+    clock.advance(10.5)  # five missed heartbeats (one every 2 s)
+    assert daemon.health() == (False, "unhealthy: the scheduler heartbeat is 10s old")
+    daemon._beat()
+    assert daemon.health() == (True, "ok")
