@@ -28,7 +28,7 @@ from typing import Any, TextIO
 from daemon import logs
 from daemon.config import Config, ConfigError, IntegrationConfig, load
 from daemon.integrations import Integration
-from daemon.metrics import DaemonStats, process_registry, render
+from daemon.metrics import DaemonStats, ProbeStats, process_registry, render
 from daemon.notify import Notifier
 from daemon.scheduler import ProbeScheduler
 from daemon.server import HttpServer, ListenError
@@ -142,7 +142,10 @@ class Daemon:
     # -- integrations --------------------------------------------------------------------
 
     def _add(
-        self, config: IntegrationConfig, snapshot: BreakerSnapshot | None, stats: Any = None
+        self,
+        config: IntegrationConfig,
+        snapshot: BreakerSnapshot | None,
+        stats: ProbeStats | None = None,
     ) -> Integration:
         breaker = Breaker(
             config.name,

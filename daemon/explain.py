@@ -46,10 +46,8 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
     async with adapter:
         result = await adapter.health_check(trace=trace)
         if show:
-            request = f"{adapter.base_url}{getattr(adapter, 'target', adapter.health_path)}"
-            out.write(
-                f"probe {name} ({chosen.kind}): {getattr(adapter, 'method', 'GET')} {request}\n"
-            )
+            request = f"{adapter.base_url}{adapter.health_path}"
+            out.write(f"probe {name} ({chosen.kind}): {adapter.health_method} {request}\n")
             for header, value in adapter.client.headers.items():
                 out.write(f"  {header}: {value}\n")
             for event, phases in attempts:

@@ -108,14 +108,15 @@ def check_base_url(integration: str, field: str, url: str) -> str:
 class Adapter:
     """One integration: a vendor API behind a breaker, retries and redaction.
 
-    Subclasses set `kind`, `default_base_url` and `health_path`, pass their auth headers
-    and secrets to `__init__`, and may refine `check_health`, `refine`, `vendor_message`
-    and `rate_limit_remaining` with the vendor's own knowledge.
+    Subclasses set `kind`, `default_base_url`, `health_path` (and `health_method`), pass
+    their auth headers and secrets to `__init__`, and may refine `check_health`, `refine`,
+    `vendor_message` and `rate_limit_remaining` with the vendor's own knowledge.
     """
 
     kind: ClassVar[str]
     default_base_url: ClassVar[str]
-    health_path: ClassVar[str]
+    health_method: str = "GET"
+    health_path: str
 
     def __init__(
         self,
@@ -164,7 +165,7 @@ class Adapter:
         `trace` receives httpx's connection events (see `probes.http.Trace`).
         """
         return await self.client.request(
-            "GET", self.health_path, validate=self.check_health, **_traced(trace)
+            self.health_method, self.health_path, validate=self.check_health, **_traced(trace)
         )
 
     def breaker_state(self) -> State:

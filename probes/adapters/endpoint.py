@@ -99,7 +99,6 @@ class HttpEndpointAdapter(Adapter):
 
     kind = "http"
     default_base_url = ""
-    health_path = ""
 
     def __init__(
         self,
@@ -117,8 +116,8 @@ class HttpEndpointAdapter(Adapter):
     ) -> None:
         check_base_url(name, "url", url)
         parts = urlsplit(url)
-        self.target = parts._replace(scheme="", netloc="").geturl() or "/"
-        self.method = method.upper()
+        self.health_path = parts._replace(scheme="", netloc="").geturl() or "/"
+        self.health_method = method.upper()
         self.expect_status = frozenset(expect_status)
         self.body = body
         self.assertions = tuple(assertions)
@@ -137,8 +136,8 @@ class HttpEndpointAdapter(Adapter):
 
     async def health_check(self, *, trace: Trace | None = None) -> Result:
         return await self.client.request(
-            self.method,
-            self.target,
+            self.health_method,
+            self.health_path,
             content=self.body,
             ok_status=self.expect_status,
             validate=self.check_health,
