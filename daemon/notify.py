@@ -28,10 +28,6 @@ class Notifier:
         if usec.isdigit() and int(usec) > 0 and owner == str(os.getpid()):
             self.watchdog_interval = int(usec) / 1e6 / 2  # ping twice per WatchdogSec
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._address)
-
     def send(self, *assignments: str) -> None:
         if not self._address:
             return
