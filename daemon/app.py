@@ -25,8 +25,14 @@ from collections.abc import Callable, Coroutine, Mapping
 from importlib.metadata import version
 from typing import Any, TextIO
 
+from alerts.engine import Alerter
+from alerts.model import Event, EventKind, Failure, event_from_transition
+from alerts.outbox import Outbox
+from alerts.policy import Policy
+from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
 from daemon import logs
-from daemon.config import Config, ConfigError, IntegrationConfig, load
+from daemon.alerting import build_sinks
+from daemon.config import AlertsConfig, Config, ConfigError, IntegrationConfig, load
 from daemon.integrations import Integration
 from daemon.metrics import DaemonStats, ProbeStats, process_registry, render
 from daemon.notify import Notifier
@@ -77,6 +83,9 @@ class Daemon:
         self._http = new_client(AiohttpTransport(verify=ssl.create_default_context()))
         self._options: ClientOptions = {"http": self._http, "clock": clock, "wall": wall}
         self._background: set[asyncio.Task[Any]] = set()
+        self.alerter: Alerter | None = None
+        self._silences = Silences((), ())
+        self._windows: tuple[MaintenanceWindow, ...] = ()
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -98,6 +107,8 @@ class Daemon:
             logger.error("cannot start: %s", error)
             self.store.close()
             return 1
+        self.outbox = Outbox(self.store.connection)
+        self._configure_alerts(self.config.alerts)
         snapshots = self.store.snapshots()
         for config in self.config.integrations:
             self._add(config, snapshots.get(config.name))
@@ -122,15 +133,27 @@ class Daemon:
         )  # fmt: skip
         self._notifier.ready(self._summary())
         watchdog = asyncio.ensure_future(self._watchdog())
+        alerting = asyncio.ensure_future(self._alerting())
         await self._stop.wait()
         watchdog.cancel()
-        await self._shutdown()
+        await self._shutdown(alerting)
         return 0
 
-    async def _shutdown(self) -> None:
+    async def _alerting(self) -> None:
+        """The alert loop, re-entered after a reload replaces it."""
+        while True:
+            alerter = self.alerter
+            if alerter is None:
+                await asyncio.sleep(1.0)
+                continue
+            await alerter.run()
+
+    async def _shutdown(self, alerting: asyncio.Future[None]) -> None:
         self._notifier.stopping()
         logger.info("stopping: letting in-flight probes finish (up to %gs)", SHUTDOWN_GRACE)
         await self.scheduler.shutdown(grace=SHUTDOWN_GRACE)
+        alerting.cancel()  # what is not sent yet stays in the outbox for the next start
+        await asyncio.gather(alerting, return_exceptions=True)
         for integration in self.integrations.values():
             self._persist_snapshot(integration)
             await integration.aclose()
@@ -173,6 +196,32 @@ class Daemon:
         if integration is not None:
             result = await integration.probe()
             logger.debug("%s: %s", name, result.outcome.detail or result.outcome.kind)
+            if self.alerter is not None:
+                self._check_throttling(integration, result.outcome.status)
+
+    def _check_throttling(self, integration: Integration, status: int | None) -> None:
+        """Throttled (429) for longer than `throttled_after` is an incident of its own."""
+        assert self.alerter is not None
+        assert self.config.alerts is not None
+        since = integration.stats.throttled_since
+        name = integration.name
+        told = name + ":throttled" in self.outbox.state.incidents
+        now = self._wall()
+        if since is not None and not told:
+            if now - since >= self.config.alerts.settings.throttled_after:
+                failure = Failure("throttled", status or 429, None, "HTTP 429 Too Many Requests")
+                self._queue(Event(name, EventKind.THROTTLED, since, failure))
+        elif since is None and told:
+            self._queue(Event(name, EventKind.THROTTLE_ENDED, now))
+
+    def _queue(self, event: Event) -> None:
+        try:
+            self.store.record_event(event)
+        except (sqlite3.Error, OSError) as error:
+            logger.error("%s: cannot queue the alert: %s", event.integration, error)
+            return
+        if self.alerter is not None:
+            self.alerter.wake()
 
     def _missed(self, name: str) -> None:
         integration = self.integrations.get(name)
@@ -190,10 +239,15 @@ class Daemon:
         if integration is None:
             return
         integration.stats.transition(event)
+        alert = None
+        if self.alerter is not None:
+            alert = event_from_transition(event, egress=integration.config.egress)
         try:
-            self.store.record_transition(event, integration.breaker.snapshot())
+            self.store.record_transition(event, integration.breaker.snapshot(), alert)
         except (sqlite3.Error, OSError) as error:
             logger.error("%s: cannot persist the transition: %s", event.breaker, error)
+        if alert is not None and self.alerter is not None:
+            self.alerter.wake()
         logger.log(_level(event.to_state), "%s", _describe(event))
         if event.to_state is State.OPEN and event.open_for is not None:
             self.scheduler.plan_trial(event.breaker, event.open_for)
@@ -226,6 +280,8 @@ class Daemon:
         if new.daemon != self.config.daemon:
             logger.warning("changes to [daemon] take effect when the daemon restarts")
         self._configure_logging(new)
+        if new.alerts != self.config.alerts:
+            self._configure_alerts(new.alerts)
         old = {i.name: i for i in self.integrations.values()}
         wanted = {c.name: c for c in new.integrations}
         counts: Counter[str] = Counter()
@@ -283,7 +339,8 @@ class Daemon:
 
     def metrics(self) -> bytes:
         rows = [integration.row for integration in list(self.integrations.values())]
-        return render(rows, self.stats, self._standard, self._wall())
+        sinks = self.alerter.stats if self.alerter is not None else None
+        return render(rows, self.stats, self._standard, self._wall(), sinks)
 
     def health(self) -> tuple[bool, str]:
         age = self._clock() - self._heartbeat
@@ -295,11 +352,70 @@ class Daemon:
         return self._ready
 
     def status(self) -> dict[str, Any]:
+        now = self._wall()
+        integrations = []
+        for integration in list(self.integrations.values()):
+            row = integration.status()
+            row["silenced"] = self._silences.reason(integration.name, now)
+            integrations.append(row)
+        alerter = self.alerter
+        alerts = {
+            name: {"sent": stats.sent, "queued": stats.depth, "failures": dict(stats.failures)}
+            for name, stats in (alerter.stats.items() if alerter else ())
+        }
         return {
             "version": version("breakerwatch"),
             "summary": self._summary(),
-            "integrations": [i.status() for i in list(self.integrations.values())],
+            "integrations": integrations,
+            "alerts": alerts,
         }
+
+    # -- silences (called from the server thread) ----------------------------------------
+
+    def silences(self, action: str, **arguments: Any) -> tuple[int, Any]:
+        """List, add or end silences: (HTTP status, JSON body)."""
+        done = asyncio.run_coroutine_threadsafe(self._silence(action, **arguments), self._loop)
+        return done.result(timeout=10)
+
+    async def _silence(self, action: str, **arguments: Any) -> tuple[int, Any]:
+        now = self._wall()
+        if action == "add":
+            name = arguments["integration"]
+            if name != ALL and name not in self.integrations:
+                return 404, {"error": f"no integration named {name!r} (use * for all)"}
+            silence = self.outbox.add_silence(
+                name, now, now + arguments["seconds"], arguments["reason"]
+            )
+            logger.info("silenced %s for %ds: %s", name, arguments["seconds"], silence.reason)
+        elif action == "remove":
+            if not self.outbox.end_silence(arguments["id"], now):
+                return 404, {"error": f"no active silence with id {arguments['id']}"}
+            logger.info("silence %d ended by an operator", arguments["id"])
+        self._refresh_silences()
+        if self.alerter is not None:
+            self.alerter.wake()
+        return 200, {"silences": [_silence_json(s) for s in self._silences.silences]}
+
+    def _refresh_silences(self) -> None:
+        self._silences = Silences(self.outbox.silences(self._wall()), self._windows)
+
+    def _silenced(self, integration: str, now: float) -> str | None:
+        return self._silences.reason(integration, now)
+
+    def _configure_alerts(self, config: AlertsConfig | None) -> None:
+        """Build (or rebuild, on reload) the alerter; pending notices stay in the outbox."""
+        self._windows = config.maintenance if config is not None else ()
+        self._refresh_silences()
+        if self.alerter is not None:
+            self.alerter.stop()
+        if config is None:
+            self.alerter = None
+            return
+        sinks = build_sinks(config, self._log_stream)
+        self.alerter = Alerter(
+            self.outbox, sinks, Policy(config.settings), self._silenced,
+            wall=self._wall, dashboard_url=config.settings.dashboard_url,
+        )  # fmt: skip
 
     def breaker_action(self, name: str, action: str) -> dict[str, Any] | None:
         done = asyncio.run_coroutine_threadsafe(self._breaker_action(name, action), self._loop)
@@ -325,6 +441,8 @@ class Daemon:
             for integration in config.integrations
             for value in _secrets(integration.settings)
         ]
+        if config.alerts is not None:
+            secrets += [secret.reveal() for secret in config.alerts.secrets()]
         logs.configure(
             config.daemon.log_level, config.daemon.log_format, Redactor(secrets), self._log_stream
         )
@@ -350,6 +468,16 @@ def _secrets(settings: Mapping[str, Any]) -> list[Secret]:
     found = [v for v in settings.values() if isinstance(v, Secret)]
     headers = settings.get("headers") or {}
     return found + [v for v in headers.values() if isinstance(v, Secret)]
+
+
+def _silence_json(silence: Silence) -> dict[str, Any]:
+    return {
+        "id": silence.id,
+        "integration": silence.integration,
+        "starts_at": silence.starts_at,
+        "ends_at": silence.ends_at,
+        "reason": silence.reason,
+    }
 
 
 def _level(state: State) -> int:

@@ -22,7 +22,7 @@ from daemon import simulate
 from daemon.config import Config, ConfigError, load, parse_listen
 from daemon.server import ACTIONS
 from daemon.starter import starter_config
-from daemon.status import format_table
+from daemon.status import format_silences, format_table
 
 DEFAULT_URL = "http://127.0.0.1:9478"
 
@@ -75,6 +75,20 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("name", metavar="NAME")
     breaker.add_argument("action", choices=ACTIONS)
     breaker.add_argument("--url", default=None, help=f"the daemon (default {DEFAULT_URL})")
+    silence = commands.add_parser("silence", help="hold a running daemon's alerts for a while")
+    actions = silence.add_subparsers(dest="silence", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="silence an integration (or * for all)")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--for", dest="duration", required=True, metavar="DURATION",
+                     help='how long, such as "30m" or "2h"')  # fmt: skip
+    add.add_argument("--reason", required=True, help="why (shown in the end-of-silence summary)")
+    actions.add_parser("list", help="the silences not yet over")
+    remove = actions.add_parser("remove", help="end a silence now")
+    remove.add_argument("id", type=int, metavar="ID")
+    for action in (add, *actions.choices.values()):
+        if not any(a.dest == "url" for a in action._actions):
+            action.add_argument("--url", default=None, help=f"the daemon (default {DEFAULT_URL})")
+    with_config("test-alert", "send one test message through each configured sink")
     sim = commands.add_parser("simulate", help="serve fakes of the vendor APIs, with an admin API")
     sim.add_argument(
         "--listen",
@@ -85,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = with_config("demo", "the simulator and the daemon, with scripted outages")
     demo.add_argument("--every", type=float, default=180.0, help="seconds between outages")
+    demo.add_argument("--first", type=float, default=45.0, help="seconds until the first outage")
+    demo.add_argument("--outage", type=float, default=60.0, help="seconds each outage lasts")
     return parser
 
 
@@ -103,13 +119,15 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         return asyncio.run(simulate.run(*args.listen))
     if command == "init":
         return _init(Path(args.path), args.force)
-    if command in ("status", "breaker"):
+    if command in ("status", "breaker", "silence"):
         return _remote(args, env)
     path = config_path(args.config, env)
     if command == "demo":
         from daemon.demo import run_demo
 
-        return asyncio.run(run_demo(path, env, every=args.every))
+        return asyncio.run(
+            run_demo(path, env, every=args.every, first=args.first, outage=args.outage)
+        )
     config = _load(path, env)
     if config is None:
         return 1
@@ -117,6 +135,10 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         names = ", ".join(i.name for i in config.integrations) or "none"
         print(f"{path}: OK: {len(config.integrations)} integrations ({names})")
         return 0
+    if command == "test-alert":
+        from daemon.alerting import test_alert
+
+        return asyncio.run(test_alert(config.alerts, sys.stdout))
     if command == "probe":
         from daemon.explain import explain
 
@@ -159,6 +181,8 @@ def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         with httpx.Client(base_url=url, timeout=10) as client:
             if args.command == "status":
                 response = client.get("/api/v1/status")
+            elif args.command == "silence":
+                response = _silence_request(client, args)
             else:
                 path = f"/api/v1/integrations/{args.name}/breaker"
                 response = client.post(path, json={"action": args.action})
@@ -175,9 +199,20 @@ def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return 1
     if args.command == "status":
         sys.stdout.write(format_table(body, time.time()))
+    elif args.command == "silence":
+        sys.stdout.write(format_silences(body["silences"], time.time()))
     else:
         print(f"{body['name']}: breaker {body['state']} (saved: it stays so across restarts)")
     return 0
+
+
+def _silence_request(client: httpx.Client, args: argparse.Namespace) -> httpx.Response:
+    if args.silence == "add":
+        payload = {"integration": args.name, "duration": args.duration, "reason": args.reason}
+        return client.post("/api/v1/silences", json=payload)
+    if args.silence == "remove":
+        return client.delete(f"/api/v1/silences/{args.id}")
+    return client.get("/api/v1/silences")
 
 
 if __name__ == "__main__":

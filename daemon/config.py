@@ -16,9 +16,14 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.model import AlertSettings
+from alerts.silences import ALL, WEEKDAYS, MaintenanceWindow
+from alerts.sinks.slack import SLACK_API
 from probes import BreakerConfig, InvalidSetting, RetryPolicy
 from probes.adapters import KINDS, BodyAssertion
 from probes.adapters.mailchimp import datacenter
@@ -26,6 +31,7 @@ from probes.redact import is_sensitive_header
 from probes.secrets import Secret, SecretError, is_reference, resolve
 
 __all__ = [
+    "AlertsConfig",
     "Config",
     "ConfigError",
     "DaemonConfig",
@@ -118,10 +124,33 @@ class IntegrationConfig:
 
 
 @dataclass(frozen=True)
+class SlackConfig:
+    """`[alerts.slack]`: a bot token (edits and threads) or an incoming webhook."""
+
+    token: Secret | None
+    webhook_url: Secret | None
+    channel: str
+    base_url: str
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    settings: AlertSettings
+    console: bool = False
+    slack: SlackConfig | None = None
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+
+    def secrets(self) -> list[Secret]:
+        slack = self.slack
+        return [s for s in (slack.token, slack.webhook_url) if s is not None] if slack else []
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     daemon: DaemonConfig
     integrations: tuple[IntegrationConfig, ...]
+    alerts: AlertsConfig | None = None  # None: no [alerts] table, nothing is sent
 
 
 def load(
@@ -160,18 +189,16 @@ def parse(
     top = _Table(document, "", reader)
     daemon = _daemon(top.table("daemon"), reader, path, environ)
     defaults = top.table("defaults")
-    if "alerts" in document:
-        top.take("alerts")
-        reader.error(
-            "alerts",
-            "Slack alerts are not built yet; remove [alerts] until they are (see the README)",
-        )
     integrations = _integrations(top.array("integrations"), defaults, reader)
+    alerts = None
+    if top.has("alerts"):
+        names = {i.name for i in integrations}
+        alerts = _alerts(top.table("alerts"), reader, names)
     defaults.finish()
     top.finish()
     if errors:
         raise ConfigError(errors)
-    return Config(path, daemon, integrations)
+    return Config(path, daemon, integrations, alerts)
 
 
 # -- readers ------------------------------------------------------------------------------
@@ -518,3 +545,152 @@ def _assertion(table: _Table, reader: _Reader) -> BodyAssertion | None:
     except (TypeError, ValueError) as error:
         reader.error(table.path, str(error))
         return None
+
+
+# -- [alerts] -----------------------------------------------------------------------------
+
+_NOTIFY_ON = ("open", "close", "half_open")
+
+
+def _alerts(table: _Table, reader: _Reader, names: set[str]) -> AlertsConfig:
+    default = AlertSettings()
+    notify_on = table.value("notify_on", _notify_on, default.notify_on)
+    flap_window = table.value("flap_window", _positive_duration, default.flap_window)
+    flap_max = table.value("flap_max_transitions", _whole(2), default.flap_max_transitions)
+    storm_window = table.value("storm_window", _positive_duration, default.storm_window)
+    storm_min = table.value("storm_min_integrations", _whole(2), default.storm_min_integrations)
+    repeat = table.value("repeat_interval", _repeat, default.repeat_interval)
+    throttled = table.value("throttled_after", _positive_duration, default.throttled_after)
+    dashboard = table.value("dashboard_url", _url, None)
+    console = table.value("console", _boolean, False)
+    slack = _slack(table.table("slack"), reader) if table.has("slack") else None
+    windows = tuple(
+        w for w in (_window(item, reader, names) for item in table.array("maintenance")) if w
+    )
+    table.finish()
+    settings = AlertSettings(
+        notify_on=notify_on, flap_window=flap_window, flap_max_transitions=flap_max,
+        storm_window=storm_window, storm_min_integrations=storm_min, repeat_interval=repeat,
+        throttled_after=throttled, dashboard_url=dashboard,
+    )  # fmt: skip
+    return AlertsConfig(settings, console, slack, windows)
+
+
+def _notify_on(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"must be an array of {', '.join(_NOTIFY_ON)}")
+    unknown = [v for v in value if v not in _NOTIFY_ON]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not one of {', '.join(_NOTIFY_ON)}")
+    if "open" not in value:
+        raise ValueError('must include "open" (an incident starts there)')
+    return frozenset(value)
+
+
+def _whole(minimum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("must be a whole number")
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return value
+
+    return check
+
+
+def _repeat(value: Any) -> float:
+    seconds = parse_duration(value)
+    if 0 < seconds < 60:
+        raise ValueError('must be 0 (no reminders) or at least "1m"')
+    return seconds
+
+
+def _slack(table: _Table, reader: _Reader) -> SlackConfig | None:
+    count = len(reader.errors)
+    token = reader.secret(table.at("token"), table.take("token")) if table.has("token") else None
+    webhook = (
+        reader.secret(table.at("webhook_url"), table.take("webhook_url"))
+        if table.has("webhook_url")
+        else None
+    )
+    if table.has("token") == table.has("webhook_url"):
+        reader.error(
+            table.path, "set either token (a bot token) or webhook_url, not both or neither"
+        )
+    if webhook is not None and not re.match(r"https?://[^/\s]+/", webhook.reveal()):
+        reader.error(table.at("webhook_url"), "the referenced value is not an http(s) URL")
+    channel = table.value("channel", _string(), "")
+    if table.has("token") and not channel:
+        reader.error(table.at("channel"), 'is required with a bot token (such as "#integrations")')
+    base_url = table.value("base_url", _url, SLACK_API)
+    table.finish()
+    if len(reader.errors) > count:
+        return None
+    return SlackConfig(token, webhook, channel, base_url)
+
+
+def _window(table: _Table, reader: _Reader, names: set[str]) -> MaintenanceWindow | None:
+    count = len(reader.errors)
+    integrations = table.value("integrations", _string_list, [ALL])
+    for name in integrations:
+        if name != ALL and name not in names:
+            reader.error(table.at("integrations"), f"no integration is named {name!r}")
+    zone = table.value("timezone", _timezone, None)
+    if zone is None and not table.has("timezone"):
+        reader.error(table.at("timezone"), 'is required: an IANA name such as "Europe/Berlin"')
+    start = table.value("start", _clock_time, None)
+    end = table.value("end", _clock_time, None)
+    for key, found in (("start", start), ("end", end)):
+        if found is None and not table.has(key):
+            reader.error(table.at(key), 'is required: a local time such as "02:00"')
+    weekdays = table.value("weekdays", _weekdays, frozenset())
+    days = table.value("days_of_month", _days_of_month, frozenset())
+    reason = table.value("reason", _string(), "maintenance window")
+    table.finish()
+    if len(reader.errors) > count or zone is None or start is None or end is None:
+        return None
+    if start == end:
+        reader.error(table.at("end"), "must differ from start")
+        return None
+    return MaintenanceWindow(frozenset(integrations), zone, start, end, weekdays, days, reason)
+
+
+def _string_list(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise TypeError('must be a non-empty array of integration names (or ["*"])')
+    return value
+
+
+def _timezone(value: Any) -> str:
+    name = _string()(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError('is not an IANA time zone such as "Europe/Berlin" or "UTC"') from None
+    return name
+
+
+def _clock_time(value: Any) -> time:
+    text = _string()(value)
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    if match is None:
+        raise ValueError('must be a 24-hour local time such as "02:00"')
+    return time(int(match[1]), int(match[2]))
+
+
+def _weekdays(value: Any) -> frozenset[int]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"must be an array of {', '.join(WEEKDAYS)}")
+    days = [v.lower()[:3] for v in value]
+    for day in days:
+        if day not in WEEKDAYS:
+            raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+    return frozenset(WEEKDAYS.index(d) for d in days)
+
+
+def _days_of_month(value: Any) -> frozenset[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 31 for v in value
+    ):
+        raise ValueError("must be an array of days 1 to 31")
+    return frozenset(value)

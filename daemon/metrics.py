@@ -16,7 +16,7 @@ first success, rate-limit headroom where the vendor reports it.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
@@ -25,6 +25,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from alerts.engine import SinkStats
+from alerts.sinks import FailureReason
 from probes import Breaker, Kind, Reason, Result, State, Transition
 
 __all__ = ["BUCKETS", "CONTENT_TYPE", "DaemonStats", "ProbeStats", "Row", "render"]
@@ -76,7 +78,7 @@ class ProbeStats:
     __slots__ = (
         "failures", "histogram", "last_duration", "last_success_at", "last_transition_at",
         "missed", "probes", "rate_limit_remaining", "rejected", "retries", "success",
-        "throttled", "tls_expiry", "transitions",
+        "throttled", "throttled_since", "tls_expiry", "transitions",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -88,6 +90,7 @@ class ProbeStats:
         self.last_success_at: float | None = None
         self.last_transition_at: float | None = None
         self.rate_limit_remaining: int | None = None
+        self.throttled_since: float | None = None  # throttled since, with nothing else between
         self.tls_expiry: float | None = None
         self.transitions: dict[tuple[State, State], int] = dict.fromkeys(_AUTOMATIC, 0)
 
@@ -99,6 +102,10 @@ class ProbeStats:
             return
         self.probes += 1
         self.retries += max(0, result.attempts - 1)
+        if outcome.kind is Kind.THROTTLED:
+            self.throttled_since = self.throttled_since or now
+        elif outcome.kind in (Kind.SUCCESS, Kind.FAILURE):
+            self.throttled_since = None
         if outcome.kind is Kind.SUCCESS:
             self.success = 1
             self.last_success_at = now
@@ -202,9 +209,14 @@ _PROBE_GAUGES: tuple[tuple[str, str, _Gauge], ...] = (
 
 
 def render(
-    rows: Iterable[Row], daemon: DaemonStats, standard: CollectorRegistry, now: float
+    rows: Iterable[Row],
+    daemon: DaemonStats,
+    standard: CollectorRegistry,
+    now: float,
+    sinks: Mapping[str, SinkStats] | None = None,
 ) -> bytes:
-    """The whole /metrics page (`now`: wall-clock time, for the open-until timestamps)."""
+    """The whole /metrics page (`now`: wall-clock time, for the open-until timestamps;
+    `sinks`: the alert sinks' counters, by channel)."""
     rows = list(rows)
     out: list[str] = []
     _head(
@@ -251,7 +263,26 @@ def render(
     name = "breakerwatch_probe_start_delay_seconds"
     _head(out, name, "histogram", "How late probes start after their scheduled time.")
     _histogram(out, name, "", "", DELAY_BUCKETS, daemon.start_delay)
+    if sinks:
+        _notifications(out, sinks)
     return "".join(out).encode() + generate_latest(standard)
+
+
+def _notifications(out: list[str], sinks: Mapping[str, SinkStats]) -> None:
+    items = sorted(sinks.items())
+    _head(out, "breakerwatch_notifications_total", "counter", "Notifications delivered.")
+    for channel, stats in items:
+        out.append(f'breakerwatch_notifications_total{{channel="{channel}"}} {stats.sent}\n')
+    name = "breakerwatch_notification_failures_total"
+    _head(out, name, "counter", "Failed notification attempts, by reason (each is retried).")
+    for channel, stats in items:
+        for reason in FailureReason:
+            count = stats.failures.get(reason.value, 0)
+            out.append(f'{name}{{channel="{channel}",reason="{reason.value}"}} {count}\n')
+    name = "breakerwatch_notification_queue_depth"
+    _head(out, name, "gauge", "Notifications waiting to be delivered.")
+    for channel, stats in items:
+        out.append(f'{name}{{channel="{channel}"}} {stats.depth}\n')
 
 
 def _histogram(

@@ -5,6 +5,10 @@
     GET  /readyz                               200 once config is loaded and state restored
     GET  /api/v1/status                        JSON: every integration's breaker and last probe
     POST /api/v1/integrations/<name>/breaker   {"action": "force-open" | "disable" | "reset"}
+    GET  /api/v1/silences                      JSON: the silences not yet over
+    POST /api/v1/silences                      {"integration": NAME or "*", "duration": "2h",
+                                                "reason": TEXT}
+    DELETE /api/v1/silences/<id>               end a silence now
 
 A thread, not the event loop, serves them: if the loop ever wedges, `/healthz` still answers
 (503, with the heartbeat's age) instead of hanging, and a scrape never stalls probing.
@@ -18,6 +22,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from daemon.config import parse_duration
 from daemon.metrics import CONTENT_TYPE
 
 __all__ = ["Endpoints", "HttpServer", "ListenError"]
@@ -39,6 +44,7 @@ class Endpoints(Protocol):
     def ready(self) -> bool: ...
     def status(self) -> dict[str, Any]: ...
     def breaker_action(self, name: str, action: str) -> dict[str, Any] | None: ...
+    def silences(self, action: str, **arguments: Any) -> tuple[int, Any]: ...
 
 
 class HttpServer:
@@ -92,13 +98,51 @@ def _handler(endpoints: Endpoints) -> type[BaseHTTPRequestHandler]:
                 self._send(200 if ready else 503, body, "text/plain")
             elif path == "/api/v1/status":
                 self._json(200, endpoints.status())
+            elif path == "/api/v1/silences":
+                self._json(*endpoints.silences("list"))
             else:
                 self._json(404, {"error": f"no such endpoint {path}"})
+
+        def do_DELETE(self) -> None:
+            parts = self.path.split("?", 1)[0].strip("/").split("/")
+            if len(parts) == 4 and parts[:3] == ["api", "v1", "silences"] and parts[3].isdigit():
+                self._json(*endpoints.silences("remove", id=int(parts[3])))
+            else:
+                self._json(404, {"error": f"no such endpoint {self.path}"})
+
+        def _add_silence(self, raw: bytes) -> None:
+            try:
+                body = json.loads(raw or b"{}")
+                integration, reason = body["integration"], body["reason"]
+                seconds = parse_duration(body["duration"])
+            except (ValueError, KeyError, TypeError):
+                self._json(
+                    400, {"error": 'send {"integration": NAME, "duration": "2h", "reason": TEXT}'}
+                )
+                return
+            if (
+                not isinstance(integration, str)
+                or not isinstance(reason, str)
+                or not reason.strip()
+            ):
+                self._json(400, {"error": "a silence needs an integration name and a reason"})
+                return
+            if seconds <= 0:
+                self._json(400, {"error": "the duration must be longer than 0s"})
+                return
+            self._json(
+                *endpoints.silences(
+                    "add", integration=integration, seconds=seconds, reason=reason.strip()
+                )
+            )
 
         def do_POST(self) -> None:
             parts = self.path.split("?", 1)[0].strip("/").split("/")
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if parts == ["api", "v1", "silences"]:
+                self._add_silence(raw)
+                return
             if (
                 len(parts) != 5
                 or parts[:3] != ["api", "v1", "integrations"]

@@ -48,6 +48,20 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
                                 "backoff_factor": 2.0, "jitter": True}}},
     ),
     (
+        "# Alerts: one message per incident (posted when a breaker opens, edited and answered\n"
+        "# in its thread when it closes), flap damping, storm grouping, reminders while open\n"
+        "# (0: none). console prints them; for Slack, add a bot token (or a webhook_url):\n"
+        "#   [alerts.slack]\n"
+        "#   token = \"env:SLACK_BOT_TOKEN\"\n"
+        "#   channel = \"#integrations\"\n"
+        "# then `breakerwatch test-alert`. Maintenance windows: see docs/alerts.md.",
+        {"alerts": {
+            "notify_on": ["open", "close"], "flap_window": "15m", "flap_max_transitions": 4,
+            "storm_window": "30s", "storm_min_integrations": 3, "repeat_interval": "0s",
+            "throttled_after": "10m", "console": True,
+        }},
+    ),
+    (
         "# The integrations. name is the metrics label; kind is convertkit, hubspot,\n"
         "# mailchimp, sendgrid or http. base_url replaces the vendor's API root (a proxy, or\n"
         "# `breakerwatch simulate`: http://127.0.0.1:8600/<kind>).",
@@ -61,7 +75,8 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
     (
         "# Any HTTP endpoint: expected statuses, assertions on the body (contains, or a JSON\n"
         "# path that equals a value or exists), a latency bound, and a minimum number of days\n"
-        "# left on the TLS certificate. Header values may be secret references.",
+        "# left on the TLS certificate. Header values may be secret references. egress = true\n"
+        "# makes one the \"is it us?\" canary: while it fails, other alerts are held.",
         {"integrations": [{
             "name": "billing", "kind": "http", "url": "https://billing.example.com/healthz",
             "expect_status": [200], "max_latency": "2s", "tls_min_days": 14,

@@ -1,4 +1,5 @@
-"""Durable state in SQLite (WAL): breaker snapshots and the transition history.
+"""Durable state in SQLite (WAL): breaker snapshots, the transition history, and (schema 2)
+the alert outbox and silences, whose tables and queries live in alerts/outbox.py.
 
 A transition and the snapshot it produced are written in one transaction, so a crash can
 never leave the history and the snapshot disagreeing. The schema carries a version and
@@ -17,6 +18,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from alerts.model import Event
+from alerts.outbox import MIGRATION as OUTBOX_MIGRATION
+from alerts.outbox import add_event
 from probes import BreakerSnapshot, Kind, Outcome, Reason, State, Transition
 
 __all__ = ["SCHEMA_VERSION", "StateError", "StateStore"]
@@ -24,7 +28,7 @@ __all__ = ["SCHEMA_VERSION", "StateError", "StateStore"]
 logger = logging.getLogger(__name__)
 
 FILENAME = "state.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE breakers (
@@ -48,6 +52,7 @@ _MIGRATIONS: dict[int, str] = {
         );
         CREATE INDEX transitions_by_integration ON transitions (integration, id);
     """,
+    2: OUTBOX_MIGRATION,
 }
 
 
@@ -102,13 +107,21 @@ class StateStore:
         except sqlite3.Error:
             return {}
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for the alert outbox (same file, same thread)."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()
 
     # -- writing -------------------------------------------------------------------------
 
-    def record_transition(self, transition: Transition, snapshot: BreakerSnapshot) -> None:
-        """The transition and the breaker's resulting snapshot, in one transaction."""
+    def record_transition(
+        self, transition: Transition, snapshot: BreakerSnapshot, alert: Event | None = None
+    ) -> None:
+        """The transition, the breaker's resulting snapshot and its alert event, in one
+        transaction: none of them without the others."""
         failure = transition.last_failure
         with self._db:
             self._db.execute(
@@ -130,6 +143,13 @@ class StateStore:
                 ),
             )
             self._put(transition.breaker, snapshot)
+            if alert is not None:
+                add_event(self._db, alert)
+
+    def record_event(self, alert: Event) -> None:
+        """An alert event that is not a transition (throttling)."""
+        with self._db:
+            add_event(self._db, alert)
 
     def save_snapshot(self, integration: str, snapshot: BreakerSnapshot) -> None:
         with self._db:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ago", "format_table"]
+__all__ = ["ago", "format_silences", "format_table"]
 
 _COLUMNS = ("INTEGRATION", "KIND", "STATE", "SINCE", "FAILURES", "LAST PROBE", "LATENCY",
             "NEXT TRIAL", "LAST ERROR")  # fmt: skip
@@ -21,7 +22,7 @@ def ago(seconds: float) -> str:
 
 def format_table(status: dict[str, Any], now: float) -> str:
     """The integrations as aligned columns, then the daemon's one-line summary."""
-    rows = [_COLUMNS]
+    rows: list[tuple[str, ...]] = [_COLUMNS]
     for item in status["integrations"]:
         last = item.get("last_probe") or {}
         until = item.get("open_until")
@@ -38,11 +39,33 @@ def format_table(status: dict[str, Any], now: float) -> str:
                 (last.get("detail") or "-") if last and last["outcome"] != "success" else "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
+    footer = [status["summary"]]
+    silenced = [i["name"] for i in status["integrations"] if i.get("silenced")]
+    if silenced:
+        footer.append(f"silenced: {', '.join(silenced)}")
+    for sink, numbers in sorted((status.get("alerts") or {}).items()):
+        footer.append(f"alerts via {sink}: {numbers['sent']} sent, {numbers['queued']} waiting")
+    return _columns(rows) + "\n" + "\n".join(footer) + "\n"
+
+
+def format_silences(silences: list[dict[str, Any]], now: float) -> str:
+    """The silences not yet over, as aligned columns."""
+    if not silences:
+        return "no silences\n"
+    rows = [("ID", "INTEGRATION", "ENDS", "REASON")]
+    for item in silences:
+        ends = f"in {ago(item['ends_at'] - now)}" if item["ends_at"] > now else "ended"
+        rows.append((str(item["id"]), item["integration"], ends, item["reason"]))
+    return _columns(rows)
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> str:
+    """Aligned columns; the last one is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
         + "  "
         + row[-1]
         for row in rows
     ]
-    return "\n".join(line.rstrip() for line in lines) + f"\n\n{status['summary']}\n"
+    return "\n".join(line.rstrip() for line in lines) + "\n"

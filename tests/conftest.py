@@ -8,11 +8,22 @@ import pytest
 
 from probes.simulator import Simulator
 from tests.fakes.http_server import ScriptedServer
+from tests.fakes.slack import FakeSlack
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    """The fake Slack on loopback. slack-sdk would send loopback requests to a proxy from
+    the environment (it ignores NO_PROXY), so the proxy variables are cleared."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeSlack() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -254,9 +254,48 @@ def test_the_deadline_stays_below_the_interval() -> None:
             ],
         ),
         (
-            '[alerts]\nnotify_on = ["open"]\n',
+            '[alerts]\nnotify_on = ["close", "sometimes"]\nflap_max_transitions = 1\n'
+            'storm_window = "0s"\nrepeat_interval = "10s"\ndashboard_url = "grafana"\nconsol = true\n',
             [
-                "alerts: Slack alerts are not built yet; remove [alerts] until they are (see the README)"
+                "alerts.notify_on: 'sometimes' is not one of open, close, half_open (got ['close', 'sometimes'])",
+                "alerts.flap_max_transitions: must be >= 2 (got 1)",
+                "alerts.storm_window: must be a duration > 0 (got '0s')",
+                "alerts.repeat_interval: must be 0 (no reminders) or at least \"1m\" (got '10s')",
+                "alerts.dashboard_url: must be an http:// or https:// URL (got 'grafana')",
+                "alerts.consol: unknown key; did you mean 'console'?",
+            ],
+        ),
+        (
+            '[alerts]\nnotify_on = ["close"]\n',
+            ["alerts.notify_on: must include \"open\" (an incident starts there) (got ['close'])"],
+        ),
+        (
+            '[alerts.slack]\ntoken = "xoxb-inline"\nwebhook_url = "env:NOPE"\n',
+            [
+                "alerts.slack.token: a secret must not be written inline; write a reference instead: env:NAME (an environment variable), file:/path (a file), or credential:NAME (a systemd credential)",
+                "alerts.slack.webhook_url: the environment variable NOPE is not set",
+                "alerts.slack: set either token (a bot token) or webhook_url, not both or neither",
+                'alerts.slack.channel: is required with a bot token (such as "#integrations")',
+            ],
+        ),
+        (
+            '[alerts.slack]\ntoken = "env:KIT_API_KEY"\n',
+            ['alerts.slack.channel: is required with a bot token (such as "#integrations")'],
+        ),
+        (
+            '[alerts.slack]\nwebhook_url = "env:KIT_API_KEY"\n',
+            ["alerts.slack.webhook_url: the referenced value is not an http(s) URL"],
+        ),
+        (
+            '[[alerts.maintenance]]\nintegrations = ["nope"]\ntimezone = "Mars/Olympus"\n'
+            'start = "25:00"\nweekdays = ["funday"]\ndays_of_month = [0]\n',
+            [
+                "alerts.maintenance[0].integrations: no integration is named 'nope'",
+                'alerts.maintenance[0].timezone: is not an IANA time zone such as "Europe/Berlin" or "UTC" (got \'Mars/Olympus\')',
+                "alerts.maintenance[0].start: must be a 24-hour local time such as \"02:00\" (got '25:00')",
+                'alerts.maintenance[0].end: is required: a local time such as "02:00"',
+                "alerts.maintenance[0].weekdays: 'fun' is not one of mon, tue, wed, thu, fri, sat, sun (got ['funday'])",
+                "alerts.maintenance[0].days_of_month: must be an array of days 1 to 31 (got [0])",
             ],
         ),
         ("this is not toml", None),
@@ -304,3 +343,31 @@ def test_durations(value: object, seconds: float) -> None:
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(value)
+
+
+def test_alerts_are_read_with_their_defaults() -> None:
+    text = GOOD + (
+        '\n[alerts]\nnotify_on = ["open", "close", "half_open"]\nrepeat_interval = "4h"\n'
+        'dashboard_url = "https://grafana.example.com/d/bw"\nconsole = true\n'
+        '[alerts.slack]\ntoken = "env:SLACK_BOT_TOKEN"\nchannel = "#oncall"\n'
+        '[[alerts.maintenance]]\nintegrations = ["mailchimp"]\ntimezone = "Europe/Berlin"\n'
+        'start = "02:00"\nend = "04:00"\nweekdays = ["Sunday"]\nreason = "vendor window"\n'
+    )
+    config = parse(text, PATH, environ={**ENV, "SLACK_BOT_TOKEN": "xoxb-1"})
+    alerts = config.alerts
+    assert alerts is not None
+    assert alerts.settings.notify_on == {"open", "close", "half_open"}
+    assert alerts.settings.repeat_interval == 4 * 3600
+    assert alerts.settings.storm_window == 30
+    assert alerts.settings.flap_max_transitions == 4
+    assert alerts.console is True
+    assert alerts.slack is not None
+    assert alerts.slack.channel == "#oncall"
+    assert alerts.slack.token is not None
+    assert alerts.slack.token.reveal() == "xoxb-1"
+    assert alerts.slack.base_url == "https://slack.com/api/"
+    (window,) = alerts.maintenance
+    assert window.integrations == {"mailchimp"}
+    assert window.weekdays == {6}
+    assert window.reason == "vendor window"
+    assert parse(GOOD, PATH, environ=ENV).alerts is None  # no [alerts]: nothing is sent

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon.state import SCHEMA_VERSION
 from probes.simulator import Simulator
 from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
 from tests.simulator.helpers import admin
@@ -244,7 +245,10 @@ def test_a_state_file_from_a_newer_version_is_refused(
         capture_output=True, text=True, timeout=30, env=env, check=False,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "was written by a newer breakerwatch (schema 7; this one knows up to 1)" in done.stdout
+    assert (
+        f"was written by a newer breakerwatch (schema 7; this one knows up to {SCHEMA_VERSION})"
+        in done.stdout
+    )
 
 
 NO_PROMTOOL = "promtool is not installed (.ci/run installs Debian's prometheus package)"

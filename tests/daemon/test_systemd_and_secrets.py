@@ -13,6 +13,7 @@ import pytest
 
 from probes.simulator import Simulator
 from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
+from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
 
 
@@ -72,13 +73,21 @@ CANARY = "canary-9c8b7a6f5e4d"
 
 
 def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path) -> None:
-    """Plant the canary as a vendor key, fail in every way, then search every output."""
+    """Plant the canary as vendor keys and the Slack token, fail in every way, alert to Slack
+    and the console, then search every output."""
     key = f"{CANARY}-us21"
     simulator.vendors["mailchimp"].credentials.add(key)
     simulator.vendors["kit"].credentials.add(CANARY)
+    slack_token = f"xoxb-{CANARY}"
+    slack = FakeSlack(tokens=(slack_token,)).__enter__()
+    alerts = (
+        '\n[alerts]\nconsole = true\nstorm_window = "1s"\n'
+        '[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
+        f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
+    )
     config = tmp_path / "config.toml"
-    config.write_text(config_text(simulator, tmp_path / "state"))
-    env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY)
+    config.write_text(config_text(simulator, tmp_path / "state", extra=alerts))
+    env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token)
     config.write_text(config.read_text().replace("[daemon]\n", '[daemon]\nlog_level = "debug"\n'))
     admin(simulator, "PUT", "/kit/script", {"steps": [
         {"mode": "401"}, {"mode": "5xx"}, {"mode": "reset"}, {"mode": "malformed"},
@@ -89,6 +98,7 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     try:
         daemon.until(lambda: daemon.state("kit") == "open", what="kit to open")
         daemon.until(lambda: daemon.state("mailchimp") == "open", what="mailchimp to open")
+        daemon.until(lambda: len(slack.top_level()) >= 2, what="the Slack alerts")
         outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text]
         table = subprocess.run(
             [BREAKERWATCH, "status", "--url", daemon.url],
@@ -102,10 +112,14 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         outputs += [explain.stdout, explain.stderr]
     finally:
         assert daemon.stop() == 0
+        slack.__exit__()
     outputs.append(daemon.output)
     db = sqlite3.connect(tmp_path / "state" / "state.db")
-    outputs += [str(row) for row in db.execute("SELECT * FROM transitions")]
-    outputs += [str(row) for row in db.execute("SELECT * FROM breakers")]
+    for table in ("transitions", "breakers", "deliveries", "alert_policy", "threads"):
+        outputs += [str(row) for row in db.execute(f"SELECT * FROM {table}")]
+    outputs += slack.texts()  # every message body sent to Slack, edits included
+    assert "ALERT mailchimp: our credentials were refused" in daemon.output
+    assert any("credentials were refused" in text for text in slack.texts())
     assert "credential was refused" in daemon.output  # the failures did happen and were logged
     assert "x-kit-api-key: [REDACTED]" in explain.stdout
     for text in outputs:

@@ -1,0 +1,317 @@
+"""Message building: a notice becomes Slack Block Kit with a plain-text fallback. Pure.
+
+`render(notice, dashboard_url)` gives up to three messages: `parent`, what the thread's
+top message says from now on (posted the first time, edited in place after that); `reply`,
+a line in the thread; `standalone`, what a sink that cannot edit (a webhook, the console)
+sends instead, or None for quiet notices. Every message names the integration, what failed
+(class, status, the redacted detail), since when, how many probes failed and when the next
+trial is. Times in blocks use Slack's `<!date>` so each reader sees their own time zone;
+the fallback text says UTC.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.model import Facts, IncidentKind, Notice, NoticeKind
+
+__all__ = ["Message", "Rendered", "duration", "render"]
+
+MAX_DETAIL = 300  # characters of a failure's detail
+MAX_LISTED = 20  # integrations named in a grouped message; the rest are counted
+_REASONS = {
+    "timeout": "timeout",
+    "connect_error": "connection failed",
+    "http_5xx": "server error",
+    "auth": "credentials refused",
+    "client_error": "client error",
+    "invalid_response": "invalid response",
+    "assertion": "assertion failed",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str  # the fallback: notifications, screen readers, and sinks without blocks
+    blocks: tuple[dict[str, Any], ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        return (
+            {"text": self.text, "blocks": list(self.blocks)} if self.blocks else {"text": self.text}
+        )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    parent: Message | None
+    reply: Message | None
+    standalone: Message | None
+
+
+def duration(seconds: float) -> str:
+    """`"45s"`, `"12m 4s"`, `"2h 5m"`, `"3d 4h"`."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s" if s % 60 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m" if s % 3600 // 60 else f"{s // 3600}h"
+    return f"{s // 86400}d {s % 86400 // 3600}h" if s % 86400 // 3600 else f"{s // 86400}d"
+
+
+def _utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _date(epoch: float) -> str:
+    """A Slack date token: the reader's local time, with the UTC text as its fallback."""
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time_secs}}|{_utc(epoch)}>"
+
+
+def what_failed(facts: Facts) -> str:
+    failure = facts.failure
+    if failure is None:
+        return "no failure recorded"
+    parts = []
+    if failure.status is not None:
+        parts.append(f"HTTP {failure.status}")
+    if failure.reason is not None:
+        parts.append(_REASONS.get(failure.reason, failure.reason))
+    head = " ".join(parts) or (failure.error or "failure")
+    detail = failure.detail.strip()
+    if len(detail) > MAX_DETAIL:
+        detail = detail[: MAX_DETAIL - 1] + "…"
+    return f"{head}: {detail}" if detail and detail != head else head
+
+
+def _headline(facts: Facts) -> str:
+    name = facts.integration
+    if facts.egress:
+        return f"{name} (egress canary) is failing: probably our own network, not the vendors"
+    if facts.kind is IncidentKind.AUTH:
+        return f"{name}: our credentials were refused (the vendor is up; check the key or token)"
+    if facts.kind is IncidentKind.THROTTLED:
+        return (
+            f"{name}: throttled (HTTP 429) for a long time: the vendor is up and limiting our key"
+        )
+    return f"{name} is failing: breaker open"
+
+
+def _resolved_headline(facts: Facts) -> str:
+    name = facts.integration
+    took = duration((facts.closed_at or facts.opened_at) - facts.opened_at)
+    if facts.kind is IncidentKind.THROTTLED:
+        return f"{name}: no longer throttled, after {took}"
+    if facts.kind is IncidentKind.AUTH:
+        return f"{name}: credentials accepted again, after {took}"
+    return f"{name} recovered: breaker closed after {took}"
+
+
+def _fields(facts: Facts, now: float) -> list[tuple[str, str, str]]:
+    """(label, block text, fallback text) for one incident."""
+    rows = [("What failed", _escape(what_failed(facts)), what_failed(facts)),
+            ("Since", _date(facts.opened_at), _utc(facts.opened_at))]  # fmt: skip
+    if facts.closed_at is not None:
+        took = duration(facts.closed_at - facts.opened_at)
+        rows.append(
+            ("Resolved", f"{_date(facts.closed_at)} ({took})", f"{_utc(facts.closed_at)} ({took})")
+        )
+    elif now - facts.opened_at >= 1:
+        rows.append(("Open for", duration(now - facts.opened_at), duration(now - facts.opened_at)))
+    if facts.kind is not IncidentKind.THROTTLED:
+        rows.append(("Failed probes", str(facts.failed_probes), str(facts.failed_probes)))
+    if facts.closed_at is None and facts.next_trial_at is not None:
+        rows.append(("Next trial", _date(facts.next_trial_at), _utc(facts.next_trial_at)))
+    return rows
+
+
+def _incident(title: str, facts: Facts, now: float, link: str | None, note: str = "") -> Message:
+    rows = _fields(facts, now)
+    text = title + "\n" + "\n".join(f"{label}: {plain}" for label, _, plain in rows)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value, _ in rows
+        ]},
+    ]  # fmt: skip
+    if note:
+        text += "\n" + note
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(note)}})
+    return _with_link(Message(text, tuple(blocks)), link, facts.integration)
+
+
+def _group(
+    title: str, members: tuple[Facts, ...], now: float, link: str | None, note: str = ""
+) -> Message:
+    lines = []
+    for member in members[:MAX_LISTED]:
+        if member.closed_at is not None:
+            state = f"recovered after {duration(member.closed_at - member.opened_at)}"
+        else:
+            state = f"failing for {duration(now - member.opened_at)}"
+        lines.append(f"• {member.integration}: {what_failed(member)} ({state})")
+    if len(members) > MAX_LISTED:
+        lines.append(f"• and {len(members) - MAX_LISTED} more")
+    body = "\n".join(lines)
+    text = f"{title}\n{body}" + (f"\n{note}" if note else "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(body)[:2900]}},
+    ]
+    if note:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(note)}})
+    return _with_link(Message(text, tuple(blocks)), link, None)
+
+
+def _with_link(message: Message, link: str | None, integration: str | None) -> Message:
+    if not link:
+        return message
+    url = (
+        link
+        if integration is None
+        else f"{link}{'&' if '?' in link else '?'}var-integration={integration}"
+    )
+    block = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"<{url}|Grafana dashboard>"}],
+    }
+    return Message(message.text + f"\nDashboard: {url}", (*message.blocks, block))
+
+
+def _line(text: str) -> Message:
+    return Message(text, ({"type": "section", "text": {"type": "mrkdwn", "text": _escape(text)}},))
+
+
+def _escape(text: str) -> str:
+    """Slack's three control characters, so a vendor's text cannot inject links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(notice: Notice, dashboard_url: str | None = None) -> Rendered:
+    """The messages for `notice` (see the module docstring)."""
+    now, link, subject, members = notice.at, dashboard_url, notice.subject, notice.members
+    kind = notice.kind
+    if kind is NoticeKind.TEST:
+        message = _line("breakerwatch test alert: this sink works.")
+        return Rendered(message, None, message)
+    if kind is NoticeKind.OPENED and subject is not None:
+        message = _incident(_headline(subject), subject, now, link)
+        return Rendered(message, None, message)
+    if kind is NoticeKind.REMINDER and subject is not None:
+        took = duration(now - subject.opened_at)
+        parent = _incident(_headline(subject), subject, now, link)
+        reply = _line(f"Still failing after {took}; {subject.failed_probes} failed probes.")
+        standalone = _incident(f"Reminder: {_headline(subject)} (for {took})", subject, now, link)
+        return Rendered(parent, reply, standalone)
+    if kind is NoticeKind.RESOLVED:
+        return _resolved(notice, link)
+    if kind is NoticeKind.UPDATED and subject is not None:
+        return _updated(notice, subject, link)
+    if kind is NoticeKind.HELD and subject is not None:
+        note = _held_note(members, now)
+        return Rendered(_incident(_headline(subject), subject, now, link, note), None, None)
+    if kind is NoticeKind.STORM:
+        title = f"{notice.count} integrations started failing together: probably one shared cause"
+        message = _group(title, members, now, link)
+        reply = _line(f"Grouped {notice.count} breakers that opened within moments of each other.")
+        return Rendered(message, reply, message)
+    if kind is NoticeKind.FLAPPING and subject is not None:
+        title = (
+            f"{subject.integration} is flapping: {notice.count} opens and closes in a short time"
+        )
+        note = "Quiet from now until it is stable; then one summary."
+        message = _incident(title, subject, now, link, note)
+        return Rendered(message, _line(note), message)
+    if kind is NoticeKind.STABLE and subject is not None:
+        return _stable(notice, subject, link)
+    if kind is NoticeKind.SILENCE_ENDED and subject is not None:
+        return _silence_ended(notice, subject, link)
+    raise ValueError(f"cannot render a {kind} notice without its subject")
+
+
+def _resolved(notice: Notice, link: str | None) -> Rendered:
+    now, subject, members = notice.at, notice.subject, notice.members
+    if subject is None:  # a storm, all recovered
+        title = f"Resolved: all {len(members)} integrations of the storm recovered"
+        message = _group(title, members, now, link)
+        return Rendered(message, _line(title), message)
+    note = _held_note(members, now, closed=True) if subject.egress else ""
+    title = _resolved_headline(subject)
+    message = _incident(title, subject, now, link, note)
+    took = duration((subject.closed_at or now) - subject.opened_at)
+    return Rendered(message, _line(f"Recovered after {took}."), message)
+
+
+def _updated(notice: Notice, subject: Facts, link: str | None) -> Rendered:
+    now, members, change = notice.at, notice.members, notice.change
+    name = subject.integration
+    if change in ("joined", "recovered"):
+        title = f"{len(members)} integrations failing together: probably one shared cause"
+        parent = _group(title, members, now, link)
+        if change == "joined":
+            line = f"{name} also started failing: {what_failed(subject)}."
+        else:
+            took = duration((subject.closed_at or now) - subject.opened_at)
+            line = f"{name} recovered after {took}."
+        return Rendered(parent, _line(line), None if notice.quiet else _line(line))
+    parent = (
+        _group(f"{len(members)} integrations failing together", members, now, link)
+        if members
+        else _incident(_headline(subject), subject, now, link)
+    )
+    if change == "trial":
+        line = f"{name}: trial probe running."
+    else:
+        nxt = f"; next trial {_utc(subject.next_trial_at)}" if subject.next_trial_at else ""
+        line = f"{name}: trial failed ({what_failed(subject)}){nxt}."
+    if notice.quiet:
+        return Rendered(parent, None, None)
+    return Rendered(parent, _line(line), _line(line))
+
+
+def _held_note(members: tuple[Facts, ...], now: float, *, closed: bool = False) -> str:
+    if not members:
+        return ""
+    names = ", ".join(
+        f"{m.integration} ({'recovered' if m.closed_at else 'still failing'})"
+        if closed
+        else m.integration
+        for m in members[:MAX_LISTED]
+    )
+    more = f" and {len(members) - MAX_LISTED} more" if len(members) > MAX_LISTED else ""
+    if closed:
+        return (
+            f"While our network was suspect, these also failed: {names}{more}."
+            " Those still failing now get their own alert."
+        )
+    return f"Held as probably our own network: {names}{more}."
+
+
+def _stable(notice: Notice, subject: Facts, link: str | None) -> Rendered:
+    open_now = subject.closed_at is None
+    state = "still failing (breaker open)" if open_now else "healthy (breaker closed)"
+    title = f"{subject.integration} stopped flapping: {state}"
+    note = f"{notice.count} opens and closes while flapping."
+    message = _incident(title, subject, notice.at, link, note)
+    return Rendered(message, _line(f"Stable again: {state}. {note}"), message)
+
+
+def _silence_ended(notice: Notice, subject: Facts, link: str | None) -> Rendered:
+    events = []
+    for facts in notice.members[:MAX_LISTED]:
+        if facts.closed_at is not None:
+            events.append(f"recovered {_utc(facts.closed_at)}")
+        else:
+            events.append(f"failed {_utc(facts.opened_at)} ({what_failed(facts)})")
+    happened = "; ".join(events) or "nothing"
+    open_now = subject.closed_at is None
+    if open_now:
+        title = f"Silence over: {_headline(subject)}"
+    else:
+        title = f"Silence over for {subject.integration}: healthy now"
+    note = f"During the silence: {happened}."
+    message = _incident(title, subject, notice.at, link, note)
+    return Rendered(message, None, message)

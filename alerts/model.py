@@ -1,0 +1,195 @@
+"""What flows through alerting: events in (from breaker transitions), notices out (to sinks).
+
+Both are plain frozen data with a JSON form, because both are stored in the outbox: an event
+is written in the same transaction as its transition, a notice in the same transaction as
+the policy decision that produced it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from probes import State, Transition
+
+__all__ = [
+    "AlertSettings",
+    "Event",
+    "EventKind",
+    "Facts",
+    "Failure",
+    "IncidentKind",
+    "Notice",
+    "NoticeKind",
+    "event_from_transition",
+]
+
+
+class EventKind(enum.StrEnum):
+    OPENED = "opened"  # closed -> open: an incident starts
+    TRIAL = "trial"  # open -> half_open: a trial probe is running
+    TRIAL_FAILED = "trial_failed"  # half_open -> open: still failing
+    CLOSED = "closed"  # -> closed: the incident ends
+    THROTTLED = "throttled"  # 429s for longer than the threshold
+    THROTTLE_ENDED = "throttle_ended"
+
+
+class IncidentKind(enum.StrEnum):
+    OUTAGE = "outage"  # 5xx, timeouts, connection errors, bad responses
+    AUTH = "auth"  # 401/403: our credential was refused; the vendor is up
+    THROTTLED = "throttled"  # 429 for long: the vendor is up and limiting us
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The last failure, as the classifier saw it (the detail is already redacted)."""
+
+    reason: str | None = None
+    status: int | None = None
+    error: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    integration: str
+    kind: EventKind
+    at: float  # wall clock
+    failure: Failure | None = None
+    failed_probes: int = 0
+    next_trial_at: float | None = None
+    egress: bool = False
+    cause: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        failure = data.get("failure")
+        return cls(
+            **{**data, "kind": EventKind(data["kind"]),
+               "failure": Failure(**failure) if failure else None}
+        )  # fmt: skip
+
+
+def event_from_transition(transition: Transition, *, egress: bool = False) -> Event | None:
+    """The alert event of a breaker transition, or None for operator states."""
+    before, after = transition.from_state, transition.to_state
+    if after is State.OPEN:
+        kind = EventKind.TRIAL_FAILED if before is State.HALF_OPEN else EventKind.OPENED
+    elif after is State.HALF_OPEN:
+        kind = EventKind.TRIAL
+    elif after is State.CLOSED:
+        kind = EventKind.CLOSED
+    else:
+        return None  # forced_open / disabled: the operator did it and knows
+    outcome = transition.last_failure
+    failure = None
+    if outcome is not None and after is not State.CLOSED:
+        failure = Failure(
+            reason=outcome.reason.value if outcome.reason else None,
+            status=outcome.status,
+            error=outcome.error,
+            detail=outcome.detail,
+        )
+    return Event(
+        integration=transition.breaker,
+        kind=kind,
+        at=transition.at,
+        failure=failure,
+        failed_probes=transition.consecutive_failures,
+        next_trial_at=transition.open_until,
+        egress=egress,
+        cause=transition.cause.value,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """One integration's incident, as a message shows it."""
+
+    integration: str
+    kind: IncidentKind
+    opened_at: float
+    failure: Failure | None = None
+    failed_probes: int = 0
+    next_trial_at: float | None = None
+    closed_at: float | None = None
+    egress: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Facts:
+        failure = data.get("failure")
+        return cls(
+            **{**data, "kind": IncidentKind(data["kind"]),
+               "failure": Failure(**failure) if failure else None}
+        )  # fmt: skip
+
+
+class NoticeKind(enum.StrEnum):
+    OPENED = "opened"  # a new incident message
+    UPDATED = "updated"  # the incident changed (trial, failed trial, a storm member joined)
+    RESOLVED = "resolved"  # the incident is over
+    REMINDER = "reminder"  # still open after repeat_interval
+    FLAPPING = "flapping"  # too many transitions: one message, then quiet until stable
+    STABLE = "stable"  # flapping ended; the summary
+    STORM = "storm"  # several integrations opened together: one grouped message
+    HELD = "held"  # openings held while our egress canary is down (quiet edit)
+    SILENCE_ENDED = "silence_ended"  # what happened during a silence or maintenance window
+    TEST = "test"  # `breakerwatch test-alert`
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something to tell people about one thread (an incident, a storm, a summary).
+
+    `subject` is the incident the thread is about; `members` the integrations grouped in it
+    (a storm, the openings held behind an egress canary, the transitions of a silence);
+    `change` names what an UPDATED notice reports; `quiet` notices only refresh the thread's
+    message where a sink can edit (Slack with a bot token) and are not sent elsewhere.
+    """
+
+    kind: NoticeKind
+    thread: str
+    at: float
+    subject: Facts | None = None
+    members: tuple[Facts, ...] = ()
+    change: str = ""
+    count: int = 0  # transitions (flapping, silence) or members (storm)
+    reason: str = ""  # the silence's reason
+    quiet: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["subject"] = self.subject.to_json() if self.subject else None
+        data["members"] = [m.to_json() for m in self.members]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Notice:
+        subject = data.get("subject")
+        return cls(
+            **{**data, "kind": NoticeKind(data["kind"]),
+               "subject": Facts.from_json(subject) if subject else None,
+               "members": tuple(Facts.from_json(m) for m in data.get("members", ()))}
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """`[alerts]` of config.toml (design.md section 7); durations in seconds."""
+
+    notify_on: frozenset[str] = frozenset({"open", "close"})
+    flap_window: float = 900.0
+    flap_max_transitions: int = 4
+    storm_window: float = 30.0
+    storm_min_integrations: int = 3
+    repeat_interval: float = 0.0
+    throttled_after: float = 600.0
+    dashboard_url: str | None = None
+    egress: frozenset[str] = field(default_factory=frozenset)  # canary integrations

@@ -1,0 +1,492 @@
+"""The alert policy: what to say about breaker events, and when. Pure: no I/O, no clock.
+
+`Policy.step(state, events, now, silenced)` consumes events and the passage of time and
+returns the notices to send; `state` (a `PolicyState`) is everything the policy remembers,
+and round-trips through JSON so the outbox can store it in the same transaction as the
+notices it led to. Given the same state, events and time it always decides the same.
+
+Rules (design.md section 7; research/probe-monitors.md sections 4, 5 and 7):
+- An incident starts when a breaker opens and ends when it closes. A breaker that opens
+  again while its incident is unresolved (a restart, a failed trial) continues the incident.
+- Flap damping: more than `flap_max_transitions` opens and closes within `flap_window`
+  send one "flapping" notice, then nothing until none happened for `flap_window`, then one
+  "stable" summary with the state it settled in.
+- Storm grouping: the first opening is told at once; openings within `storm_window` of it
+  are held until the window ends. If the burst reaches `storm_min_integrations`, the first
+  opening's thread becomes one grouped storm message; otherwise each held opening is told
+  on its own, late by at most the window. Openings while a storm is active join it.
+- Egress gating: while an integration marked `egress` (the "is it us?" canary) is open,
+  other openings are held on the canary's thread as "probably our network". When the canary
+  closes, its resolution lists them; those still failing then become incidents of their own.
+- Silences and maintenance windows: openings are recorded, not told; a resolution of an
+  incident told before the silence is still told (suppress creation, never resolution);
+  when the silence ends, one summary, which opens the incident if it is still failing.
+- Reminders every `repeat_interval` (0: none) while an incident is open.
+- 401/403 (auth) and long 429 (throttled) incidents are their own kinds, for their wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from alerts.model import (
+    AlertSettings,
+    Event,
+    EventKind,
+    Facts,
+    Failure,
+    IncidentKind,
+    Notice,
+    NoticeKind,
+)
+
+__all__ = ["Policy", "PolicyState", "Silenced"]
+
+Silenced = Callable[[str, float], str | None]  # (integration, time) -> the silence's reason
+
+
+@dataclass
+class Incident:
+    facts: Facts
+    thread: str
+    told: bool = False  # a notice opened its thread
+    held: str | None = None  # "burst" | "egress" | "silence": not told yet, and why
+    group: str | None = None  # the storm or egress thread it belongs to
+    last_told: float = 0.0
+
+
+@dataclass
+class Group:
+    """A storm, or the openings held behind an open egress canary; keyed by its thread."""
+
+    members: dict[str, Facts] = field(default_factory=dict)
+    last_join: float = 0.0
+    storm: bool = False
+
+
+@dataclass
+class Burst:
+    thread: str  # the first opening's thread, which becomes the storm's
+    first: str
+    deadline: float
+    held: list[str] = field(default_factory=list)
+    recovered: dict[str, Facts] = field(default_factory=dict)
+
+
+@dataclass
+class Flap:
+    thread: str
+    since: float
+    last: float
+    count: int
+
+
+@dataclass
+class PolicyState:
+    next_id: int = 1
+    incidents: dict[str, Incident] = field(default_factory=dict)  # by integration key
+    transitions: dict[str, list[float]] = field(default_factory=dict)  # opens and closes
+    flapping: dict[str, Flap] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)  # by thread
+    storm: str | None = None  # the active storm's thread
+    burst: Burst | None = None
+    egress: dict[str, str] = field(default_factory=dict)  # open canary -> its thread
+    silenced: dict[str, list[Facts]] = field(default_factory=dict)  # what a silence hid
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PolicyState:
+        def facts(d: dict[str, Any]) -> Facts:
+            return Facts.from_json(d)
+
+        burst = data.get("burst")
+        return cls(
+            next_id=data["next_id"],
+            incidents={
+                k: Incident(**{**v, "facts": facts(v["facts"])})
+                for k, v in data["incidents"].items()
+            },
+            transitions=data["transitions"],
+            flapping={k: Flap(**v) for k, v in data["flapping"].items()},
+            groups={
+                k: Group(**{**v, "members": {m: facts(f) for m, f in v["members"].items()}})
+                for k, v in data["groups"].items()
+            },
+            storm=data.get("storm"),
+            burst=None
+            if burst is None
+            else Burst(
+                **{**burst, "recovered": {k: facts(v) for k, v in burst["recovered"].items()}}
+            ),
+            egress=data["egress"],
+            silenced={k: [facts(f) for f in v] for k, v in data["silenced"].items()},
+        )
+
+    @property
+    def busy(self) -> bool:
+        """True while something waits on time alone (a burst, flapping, a reminder, a silence)."""
+        return bool(self.burst or self.flapping or self.silenced or self.incidents)
+
+
+def _kind(failure: Failure | None, throttled: bool = False) -> IncidentKind:
+    if throttled:
+        return IncidentKind.THROTTLED
+    if failure is not None and failure.reason == "auth":
+        return IncidentKind.AUTH
+    return IncidentKind.OUTAGE
+
+
+class Policy:
+    def __init__(self, settings: AlertSettings) -> None:
+        self.settings = settings
+
+    def step(
+        self, state: PolicyState, events: list[Event], now: float, silenced: Silenced
+    ) -> list[Notice]:
+        """Apply `events` (oldest first), then whatever is due at `now`; the notices to send."""
+        out: list[Notice] = []
+        for event in events:
+            self._event(state, event, silenced, out)
+        self._tick(state, now, silenced, out)
+        return out
+
+    # -- events --------------------------------------------------------------------------
+
+    def _event(
+        self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
+    ) -> None:
+        kind = event.kind
+        if kind in (EventKind.THROTTLED, EventKind.THROTTLE_ENDED):
+            self._throttle(state, event, silenced, out)
+            return
+        if kind in (EventKind.OPENED, EventKind.CLOSED) and self._flapping(state, event, out):
+            return
+        if kind is EventKind.OPENED:
+            self._opened(state, event, silenced, out)
+        elif kind is EventKind.CLOSED:
+            self._closed(state, event, silenced, out)
+        else:
+            self._trial(state, event, out)
+
+    def _new(self, state: PolicyState, facts: Facts) -> Incident:
+        thread = f"{facts.integration}#{state.next_id}"
+        state.next_id += 1
+        incident = Incident(facts, thread)
+        state.incidents[_key(facts)] = incident
+        return incident
+
+    def _tell(self, incident: Incident, out: list[Notice], at: float) -> None:
+        incident.told, incident.held, incident.last_told = True, None, at
+        out.append(Notice(NoticeKind.OPENED, incident.thread, at, incident.facts))
+
+    def _opened(
+        self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
+    ) -> None:
+        name = event.integration
+        facts = Facts(
+            name, _kind(event.failure), event.at, event.failure, event.failed_probes,
+            event.next_trial_at, egress=event.egress,
+        )  # fmt: skip
+        current = state.incidents.get(name)
+        if current is not None:  # the same unresolved incident (a restart, a missed close)
+            current.facts = replace(current.facts, failure=event.failure,
+                                    failed_probes=event.failed_probes,
+                                    next_trial_at=event.next_trial_at)  # fmt: skip
+            return
+        incident = self._new(state, facts)
+        reason = silenced(name, event.at)
+        if reason is not None:
+            incident.held = "silence"
+            state.silenced.setdefault(name, []).append(facts)
+            return
+        if event.egress:
+            state.egress[name] = incident.thread
+            state.groups[incident.thread] = Group()
+            self._tell(incident, out, event.at)
+            return
+        if state.egress:  # our own network is suspect: hold behind the first canary
+            canary = next(iter(state.egress))
+            thread = state.egress[canary]
+            incident.held, incident.group = "egress", thread
+            state.groups[thread].members[name] = facts
+            canary_facts = state.incidents[canary].facts
+            members = tuple(state.groups[thread].members.values())
+            out.append(Notice(NoticeKind.HELD, thread, event.at, canary_facts, members, quiet=True))
+            return
+        window = self.settings.storm_window
+        storm = state.groups.get(state.storm) if state.storm else None
+        if storm is not None and state.storm and event.at - storm.last_join <= window:
+            self._join_storm(state, state.storm, incident, event.at, out)
+            return
+        burst = state.burst
+        if burst is not None and event.at <= burst.deadline:
+            incident.held = "burst"
+            burst.held.append(name)
+            return
+        state.burst = Burst(incident.thread, name, event.at + window)
+        self._tell(incident, out, event.at)
+
+    def _join_storm(
+        self, state: PolicyState, thread: str, incident: Incident, at: float, out: list[Notice]
+    ) -> None:
+        group = state.groups[thread]
+        name = incident.facts.integration
+        group.members[name] = incident.facts
+        group.last_join = at
+        incident.told, incident.held, incident.group, incident.last_told = True, None, thread, at
+        out.append(Notice(NoticeKind.UPDATED, thread, at, incident.facts,
+                          tuple(group.members.values()), change="joined",
+                          count=len(group.members)))  # fmt: skip
+
+    def _trial(self, state: PolicyState, event: Event, out: list[Notice]) -> None:
+        incident = state.incidents.get(event.integration)
+        if incident is None:
+            return
+        facts = incident.facts
+        if event.kind is EventKind.TRIAL_FAILED:
+            facts = replace(facts, failure=event.failure or facts.failure,
+                            failed_probes=facts.failed_probes + 1,
+                            next_trial_at=event.next_trial_at)  # fmt: skip
+        incident.facts = facts
+        if incident.group in state.groups:
+            state.groups[incident.group].members[event.integration] = facts
+        if not incident.told or event.integration in state.flapping:
+            return
+        loud = "half_open" in self.settings.notify_on
+        thread = incident.group or incident.thread
+        group = state.groups.get(incident.group or "")
+        members = tuple(group.members.values()) if group else ()
+        out.append(Notice(NoticeKind.UPDATED, thread, event.at, facts, members,
+                          change=event.kind.value, quiet=not loud))  # fmt: skip
+
+    def _closed(
+        self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
+    ) -> None:
+        name = event.integration
+        incident = state.incidents.pop(name, None)
+        if incident is None:
+            return
+        facts = replace(incident.facts, closed_at=event.at)
+        if incident.held == "silence":
+            state.silenced.setdefault(name, []).append(facts)
+            return
+        if incident.held == "burst" and state.burst is not None:
+            state.burst.held.remove(name)
+            state.burst.recovered[name] = facts
+            return
+        if incident.held == "egress":
+            group = state.groups.get(incident.group or "")
+            if group is not None:
+                group.members[name] = facts
+            return
+        if name in state.egress:
+            self._canary_closed(state, incident, facts, event.at, out)
+            return
+        if incident.group is not None and incident.group in state.groups:
+            self._member_closed(state, incident.group, facts, event.at, out)
+            return
+        if state.burst is not None and state.burst.first == name:
+            state.burst.recovered[name] = facts
+        if incident.told and "close" in self.settings.notify_on:
+            out.append(Notice(NoticeKind.RESOLVED, incident.thread, event.at, facts))
+
+    def _member_closed(
+        self, state: PolicyState, thread: str, facts: Facts, at: float, out: list[Notice]
+    ) -> None:
+        group = state.groups[thread]
+        group.members[facts.integration] = facts
+        members = tuple(group.members.values())
+        if any(m.closed_at is None for m in members):
+            out.append(Notice(NoticeKind.UPDATED, thread, at, facts, members,
+                              change="recovered", count=len(members), quiet=True))  # fmt: skip
+            return
+        del state.groups[thread]
+        if state.storm == thread:
+            state.storm = None
+        if "close" in self.settings.notify_on:
+            out.append(Notice(NoticeKind.RESOLVED, thread, at, None, members, count=len(members)))
+
+    def _canary_closed(
+        self, state: PolicyState, incident: Incident, facts: Facts, at: float, out: list[Notice]
+    ) -> None:
+        del state.egress[facts.integration]
+        group = state.groups.pop(incident.thread, Group())
+        members = tuple(group.members.values())
+        if "close" in self.settings.notify_on:
+            out.append(Notice(NoticeKind.RESOLVED, incident.thread, at, facts, members))
+        for member in members:  # still failing with our network back: real incidents now
+            held = state.incidents.get(member.integration)
+            if held is not None and held.held == "egress":
+                held.group = None
+                self._tell(held, out, at)
+
+    def _throttle(
+        self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
+    ) -> None:
+        key = event.integration + ":throttled"
+        if event.kind is EventKind.THROTTLED:
+            if key in state.incidents:
+                return
+            facts = Facts(event.integration, IncidentKind.THROTTLED, event.at, event.failure)
+            incident = self._new(state, facts)
+            if silenced(event.integration, event.at) is not None:
+                incident.held = "silence"
+                state.silenced.setdefault(event.integration, []).append(facts)
+            else:
+                self._tell(incident, out, event.at)
+            return
+        ended = state.incidents.pop(key, None)
+        if ended is None:
+            return
+        facts = replace(ended.facts, closed_at=event.at)
+        if ended.held == "silence":
+            state.silenced.setdefault(event.integration, []).append(facts)
+        elif ended.told and "close" in self.settings.notify_on:
+            out.append(Notice(NoticeKind.RESOLVED, ended.thread, event.at, facts))
+
+    def _flapping(self, state: PolicyState, event: Event, out: list[Notice]) -> bool:
+        """Count the transition; True if flap damping takes the event (nothing else to do)."""
+        name, window = event.integration, self.settings.flap_window
+        recent = [t for t in state.transitions.get(name, []) if event.at - t < window]
+        recent.append(event.at)
+        state.transitions[name] = recent
+        flap = state.flapping.get(name)
+        if flap is not None:
+            flap.count += 1
+            flap.last = event.at
+            self._track_quietly(state, event)
+            return True
+        if len(recent) <= self.settings.flap_max_transitions:
+            return False
+        incident = state.incidents.get(name)
+        if incident is not None and incident.told and incident.group is None:
+            thread = incident.thread
+        else:
+            thread = f"{name}#{state.next_id}"
+            state.next_id += 1
+        state.flapping[name] = Flap(thread, recent[0], event.at, len(recent))
+        self._track_quietly(state, event)
+        current = state.incidents.get(name)
+        if current is not None:
+            current.thread, current.told, current.held, current.group = thread, True, None, None
+        facts = current.facts if current else Facts(name, IncidentKind.OUTAGE, event.at)
+        out.append(Notice(NoticeKind.FLAPPING, thread, event.at, facts, count=len(recent)))
+        return True
+
+    def _track_quietly(self, state: PolicyState, event: Event) -> None:
+        """Keep the incident's existence in step with the breaker while flapping."""
+        name = event.integration
+        if event.kind is EventKind.OPENED:
+            facts = Facts(
+                name,
+                _kind(event.failure),
+                event.at,
+                event.failure,
+                event.failed_probes,
+                event.next_trial_at,
+                egress=event.egress,
+            )
+            incident = state.incidents.get(name)
+            if incident is None:
+                flap = state.flapping.get(name)
+                thread = flap.thread if flap else f"{name}#{state.next_id}"
+                state.incidents[name] = Incident(facts, thread, told=True)
+            else:
+                incident.facts = facts
+        else:
+            state.incidents.pop(name, None)
+
+    # -- time ----------------------------------------------------------------------------
+
+    def _tick(self, state: PolicyState, now: float, silenced: Silenced, out: list[Notice]) -> None:
+        burst = state.burst
+        if burst is not None and now > burst.deadline:
+            state.burst = None
+            self._burst_ended(state, burst, now, out)
+        for name, flap in list(state.flapping.items()):
+            if now - flap.last >= self.settings.flap_window:
+                del state.flapping[name]
+                state.transitions.pop(name, None)
+                incident = state.incidents.get(name)
+                facts = (
+                    incident.facts
+                    if incident
+                    else Facts(name, IncidentKind.OUTAGE, flap.since, closed_at=flap.last)
+                )
+                if incident is not None:
+                    incident.last_told = now
+                out.append(Notice(NoticeKind.STABLE, flap.thread, now, facts, count=flap.count))
+        for name, hidden in list(state.silenced.items()):
+            reason = silenced(name, now)
+            if reason is not None:
+                continue
+            del state.silenced[name]
+            self._silence_ended(state, name, hidden, now, out)
+        repeat = self.settings.repeat_interval
+        if repeat > 0:
+            for incident in state.incidents.values():
+                if (
+                    incident.told
+                    and incident.group is None
+                    and incident.facts.integration not in state.flapping
+                    and now - incident.last_told >= repeat
+                ):
+                    incident.last_told = now
+                    out.append(Notice(NoticeKind.REMINDER, incident.thread, now, incident.facts))
+
+    def _burst_ended(self, state: PolicyState, burst: Burst, now: float, out: list[Notice]) -> None:
+        first = state.incidents.get(burst.first)
+        everyone: dict[str, Facts] = dict(burst.recovered)
+        if first is not None:
+            everyone[burst.first] = first.facts
+        held = [state.incidents[n] for n in burst.held if n in state.incidents]
+        for incident in held:
+            everyone[incident.facts.integration] = incident.facts
+        if len(everyone) < self.settings.storm_min_integrations:
+            for incident in held:
+                self._tell(incident, out, now)
+            return
+        group = Group(dict(sorted(everyone.items(), key=lambda kv: kv[1].opened_at)), now, True)
+        state.groups[burst.thread] = group
+        state.storm = burst.thread
+        for incident in [first, *held] if first is not None else held:
+            if incident is not None:
+                incident.told, incident.held, incident.group = True, None, burst.thread
+                incident.last_told = now
+        members = tuple(group.members.values())
+        if all(m.closed_at is not None for m in members):  # over before it was grouped
+            del state.groups[burst.thread]
+            state.storm = None
+            out.append(Notice(NoticeKind.RESOLVED, burst.thread, now, None, members,
+                              count=len(members)))  # fmt: skip
+            return
+        out.append(Notice(NoticeKind.STORM, burst.thread, now, None, members, count=len(members)))
+
+    def _silence_ended(
+        self, state: PolicyState, name: str, hidden: list[Facts], now: float, out: list[Notice]
+    ) -> None:
+        still = [
+            state.incidents[key]
+            for key in (name, name + ":throttled")
+            if key in state.incidents and state.incidents[key].held == "silence"
+        ]
+        for incident in still:  # still failing: the summary opens the incident
+            incident.told, incident.held, incident.last_told = True, None, now
+            out.append(Notice(NoticeKind.SILENCE_ENDED, incident.thread, now, incident.facts,
+                              tuple(hidden), count=len(hidden)))  # fmt: skip
+        if not still:
+            thread = f"{name}#{state.next_id}"
+            state.next_id += 1
+            last = hidden[-1]
+            out.append(Notice(NoticeKind.SILENCE_ENDED, thread, now, last, tuple(hidden),
+                              count=len(hidden)))  # fmt: skip
+
+
+def _key(facts: Facts) -> str:
+    if facts.kind is IncidentKind.THROTTLED:
+        return facts.integration + ":throttled"
+    return facts.integration

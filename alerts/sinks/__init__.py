@@ -1,0 +1,87 @@
+"""Where notices are said: one sink per file (Slack's Web API, a Slack webhook, the console).
+
+A sink sends one message at a time and raises `SinkError` when it could not, saying why in
+a closed set of reasons (the `reason` label of `breakerwatch_notification_failures_total`)
+and whether trying again can help. Sinks that can edit (`edits = True`) also update a
+message in place and reply in its thread; the others get each notice's standalone message.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+from urllib.parse import urlsplit
+from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+
+from alerts.messages import Message
+
+__all__ = [
+    "TIMEOUT",
+    "FailureReason",
+    "Sink",
+    "SinkError",
+    "honour_no_proxy",
+    "retry_handlers",
+]
+
+TIMEOUT = 10  # seconds per Slack request
+
+
+class FailureReason(enum.StrEnum):
+    RATE_LIMITED = "rate_limited"  # 429: wait Retry-After
+    SERVER_ERROR = "server_error"  # 5xx, internal_error, fatal_error, a non-JSON answer
+    NETWORK = "network"  # connect, reset, timeout
+    AUTH = "auth"  # the token or webhook was refused or revoked: fix the config
+    CHANNEL = "channel"  # channel missing, archived, or the bot is not in it
+    PAYLOAD = "payload"  # Slack refused this message (blocks, length)
+    GONE = "gone"  # the message to edit no longer exists
+
+
+class SinkError(Exception):
+    def __init__(
+        self, reason: FailureReason, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Sink(Protocol):
+    name: str  # the `channel` label of the notification metrics
+    edits: bool
+
+    async def post(
+        self, message: Message, thread: tuple[str, str] | None = None
+    ) -> tuple[str, str]:
+        """Send `message` (into the thread `(channel, ts)` if given); its (channel, ts)."""
+        ...
+
+    async def update(self, where: tuple[str, str], message: Message) -> None:
+        """Replace the message at `(channel, ts)`."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def honour_no_proxy(client: object, url: str) -> None:
+    """slack-sdk takes HTTPS_PROXY from the environment but ignores NO_PROXY; this applies it."""
+    host = urlsplit(url).hostname or ""
+    if getattr(client, "proxy", None) and proxy_bypass_environment(host):
+        client.proxy = None  # type: ignore[attr-defined]
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """slack-sdk's own retries, once each, inside one call: a dropped connection, a 429 after
+    its Retry-After, a 500 or 503. The outbox retries the rest, for as long as it takes."""
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+        AsyncServerErrorRetryHandler(max_retry_count=1),
+    ]

@@ -1,0 +1,33 @@
+"""The console sink: each notice's standalone text, one block of lines, on a stream."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from alerts.messages import Message
+
+__all__ = ["ConsoleSink"]
+
+
+class ConsoleSink:
+    name = "console"
+    edits = False
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    async def post(
+        self, message: Message, thread: tuple[str, str] | None = None
+    ) -> tuple[str, str]:
+        stream = self._stream or sys.stdout
+        lines = message.text.splitlines() or [""]
+        stream.write("ALERT " + lines[0] + "".join(f"\n      {line}" for line in lines[1:]) + "\n")
+        stream.flush()
+        return "", ""
+
+    async def update(self, where: tuple[str, str], message: Message) -> None:
+        raise NotImplementedError("the console cannot edit")
+
+    async def aclose(self) -> None:
+        pass

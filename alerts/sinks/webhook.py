@@ -1,0 +1,83 @@
+"""The Slack incoming-webhook sink: one new message per notice (a webhook cannot edit).
+
+A webhook answers HTTP 200 with the plain text `ok`; errors are a status and a short text
+(vendor-apis.md 5.5). slack-sdk's AsyncWebhookClient does not raise on them, so each is
+mapped here; its retry handlers retry once on a 429, 500/503 and a dropped connection.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from alerts.messages import Message
+from alerts.sinks import TIMEOUT, FailureReason, SinkError, honour_no_proxy, retry_handlers
+
+__all__ = ["WebhookSink", "webhook_reason"]
+
+
+def webhook_reason(status: int, body: str) -> FailureReason:
+    if status == 429:
+        return FailureReason.RATE_LIMITED
+    if status >= 500:
+        return FailureReason.SERVER_ERROR
+    if status in (401, 403) or body in (
+        "no_service",
+        "invalid_token",
+        "no_team",
+        "no_active_hooks",
+        "team_disabled",
+    ):
+        return FailureReason.AUTH
+    if status in (404, 410) or body in (
+        "channel_not_found",
+        "channel_is_archived",
+        "posting_to_general_channel_denied",
+    ):
+        return FailureReason.CHANNEL
+    return FailureReason.PAYLOAD
+
+
+class WebhookSink:
+    name = "slack"
+    edits = False
+
+    def __init__(self, url: str) -> None:
+        self._client = AsyncWebhookClient(
+            url=url,
+            timeout=TIMEOUT,
+            retry_handlers=retry_handlers(),
+        )
+        honour_no_proxy(self._client, url)
+
+    async def post(
+        self, message: Message, thread: tuple[str, str] | None = None
+    ) -> tuple[str, str]:
+        payload = message.payload()
+        try:
+            response = await self._client.send(
+                text=payload["text"], blocks=payload.get("blocks"), unfurl_links=False
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise SinkError(
+                FailureReason.NETWORK, f"cannot reach the Slack webhook ({type(error).__name__})"
+            ) from None
+        body = (response.body or "").strip()
+        if response.status_code == 200 and body == "ok":
+            return "", ""
+        reason = webhook_reason(response.status_code, body)
+        retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        if isinstance(retry_after, list):
+            retry_after = retry_after[0]
+        shown = body if body and len(body) <= 60 and "<" not in body else "no usable body"
+        raise SinkError(
+            reason,
+            f"the Slack webhook answered HTTP {response.status_code} ({shown})",
+            float(retry_after) if retry_after else None,
+        )  # fmt: skip
+
+    async def update(self, where: tuple[str, str], message: Message) -> None:
+        raise NotImplementedError("a webhook cannot edit")
+
+    async def aclose(self) -> None:
+        pass

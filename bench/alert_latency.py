@@ -1,0 +1,154 @@
+"""Alert latency: from a breaker transition to the fake Slack's receipt, Slack healthy.
+
+    .venv/bin/python bench/alert_latency.py [--incidents 40]
+
+The daemon (`breakerwatch run`) probes the vendor simulator every 500 ms and alerts to the
+fake Slack of tests/fakes/slack.py with a bot token; the four vendors fail and recover one
+after another. Each opening is a `chat.postMessage`, each recovery a `chat.update` (plus a
+thread reply). The latency of one is the fake's arrival time minus the transition's time as
+the daemon recorded it in its SQLite state (the same wall clock, the same machine).
+
+Baseline, in the same run: slack-sdk's AsyncWebClient posting straight to the same fake,
+from the call to the fake's receipt; the ratio says what the outbox, the policy and the
+loop add on top of the unavoidable HTTP request. Target: p99 under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
+
+from probes.simulator import Simulator  # noqa: E402
+from probes.simulator.faults import Fault, Mode  # noqa: E402
+from tests.daemon.harness import DaemonProcess, config_text, environment  # noqa: E402
+from tests.fakes.slack import FakeSlack  # noqa: E402
+
+TOKEN = "xoxb-bench"
+VENDORS = ("kit", "hubspot", "mailchimp", "sendgrid")
+
+
+@contextmanager
+def running_simulator() -> Iterator[Simulator]:
+    sim = Simulator()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(sim.start(), loop).result(10)
+    try:
+        yield sim
+    finally:
+        asyncio.run_coroutine_threadsafe(sim.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def baseline(slack: FakeSlack, count: int) -> list[float]:
+    async def run() -> list[float]:
+        client = AsyncWebClient(token=TOKEN, base_url=slack.api_url)
+        seen = len(slack.requests)
+        starts = []
+        for i in range(count):
+            starts.append(time.time())
+            await client.chat_postMessage(channel="#bench", text=f"baseline {i}")
+        arrivals = [r.at for r in slack.requests[seen:]]
+        return [a - s for s, a in zip(starts, arrivals, strict=True)]
+
+    return asyncio.run(run())
+
+
+def measured(slack: FakeSlack, state: Path) -> list[float]:
+    db = sqlite3.connect(state / "state.db")
+    rows = db.execute(
+        "SELECT integration, from_state, to_state, at FROM transitions ORDER BY id"
+    ).fetchall()
+    db.close()
+    latencies = []
+    used: set[int] = set()
+    for name, before, after, at in rows:
+        if (before, after) == ("closed", "open"):
+            method, prefix = "chat.postMessage", f"{name} is failing"
+        elif (before, after) == ("half_open", "closed"):
+            method, prefix = "chat.update", f"{name} recovered"
+        else:
+            continue
+        for i, request in enumerate(slack.requests):
+            text = str(request.payload.get("text", ""))
+            fits = request.method == method and text.startswith(prefix) and request.at >= at
+            if fits and i not in used:
+                used.add(i)
+                latencies.append(request.at - at)
+                break
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--incidents", type=int, default=40)
+    args = parser.parse_args()
+    with (
+        running_simulator() as sim,
+        FakeSlack(
+            tokens=(TOKEN,), channels=("#integrations", "#bench"), rate=100, burst=100
+        ) as slack,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        state = Path(tmp) / "state"
+        alerts = (
+            '\n[alerts]\nstorm_window = "1s"\n[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
+            f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
+        )
+        config = Path(tmp) / "config.toml"
+        config.write_text(config_text(sim, state, reset="1s", extra=alerts))
+        daemon = DaemonProcess(config, environment(sim, SLACK_TOKEN=TOKEN)).wait_ready()
+        try:
+            for i in range(args.incidents):
+                vendor = VENDORS[i % len(VENDORS)]
+                fault = sim.vendors[vendor].plan
+                fault.set_mode(Fault(Mode.ERROR))
+                daemon.until(lambda v=vendor: daemon.state(v) == "open", 30, f"{vendor} open")
+                fault.set_mode(Fault())
+                daemon.until(lambda v=vendor: daemon.state(v) == "closed", 30, f"{vendor} closed")
+                time.sleep(1.2)  # past the storm window: one incident at a time
+            time.sleep(2)
+        finally:
+            daemon.stop()
+        ours = measured(slack, state)
+    with FakeSlack(tokens=(TOKEN,), channels=("#bench",), rate=1000, burst=1000) as slack:
+        base = baseline(slack, 100)
+    p50, p99 = percentile(ours, 0.5), percentile(ours, 0.99)
+    b50, b99 = percentile(base, 0.5), percentile(base, 0.99)
+    print(f"alerts measured: {len(ours)} of {2 * args.incidents} transitions")
+    mean = statistics.mean(ours)
+    print(
+        f"breakerwatch, transition -> Slack receipt: p50 {p50 * 1000:.1f} ms, "
+        f"p99 {p99 * 1000:.1f} ms, max {max(ours) * 1000:.1f} ms, mean {mean * 1000:.1f} ms"
+    )
+    print(
+        f"baseline, slack-sdk call -> Slack receipt: p50 {b50 * 1000:.1f} ms, "
+        f"p99 {b99 * 1000:.1f} ms"
+    )
+    print(f"ratio (ours / baseline): p50 {p50 / b50:.1f}x, p99 {p99 / b99:.1f}x")
+    print(f"target p99 < 1 s: {'met' if p99 < 1 else 'MISSED'}")
+    return 0 if len(ours) == 2 * args.incidents else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The alert policy, driven by a fake clock (plain numbers: the policy never reads a clock).
+
+Every scenario runs through `Run`, which round-trips the policy state through JSON between
+steps, as the outbox does; a policy that kept anything outside its state would fail here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from alerts.model import AlertSettings, Event, EventKind, Failure, IncidentKind, Notice, NoticeKind
+from alerts.policy import Policy, PolicyState
+
+T0 = 1_790_000_000.0
+FAIL = Failure("http_5xx", 503, "HTTPStatusError", "HTTP 503 Service Unavailable")
+AUTH = Failure("auth", 401, "HTTPStatusError", "HTTP 401 Unauthorized")
+
+
+class Run:
+    def __init__(
+        self, silenced: dict[str, tuple[float, float]] | None = None, **settings: object
+    ) -> None:
+        self.policy = Policy(AlertSettings(**settings))  # type: ignore[arg-type]
+        self.state = json.dumps(PolicyState().to_json())
+        self.silences = silenced or {}
+        self.told: list[Notice] = []
+
+    def silenced(self, name: str, now: float) -> str | None:
+        window = self.silences.get(name) or self.silences.get("*")
+        return "deploy" if window and window[0] <= now < window[1] else None
+
+    def step(self, now: float, *events: Event) -> list[Notice]:
+        state = PolicyState.from_json(json.loads(self.state))
+        notices = self.policy.step(state, list(events), now, self.silenced)
+        self.state = json.dumps(state.to_json())
+        for notice in notices:  # notices round-trip too: they are stored in the outbox
+            assert Notice.from_json(json.loads(json.dumps(notice.to_json()))) == notice
+        self.told += notices
+        return notices
+
+    @property
+    def current(self) -> PolicyState:
+        return PolicyState.from_json(json.loads(self.state))
+
+
+def opened(name: str, at: float, failure: Failure = FAIL, **kw: object) -> Event:
+    return Event(name, EventKind.OPENED, at, failure, 5, at + 30, **kw)  # type: ignore[arg-type]
+
+
+def closed(name: str, at: float, **kw: object) -> Event:
+    return Event(name, EventKind.CLOSED, at, **kw)  # type: ignore[arg-type]
+
+
+def kinds(notices: list[Notice]) -> list[str]:
+    return [n.kind.value for n in notices]
+
+
+def test_open_then_close_is_one_thread_opened_then_resolved() -> None:
+    run = Run()
+    (first,) = run.step(T0, opened("mailchimp", T0))
+    assert first.kind is NoticeKind.OPENED
+    assert first.subject is not None
+    assert first.subject.failed_probes == 5
+    assert first.subject.next_trial_at == T0 + 30
+    (last,) = run.step(T0 + 600, closed("mailchimp", T0 + 600))
+    assert last.kind is NoticeKind.RESOLVED
+    assert last.thread == first.thread
+    assert last.subject is not None
+    assert last.subject.closed_at == T0 + 600
+    assert run.current.incidents == {}
+
+
+def test_reopening_an_unresolved_incident_is_not_a_new_incident() -> None:
+    run = Run()
+    (first,) = run.step(T0, opened("hubspot", T0))
+    # A restart: the breaker comes back open and opens again; the incident is the same one.
+    assert run.step(T0 + 60, opened("hubspot", T0 + 60)) == []
+    (resolved,) = run.step(T0 + 90, closed("hubspot", T0 + 90))
+    assert resolved.thread == first.thread
+    assert resolved.subject is not None
+    assert resolved.subject.opened_at == T0
+
+
+def test_a_failed_trial_is_quiet_unless_half_open_is_asked_for() -> None:
+    run = Run()
+    run.step(T0, opened("kit", T0))
+    trial = Event("kit", EventKind.TRIAL, T0 + 30)
+    failed = Event("kit", EventKind.TRIAL_FAILED, T0 + 31, FAIL, 6, T0 + 91)
+    quiet = run.step(T0 + 31, trial, failed)
+    assert [n.quiet for n in quiet] == [True, True]  # the message's facts refresh, nobody is pinged
+    assert quiet[-1].subject is not None
+    assert quiet[-1].subject.failed_probes == 6
+    loud = Run(notify_on=frozenset({"open", "close", "half_open"}))
+    loud.step(T0, opened("kit", T0))
+    notices = loud.step(T0 + 31, trial, failed)
+    assert [(n.change, n.quiet) for n in notices] == [("trial", False), ("trial_failed", False)]
+
+
+def test_auth_failures_are_their_own_kind_of_incident() -> None:
+    run = Run()
+    (notice,) = run.step(T0, opened("sendgrid", T0, AUTH))
+    assert notice.subject is not None
+    assert notice.subject.kind is IncidentKind.AUTH
+
+
+def test_long_throttling_is_an_incident_and_ends() -> None:
+    run = Run()
+    throttled = Failure("throttled", 429, None, "HTTP 429 Too Many Requests")
+    (start,) = run.step(T0, Event("hubspot", EventKind.THROTTLED, T0 - 600, throttled))
+    assert start.subject is not None
+    assert start.subject.kind is IncidentKind.THROTTLED
+    assert run.step(T0 + 1, Event("hubspot", EventKind.THROTTLED, T0 - 600, throttled)) == []
+    (end,) = run.step(T0 + 60, Event("hubspot", EventKind.THROTTLE_ENDED, T0 + 60))
+    assert end.kind is NoticeKind.RESOLVED
+    assert end.thread == start.thread
+
+
+def test_flapping_becomes_one_message_then_quiet_then_one_summary() -> None:
+    run = Run(flap_window=900.0, flap_max_transitions=4)
+    t = T0
+    for i in range(4):  # open, close, open, close: told as usual
+        run.step(t, opened("mailchimp", t) if i % 2 == 0 else closed("mailchimp", t))
+        t += 60
+    assert kinds(run.told) == ["opened", "resolved", "opened", "resolved"]
+    (flapping,) = run.step(t, opened("mailchimp", t))  # the fifth within 15 minutes
+    assert flapping.kind is NoticeKind.FLAPPING
+    assert flapping.count == 5
+    for i in range(6):  # keeps flapping: nothing said
+        t += 60
+        assert run.step(t, closed("mailchimp", t) if i % 2 == 0 else opened("mailchimp", t)) == []
+    last = t
+    assert run.step(last + 899) == []  # not yet stable for a whole window
+    (stable,) = run.step(last + 900)
+    assert stable.kind is NoticeKind.STABLE
+    assert stable.thread == flapping.thread
+    assert stable.count == 11
+    assert stable.subject is not None
+    assert stable.subject.closed_at is None  # it settled open: the incident goes on
+    (resolved,) = run.step(last + 1000, closed("mailchimp", last + 1000))
+    assert resolved.kind is NoticeKind.RESOLVED
+    assert resolved.thread == flapping.thread
+
+
+def test_a_storm_of_four_is_one_grouped_message_on_the_first_thread() -> None:
+    run = Run(storm_window=30.0, storm_min_integrations=3)
+    (first,) = run.step(T0, opened("mailchimp", T0))
+    assert first.kind is NoticeKind.OPENED  # the first opening is told at once
+    for i, name in enumerate(("hubspot", "kit", "sendgrid"), 1):
+        assert run.step(T0 + i * 5, opened(name, T0 + i * 5)) == []  # held
+    (storm,) = run.step(T0 + 31)
+    assert storm.kind is NoticeKind.STORM
+    assert storm.thread == first.thread
+    assert [m.integration for m in storm.members] == ["mailchimp", "hubspot", "kit", "sendgrid"]
+    recoveries = [run.step(T0 + 100 + i, closed(n, T0 + 100 + i)) for i, n in
+                  enumerate(("hubspot", "kit", "mailchimp"))]  # fmt: skip
+    assert all(n.quiet and n.change == "recovered" for (n,) in recoveries)
+    (done,) = run.step(T0 + 200, closed("sendgrid", T0 + 200))
+    assert done.kind is NoticeKind.RESOLVED
+    assert done.thread == first.thread
+    assert done.count == 4
+    assert len({n.thread for n in run.told}) == 1  # one thread, one Slack message
+
+
+def test_an_opening_during_a_storm_joins_it() -> None:
+    run = Run(storm_window=30.0, storm_min_integrations=3)
+    for i, name in enumerate(("a", "b", "c")):
+        run.step(T0 + i, opened(name, T0 + i))
+    (storm,) = run.step(T0 + 31)
+    (joined,) = run.step(T0 + 40, opened("d", T0 + 40))
+    assert joined.kind is NoticeKind.UPDATED
+    assert joined.change == "joined"
+    assert joined.thread == storm.thread
+    assert joined.count == 4
+
+
+def test_a_burst_below_the_storm_size_is_told_one_by_one() -> None:
+    run = Run(storm_window=30.0, storm_min_integrations=3)
+    run.step(T0, opened("a", T0))
+    assert run.step(T0 + 10, opened("b", T0 + 10)) == []
+    (late,) = run.step(T0 + 31)
+    assert late.kind is NoticeKind.OPENED
+    assert late.subject is not None
+    assert late.subject.integration == "b"
+    assert len({n.thread for n in run.told}) == 2
+
+
+def test_egress_gating_holds_openings_behind_the_canary() -> None:
+    run = Run()
+    (canary,) = run.step(T0, opened("egress", T0, egress=True))
+    assert canary.subject is not None
+    assert canary.subject.egress
+    held = run.step(T0 + 5, opened("hubspot", T0 + 5), opened("kit", T0 + 6))
+    assert [(n.kind, n.quiet, n.thread) for n in held] == [
+        (NoticeKind.HELD, True, canary.thread)
+    ] * 2
+    assert [m.integration for m in held[-1].members] == ["hubspot", "kit"]
+    assert run.step(T0 + 50, closed("kit", T0 + 50)) == []  # recovered behind the canary
+    notices = run.step(T0 + 60, closed("egress", T0 + 60))
+    assert kinds(notices) == ["resolved", "opened"]
+    assert [m.integration for m in notices[0].members] == ["hubspot", "kit"]
+    assert notices[1].subject is not None
+    assert notices[1].subject.integration == "hubspot"
+
+
+def test_a_silence_spanning_an_outage_sends_one_summary_when_it_ends() -> None:
+    run = Run(silenced={"mailchimp": (T0, T0 + 3600)})
+    assert run.step(T0 + 60, opened("mailchimp", T0 + 60)) == []
+    assert run.step(T0 + 600, closed("mailchimp", T0 + 600)) == []
+    assert run.step(T0 + 3599) == []
+    (summary,) = run.step(T0 + 3600)
+    assert summary.kind is NoticeKind.SILENCE_ENDED
+    assert summary.count == 2
+    assert summary.subject is not None
+    assert summary.subject.closed_at == T0 + 600
+    assert run.step(T0 + 3700) == []
+
+
+def test_still_failing_when_the_silence_ends_opens_the_incident() -> None:
+    run = Run(silenced={"*": (T0, T0 + 600)})
+    run.step(T0 + 60, opened("kit", T0 + 60))
+    (summary,) = run.step(T0 + 600)
+    assert summary.kind is NoticeKind.SILENCE_ENDED
+    assert summary.subject is not None
+    assert summary.subject.closed_at is None
+    (resolved,) = run.step(T0 + 700, closed("kit", T0 + 700))
+    assert resolved.kind is NoticeKind.RESOLVED
+    assert resolved.thread == summary.thread
+
+
+def test_an_incident_told_before_a_silence_still_resolves_during_it() -> None:
+    run = Run(silenced={"kit": (T0 + 100, T0 + 1000)})
+    (first,) = run.step(T0, opened("kit", T0))
+    (resolved,) = run.step(T0 + 200, closed("kit", T0 + 200))
+    assert resolved.kind is NoticeKind.RESOLVED
+    assert resolved.thread == first.thread
+
+
+def test_reminders_every_repeat_interval_while_open() -> None:
+    run = Run(repeat_interval=3600.0)
+    run.step(T0, opened("hubspot", T0))
+    assert run.step(T0 + 3599) == []
+    (reminder,) = run.step(T0 + 3600)
+    assert reminder.kind is NoticeKind.REMINDER
+    assert run.step(T0 + 3601) == []
+    assert kinds(run.step(T0 + 7200)) == ["reminder"]
+    run.step(T0 + 7300, closed("hubspot", T0 + 7300))
+    assert run.step(T0 + 20000) == []
+
+
+def test_no_reminders_by_default() -> None:
+    run = Run()
+    run.step(T0, opened("hubspot", T0))
+    assert run.step(T0 + 86400 * 7) == []
+
+
+def test_same_state_events_and_time_decide_the_same() -> None:
+    events = [opened("a", T0), opened("b", T0 + 1), opened("c", T0 + 2), closed("a", T0 + 50)]
+    runs = [Run(), Run()]
+    for run in runs:
+        for event in events:
+            run.step(event.at, event)
+        run.step(T0 + 100)
+    assert runs[0].told == runs[1].told
+    assert replace(runs[0].told[0]) == runs[1].told[0]

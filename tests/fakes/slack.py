@@ -1,0 +1,433 @@
+"""A loopback fake of Slack's Web API and incoming webhooks (vendor-apis.md sections 5, 6.5).
+
+Web API (`POST /api/<method>`): `chat.postMessage`, `chat.update`, `auth.test`. JSON or
+form bodies; `Authorization: Bearer` (or a `token` form field). Platform errors are HTTP 200
+with `{"ok": false, "error": ...}`; over the per-channel rate, HTTP 429 with an integer
+`Retry-After` and `{"ok": false, "error": "ratelimited"}`; 5xx faults are Slack's HTML page.
+Incoming webhooks (`POST /services/T/B/SECRET`): JSON only, HTTP 200 with the plain-text body
+`ok`; errors are a status and a short plain-text body; 429 has `Retry-After: 1` and no body.
+
+Faults are switched from the test (`fake.mode = "down"`, `fake.fail_next(...)`). `hold`
+acts on a request and answers only when released: the window between Slack's receipt and
+the client's acknowledgement, where a crash can double a post. `stall` hangs without acting
+until released, then answers 503: Slack down the slow way.
+Every request is recorded with its arrival time; messages are kept per channel, with their
+edits and thread replies.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = ["FakeSlack", "Message", "Received"]
+
+SERVER_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Server Error | Slack</title></head>"
+    b"<body><h1>Server Error</h1><p>It seems like there's a problem on our end.</p>"
+    b"</body></html>"
+)
+MODES = ("healthy", "down", "ratelimited", "fatal_error", "disconnect", "hold", "stall")
+_JSON = "application/json; charset=utf-8"
+_TEXT = "text/plain;charset=utf-8"
+
+
+@dataclass
+class Received:
+    """One request as the fake saw it."""
+
+    at: float  # time.time() on arrival
+    method: str  # API method ("chat.postMessage") or "webhook"
+    headers: dict[str, str]
+    body: bytes
+    payload: dict[str, Any]
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str | None
+    blocks: list[Any] | None
+    thread_ts: str | None = None
+    reply_broadcast: bool = False
+    metadata: Any = None
+    edits: list[dict[str, Any]] = field(default_factory=list)  # earlier versions, oldest first
+    posted_at: float = 0.0
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class FakeSlack:
+    """`with FakeSlack() as slack:`; `slack.api_url` is the Web API base URL (ends in /api/)."""
+
+    def __init__(
+        self,
+        *,
+        tokens: tuple[str, ...] = ("xoxb-test-token",),
+        channels: tuple[str, ...] = ("#integrations",),
+        not_member: tuple[str, ...] = (),
+        archived: tuple[str, ...] = (),
+        webhooks: dict[str, str] | None = None,
+        rate: float = 1.0,
+        burst: int = 10,
+    ) -> None:
+        self.tokens = set(tokens)
+        self.channels = {name: f"C{i:08d}" for i, name in enumerate(channels, 1)}
+        self.not_member = set(not_member)
+        self.archived = set(archived)
+        # webhook path secret -> channel
+        self.webhooks = dict(webhooks or {"T000/B000/hooksecret": "#integrations"})
+        self.revoked_hooks: set[str] = set()
+        self.rate, self.burst = rate, burst
+        self.mode = "healthy"
+        self.retry_after = 1
+        self._faults: deque[str] = deque()
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._seq = 0
+        self.requests: list[Received] = []
+        self.messages: list[Message] = []
+        self.held = 0
+        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    # -- life cycle and addresses --------------------------------------------------------
+
+    def __enter__(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def webhook_url(self, secret: str = "T000/B000/hooksecret") -> str:
+        return f"{self.url}/services/{secret}"
+
+    # -- faults --------------------------------------------------------------------------
+
+    def fail_next(self, *modes: str) -> None:
+        """The next requests answer with these modes, one each, then `mode` again."""
+        for mode in modes:
+            if mode not in MODES:
+                raise ValueError(f"unknown mode {mode!r}")
+        with self._lock:
+            self._faults.extend(modes)
+
+    def release(self) -> None:
+        """Let every held request (mode "hold") be answered."""
+        self._release.set()
+
+    def _next_mode(self) -> str:
+        with self._lock:
+            return self._faults.popleft() if self._faults else self.mode
+
+    def _rate_limited(self, key: str) -> bool:
+        """A token bucket per channel (or webhook): `rate` a second, `burst` at once."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return True
+            self._buckets[key] = (tokens - 1, now)
+            return False
+
+    # -- what tests read -----------------------------------------------------------------
+
+    def calls(self, method: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if r.method == method]
+
+    def top_level(self, channel: str = "#integrations") -> list[Message]:
+        """Channel messages that are not thread replies (what an on-call sees in the channel)."""
+        with self._lock:
+            return [m for m in self.messages if m.channel == channel and m.thread_ts is None]
+
+    def replies(self, ts: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.messages if m.thread_ts == ts]
+
+    def texts(self) -> list[str]:
+        """Every text the fake was sent, edits included (to search for what must not leak)."""
+        with self._lock:
+            return [r.body.decode("utf-8", "replace") for r in self.requests]
+
+    # -- the API -------------------------------------------------------------------------
+
+    def _record(self, method: str, headers: dict[str, str], body: bytes, payload: Any) -> None:
+        with self._lock:
+            self.requests.append(Received(time.time(), method, headers, body, payload))
+
+    def _ts(self) -> str:
+        with self._lock:
+            self._seq += 1
+            return f"{int(time.time())}.{self._seq:06d}"
+
+    def web_api(
+        self, method: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        payload = _payload(headers, body)
+        self._record(method, headers, body, payload if isinstance(payload, dict) else {})
+        mode = self._next_mode()
+        fault = self._fault(mode, api=True)
+        if fault is not None:
+            return fault
+        return self._held(mode, self._web_api(method, headers, payload))
+
+    def _web_api(
+        self, method: str, headers: dict[str, str], payload: dict[str, Any] | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        if payload is None:
+            return _ok_false("invalid_form_data")
+        token = _bearer(headers) or payload.get("token")
+        if not token:
+            return _ok_false("not_authed")
+        if token not in self.tokens:
+            return _ok_false("invalid_auth")
+        if method == "auth.test":
+            return _ok({"url": "https://fake.slack.com/", "team": "Fake", "user": "breakerwatch",
+                        "team_id": "T000", "user_id": "U000", "bot_id": "B000"})  # fmt: skip
+        if method == "chat.postMessage":
+            return self._post(payload)
+        if method == "chat.update":
+            return self._update(payload)
+        return _ok_false("unknown_method")
+
+    def _channel(
+        self, payload: dict[str, Any]
+    ) -> tuple[str | None, tuple[int, dict[str, str], bytes] | None]:
+        name = payload.get("channel")
+        if not name:
+            return None, _ok_false("channel_not_found")
+        known = {**self.channels, **{v: v for v in self.channels.values()}}
+        if name not in known:
+            return None, _ok_false("channel_not_found")
+        canonical = next(k for k, v in self.channels.items() if name in (k, v))
+        if canonical in self.archived:
+            return None, _ok_false("is_archived")
+        if canonical in self.not_member:
+            return None, _ok_false("not_in_channel")
+        return canonical, None
+
+    def _post(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        channel, error = self._channel(payload)
+        if error is not None or channel is None:
+            return error or _ok_false("channel_not_found")
+        text, blocks = payload.get("text"), payload.get("blocks")
+        if not text and not blocks and not payload.get("attachments"):
+            return _ok_false("no_text")
+        if blocks is not None and not _valid_blocks(blocks):
+            return _ok_false("invalid_blocks")
+        if self._rate_limited(channel):
+            return _ratelimited(self.retry_after)
+        thread_ts = payload.get("thread_ts")
+        if thread_ts is not None and not any(m.ts == thread_ts for m in self.messages):
+            return _ok_false("thread_not_found")
+        ts = self._ts()
+        message = Message(
+            channel, ts, text, blocks, thread_ts, bool(payload.get("reply_broadcast")),
+            payload.get("metadata"), posted_at=time.time(),
+        )  # fmt: skip
+        with self._lock:
+            self.messages.append(message)
+        body = {"channel": self.channels[channel], "ts": ts, "message": _message_json(message)}
+        return _ok(body)
+
+    def _update(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        channel, error = self._channel(payload)
+        if error is not None or channel is None:
+            return error or _ok_false("channel_not_found")
+        ts = payload.get("ts")
+        with self._lock:
+            found = next((m for m in self.messages if m.ts == ts and m.channel == channel), None)
+        if found is None:
+            return _ok_false("message_not_found")
+        blocks = payload.get("blocks")
+        if blocks is not None and not _valid_blocks(blocks):
+            return _ok_false("invalid_blocks")
+        with self._lock:
+            found.edits.append({"text": found.text, "blocks": found.blocks})
+            found.text = payload.get("text", found.text)
+            found.blocks = blocks if blocks is not None else found.blocks
+        return _ok({"channel": self.channels[channel], "ts": ts, "text": found.text,
+                    "message": _message_json(found)})  # fmt: skip
+
+    def webhook(
+        self, secret: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            payload = json.loads(body) if "json" in headers.get("content-type", "") else None
+        except ValueError:
+            payload = None
+        self._record("webhook", headers, body, payload if isinstance(payload, dict) else {})
+        mode = self._next_mode()
+        fault = self._fault(mode, api=False)
+        if fault is not None:
+            return fault
+        return self._held(mode, self._webhook(secret, payload))
+
+    def _webhook(self, secret: str, payload: Any) -> tuple[int, dict[str, str], bytes]:
+        channel = self.webhooks.get(secret)
+        if channel is None or secret in self.revoked_hooks:
+            return 404, {"Content-Type": _TEXT}, b"no_service"
+        if not isinstance(payload, dict):
+            return 400, {"Content-Type": _TEXT}, b"invalid_payload"
+        if channel in self.archived:
+            return 410, {"Content-Type": _TEXT}, b"channel_is_archived"
+        if not payload.get("text") and not payload.get("blocks"):
+            return 400, {"Content-Type": _TEXT}, b"missing_text_or_fallback_or_attachments"
+        if payload.get("blocks") is not None and not _valid_blocks(payload["blocks"]):
+            return 400, {"Content-Type": _TEXT}, b"invalid_blocks"
+        if self._rate_limited("hook:" + secret):
+            return 429, {"Retry-After": "1"}, b""
+        message = Message(channel, self._ts(), payload.get("text"), payload.get("blocks"),
+                          posted_at=time.time())  # fmt: skip
+        with self._lock:
+            self.messages.append(message)
+        return 200, {"Content-Type": _TEXT}, b"ok"
+
+    def _held(
+        self, mode: str, answer: tuple[int, dict[str, str], bytes]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """In mode "hold" the request has been acted on (as Slack would); the answer waits."""
+        if mode == "hold":
+            with self._lock:
+                self.held += 1
+            self._release.wait()
+        return answer
+
+    def _fault(self, mode: str, *, api: bool) -> tuple[int, dict[str, str], bytes] | None:
+        if mode in ("healthy", "hold"):
+            return None
+        if mode == "stall":  # hangs without acting, then fails: Slack down, the slow way
+            self._release.wait()
+            mode = "down"
+        if mode == "down":
+            return 503, {"Content-Type": "text/html; charset=utf-8"}, SERVER_ERROR_PAGE
+        if mode == "ratelimited":
+            if api:
+                return _ratelimited(self.retry_after)
+            return 429, {"Retry-After": str(self.retry_after)}, b""
+        if mode == "fatal_error":
+            return (
+                _ok_false("fatal_error") if api else (500, {"Content-Type": _TEXT}, b"rollup_error")
+            )
+        return -1, {}, b""  # disconnect: the handler closes the socket without an answer
+
+
+def _payload(headers: dict[str, str], body: bytes) -> dict[str, Any] | None:
+    kind = headers.get("content-type", "")
+    try:
+        if "json" in kind:
+            data = json.loads(body or b"{}")
+            return data if isinstance(data, dict) else None
+        fields: dict[str, Any] = dict(parse_qsl(body.decode()))
+        if isinstance(fields.get("blocks"), str):
+            fields["blocks"] = json.loads(fields["blocks"])
+        return fields
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _valid_blocks(blocks: Any) -> bool:
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return False
+    for block in blocks:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            return False
+        text = block.get("text")
+        if isinstance(text, dict) and len(str(text.get("text", ""))) > 3000:
+            return False
+    return True
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": "message", "subtype": "bot_message", "bot_id": "B000",
+                            "text": message.text or "", "ts": message.ts}  # fmt: skip
+    if message.blocks is not None:
+        data["blocks"] = message.blocks
+    if message.thread_ts is not None:
+        data["thread_ts"] = message.thread_ts
+    return data
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    return value[7:].strip() if value.lower().startswith("bearer ") else None
+
+
+def _ok(fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return 200, {"Content-Type": _JSON}, json.dumps({"ok": True, **fields}).encode()
+
+
+def _ok_false(error: str) -> tuple[int, dict[str, str], bytes]:
+    return 200, {"Content-Type": _JSON}, json.dumps({"ok": False, "error": error}).encode()
+
+
+def _ratelimited(seconds: int) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+    return 429, {"Content-Type": _JSON, "Retry-After": str(seconds)}, body
+
+
+def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            path = self.path.split("?", 1)[0]
+            if path.startswith("/api/"):
+                answer = fake.web_api(path[len("/api/") :], headers, body)
+            elif path.startswith("/services/"):
+                answer = fake.webhook(path[len("/services/") :], headers, body)
+            else:
+                answer = 404, {"Content-Type": _TEXT}, b"not found"
+            status, reply_headers, reply = answer
+            if status < 0:  # disconnect before any answer
+                self.close_connection = True
+                self.connection.close()
+                return
+            self.send_response(status)
+            for name, value in reply_headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+    return Handler

@@ -1,0 +1,193 @@
+"""The fake Slack against the facts sheet (vendor-apis.md sections 5 and 6.5), through
+slack-sdk's own clients where the sheet speaks of what the SDK sees, raw HTTP elsewhere."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from tests.fakes.slack import FakeSlack
+
+TOKEN = "xoxb-test-token"
+
+
+def client(slack: FakeSlack, token: str | None = TOKEN) -> WebClient:
+    return WebClient(token=token, base_url=slack.api_url, retry_handlers=[])
+
+
+def test_post_message_returns_a_ts_and_stores_the_message(slack: FakeSlack) -> None:
+    response = client(slack).chat_postMessage(channel="#integrations", text="hello")
+    assert response.status_code == 200
+    assert response["ok"] is True
+    assert response["channel"].startswith("C")
+    ts = response["ts"]
+    seconds, seq = ts.split(".")
+    assert seconds.isdigit()
+    assert len(seq) == 6
+    assert response["message"]["ts"] == ts
+    (request,) = slack.calls("chat.postMessage")
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["content-type"].startswith("application/json")
+    assert [m.text for m in slack.top_level()] == ["hello"]
+
+
+def test_ts_is_monotonic_and_threads_and_updates_are_kept(slack: FakeSlack) -> None:
+    web = client(slack)
+    parent = web.chat_postMessage(channel="#integrations", text="open")["ts"]
+    reply = web.chat_postMessage(channel="#integrations", text="more", thread_ts=parent)["ts"]
+    assert reply > parent
+    updated = web.chat_update(channel="#integrations", ts=parent, text="resolved")
+    assert updated["ok"]
+    assert updated["ts"] == parent
+    assert updated["text"] == "resolved"
+    (message,) = slack.top_level()
+    assert message.text == "resolved"
+    assert message.edits == [{"text": "open", "blocks": None}]
+    assert [m.text for m in slack.replies(parent)] == ["more"]
+
+
+@pytest.mark.parametrize(("token", "error"), [(None, "not_authed"), ("xoxb-wrong", "invalid_auth")])
+def test_auth_errors_are_http_200_with_ok_false(
+    slack: FakeSlack, token: str | None, error: str
+) -> None:
+    with pytest.raises(SlackApiError) as raised:
+        client(slack, token).chat_postMessage(channel="#integrations", text="x")
+    assert raised.value.response.status_code == 200
+    assert raised.value.response["error"] == error
+
+
+def test_platform_errors(slack: FakeSlack) -> None:
+    slack.not_member.add("#integrations")
+    web = client(slack)
+    cases = [
+        ({"channel": "#nowhere", "text": "x"}, "channel_not_found"),
+        ({"channel": "#integrations", "text": "x"}, "not_in_channel"),
+    ]
+    for kwargs, error in cases:
+        with pytest.raises(SlackApiError) as raised:
+            web.chat_postMessage(**kwargs)
+        assert raised.value.response["error"] == error
+    slack.not_member.clear()
+    with pytest.raises(SlackApiError) as raised:
+        web.api_call("chat.postMessage", json={"channel": "#integrations"})
+    assert raised.value.response["error"] == "no_text"
+    with pytest.raises(SlackApiError) as raised:
+        web.chat_postMessage(channel="#integrations", text="x", blocks=[{"no": "type"}] * 2)
+    assert raised.value.response["error"] == "invalid_blocks"
+    with pytest.raises(SlackApiError) as raised:
+        web.chat_update(channel="#integrations", ts="1.000001", text="x")
+    assert raised.value.response["error"] == "message_not_found"
+
+
+def test_form_bodies_with_a_token_field_are_accepted(slack: FakeSlack) -> None:
+    answer = httpx.post(
+        slack.api_url + "chat.postMessage",
+        data={"token": TOKEN, "channel": "#integrations", "text": "form"},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["ok"] is True
+
+
+def test_rate_limit_is_429_with_an_integer_retry_after(slack: FakeSlack) -> None:
+    slack.burst, slack.rate = 2, 0.01
+    web = client(slack)
+    web.chat_postMessage(channel="#integrations", text="1")
+    web.chat_postMessage(channel="#integrations", text="2")
+    with pytest.raises(SlackApiError) as raised:
+        web.chat_postMessage(channel="#integrations", text="3")
+    response = raised.value.response
+    assert response.status_code == 429
+    assert response["error"] == "ratelimited"
+    assert int(response.headers["Retry-After"]) >= 1  # an integer: the SDK int()s it
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
+def test_server_errors_are_slacks_html_page(slack: FakeSlack) -> None:
+    slack.fail_next("down")
+    with pytest.raises(SlackApiError) as raised:
+        client(slack).chat_postMessage(channel="#integrations", text="x")
+    assert raised.value.response.status_code == 503
+    assert raised.value.response["error"].startswith("Received a response in a non-JSON format")
+
+
+def test_fatal_error_and_disconnect(slack: FakeSlack) -> None:
+    slack.fail_next("fatal_error", "disconnect")
+    with pytest.raises(SlackApiError) as raised:
+        client(slack).chat_postMessage(channel="#integrations", text="x")
+    assert raised.value.response.status_code == 200
+    assert raised.value.response["error"] == "fatal_error"
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(slack.api_url + "chat.postMessage", json={})
+
+
+def test_hold_acts_on_the_request_and_delays_the_answer(slack: FakeSlack) -> None:
+    slack.fail_next("hold")
+    answers: list[int] = []
+    thread = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(
+                slack.api_url + "chat.postMessage",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"channel": "#integrations", "text": "held"},
+                timeout=10,
+            ).status_code
+        )
+    )
+    thread.start()
+    thread.join(0.5)
+    assert answers == []
+    assert slack.held == 1
+    assert [m.text for m in slack.top_level()] == ["held"]  # Slack posted it already
+    slack.release()
+    thread.join(5)
+    assert answers == [200]
+
+
+def test_webhook_success_is_plain_text_ok(slack: FakeSlack) -> None:
+    response = WebhookClient(slack.webhook_url()).send(text="hi", blocks=[{"type": "divider"}])
+    assert (response.status_code, response.body) == (200, "ok")
+    assert response.headers["content-type"].startswith("text/plain")
+    (message,) = slack.top_level()
+    assert message.text == "hi"
+    assert message.blocks == [{"type": "divider"}]
+
+
+def test_webhook_errors_are_statuses_with_short_text(slack: FakeSlack) -> None:
+    unknown = WebhookClient(slack.webhook_url("T1/B1/unknown")).send(text="x")
+    assert (unknown.status_code, unknown.body) == (404, "no_service")
+    raw = httpx.post(
+        slack.webhook_url(), content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert (raw.status_code, raw.text) == (400, "invalid_payload")
+    slack.archived.add("#integrations")
+    archived = WebhookClient(slack.webhook_url()).send(text="x")
+    assert (archived.status_code, archived.body) == (410, "channel_is_archived")
+
+
+def test_webhook_429_has_retry_after_1_and_no_body(slack: FakeSlack) -> None:
+    slack.fail_next("ratelimited")
+    slack.retry_after = 1
+    response = WebhookClient(slack.webhook_url()).send(text="x")
+    assert response.status_code == 429
+    assert response.body == ""
+    assert response.headers["retry-after"] == "1"
+
+
+def test_webhook_5xx_can_be_an_html_page(slack: FakeSlack) -> None:
+    slack.fail_next("down")
+    response = WebhookClient(slack.webhook_url()).send(text="x")
+    assert response.status_code == 503
+    assert "Server Error | Slack" in response.body
+
+
+def test_every_request_is_recorded(slack: FakeSlack) -> None:
+    client(slack).chat_postMessage(channel="#integrations", text="a")
+    WebhookClient(slack.webhook_url()).send(text="b")
+    assert [r.method for r in slack.requests] == ["chat.postMessage", "webhook"]
+    assert json.loads(slack.requests[1].body)["text"] == "b"
