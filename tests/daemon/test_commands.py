@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
+from alerts.engine import SinkStats
+from alerts.sinks import FailureReason
 from daemon.cli import main
 from daemon.config import load
 from daemon.metrics import DaemonStats, ProbeStats, Row, process_registry, render
@@ -154,7 +156,10 @@ def sample_page() -> str:
     stats.rate_limit_remaining = 42
     stats.tls_expiry = 1_900_000_000.0
     rows = [Row("billing", breaker, stats), Row("kit", Breaker("kit"), ProbeStats())]
-    return render(rows, DaemonStats(1, 1000.0), process_registry(), now=2000.0).decode()
+    slack = SinkStats(sent=3, depth=2)
+    slack.failed(FailureReason.RATE_LIMITED)
+    sinks = {"slack": slack, "console": SinkStats(sent=3)}
+    return render(rows, DaemonStats(1, 1000.0), process_registry(), 2000.0, sinks).decode()
 
 
 def test_the_metrics_page_counts_what_happened() -> None:
@@ -174,6 +179,11 @@ def test_the_metrics_page_counts_what_happened() -> None:
         'breakerwatch_rate_limit_remaining{integration="billing"} 42',
         'breakerwatch_probes_total{integration="kit"} 0',
         "breakerwatch_config_last_reload_successful 1",
+        'breakerwatch_notifications_total{channel="slack"} 3',
+        'breakerwatch_notification_failures_total{channel="slack",reason="rate_limited"} 1',
+        'breakerwatch_notification_failures_total{channel="slack",reason="auth"} 0',
+        'breakerwatch_notification_queue_depth{channel="slack"} 2',
+        'breakerwatch_notification_queue_depth{channel="console"} 0',
     ):
         assert line + "\n" in page
     assert (
