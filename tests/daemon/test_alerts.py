@@ -189,6 +189,12 @@ def test_a_silence_from_the_cli_holds_alerts_and_ends_with_a_summary(
     time.sleep(1.0)
     assert slack.top_level() == []  # probing and recording went on; nobody was told
     assert "kit" in cli("list").stdout
+    table = subprocess.run(
+        [BREAKERWATCH, "status", "--url", daemon.url],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert "silenced: kit" in table.stdout
+    assert "alerts via slack: 0 sent, 0 waiting" in table.stdout
     removed = cli("remove", "1")
     assert removed.returncode == 0
     assert removed.stdout == "no silences\n"
@@ -244,5 +250,28 @@ def test_alerts_can_be_turned_on_by_a_reload(
         (message,) = slack.top_level()
         assert message.text is not None
         assert message.text.startswith("sendgrid is failing")
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_long_throttling_is_its_own_incident(
+    simulator: Simulator, slack: FakeSlack, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    extra = alerts_config(slack, 'throttled_after = "1s"\n')
+    config.write_text(config_text(simulator, tmp_path / "state", extra=extra))
+    daemon = DaemonProcess(config, environment(simulator, SLACK_TOKEN=TOKEN)).wait_ready()
+    try:
+        admin(simulator, "PUT", "/hubspot/mode", {"mode": "429"})
+        daemon.until(lambda: slack.top_level(), what="the throttling alert")
+        (message,) = slack.top_level()
+        assert message.text is not None
+        assert message.text.startswith("hubspot: throttled (HTTP 429) for a long time")
+        assert daemon.state("hubspot") == "closed"  # a 429 is not an outage
+        admin(simulator, "PUT", "/hubspot/mode", {"mode": "healthy"})
+        daemon.until(lambda: slack.replies(message.ts), timeout=30, what="the end of it")
+        (message,) = slack.top_level()
+        assert message.text is not None
+        assert message.text.startswith("hubspot: no longer throttled")
     finally:
         assert daemon.stop() == 0
