@@ -8,7 +8,7 @@ the policy decision that produced it.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from probes import State, Transition
@@ -192,4 +192,3 @@ class AlertSettings:
     repeat_interval: float = 0.0
     throttled_after: float = 600.0
     dashboard_url: str | None = None
-    egress: frozenset[str] = field(default_factory=frozenset)  # canary integrations

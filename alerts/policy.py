@@ -126,11 +126,6 @@ class PolicyState:
             silenced={k: [facts(f) for f in v] for k, v in data["silenced"].items()},
         )
 
-    @property
-    def busy(self) -> bool:
-        """True while something waits on time alone (a burst, flapping, a reminder, a silence)."""
-        return bool(self.burst or self.flapping or self.silenced or self.incidents)
-
 
 def _kind(failure: Failure | None, throttled: bool = False) -> IncidentKind:
     if throttled:

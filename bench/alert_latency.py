@@ -21,10 +21,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,27 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
-from probes.simulator import Simulator  # noqa: E402
 from probes.simulator.faults import Fault, Mode  # noqa: E402
 from tests.daemon.harness import DaemonProcess, config_text, environment  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
+from tests.simulator.helpers import running_simulator  # noqa: E402
 
 TOKEN = "xoxb-bench"
 VENDORS = ("kit", "hubspot", "mailchimp", "sendgrid")
-
-
-@contextmanager
-def running_simulator() -> Iterator[Simulator]:
-    sim = Simulator()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(sim.start(), loop).result(10)
-    try:
-        yield sim
-    finally:
-        asyncio.run_coroutine_threadsafe(sim.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -112,11 +95,17 @@ def main() -> int:
     ):
         state = Path(tmp) / "state"
         alerts = (
-            '\n[alerts]\nstorm_window = "1s"\n[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
+            # Flap damping would (rightly) silence a vendor that fails this often.
+            '\n[alerts]\nstorm_window = "1s"\nflap_max_transitions = 1000\n'
+            '[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
             f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
         )
         config = Path(tmp) / "config.toml"
-        config.write_text(config_text(sim, state, reset="1s", extra=alerts))
+        text = config_text(sim, state, reset="1s", extra=alerts)
+        # Repeated trips would grow the open period (as they should); keep it short here.
+        config.write_text(
+            text.replace('reset_timeout = "1s"', 'reset_timeout = "1s"\nmax_reset_timeout = "2s"')
+        )
         daemon = DaemonProcess(config, environment(sim, SLACK_TOKEN=TOKEN)).wait_ready()
         try:
             for i in range(args.incidents):

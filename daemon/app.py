@@ -411,11 +411,13 @@ class Daemon:
         if config is None:
             self.alerter = None
             return
-        sinks = build_sinks(config, self._log_stream)
+        previous = self.alerter.stats if self.alerter is not None else {}
         self.alerter = Alerter(
-            self.outbox, sinks, Policy(config.settings), self._silenced,
-            wall=self._wall, dashboard_url=config.settings.dashboard_url,
+            self.outbox, build_sinks(config, self._log_stream), Policy(config.settings),
+            self._silenced, wall=self._wall, dashboard_url=config.settings.dashboard_url,
         )  # fmt: skip
+        for name in self.alerter.stats.keys() & previous.keys():  # counters never go back
+            self.alerter.stats[name] = previous[name]
 
     def breaker_action(self, name: str, action: str) -> dict[str, Any] | None:
         done = asyncio.run_coroutine_threadsafe(self._breaker_action(name, action), self._loop)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +7,7 @@ import pytest
 from probes.simulator import Simulator
 from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack
+from tests.simulator.helpers import running_simulator
 
 
 @pytest.fixture
@@ -35,15 +34,5 @@ def server() -> Iterator[ScriptedServer]:
 @pytest.fixture
 def simulator() -> Iterator[Simulator]:
     """The vendor simulator on a free loopback port, served from its own thread and loop."""
-    sim = Simulator()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(sim.start(), loop).result(10)
-    try:
+    with running_simulator() as sim:
         yield sim
-    finally:
-        asyncio.run_coroutine_threadsafe(sim.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()

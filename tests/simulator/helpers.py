@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -28,3 +32,20 @@ def basic(key: str, user: str = "anystring") -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def running_simulator() -> Iterator[Simulator]:
+    """The vendor simulator on a free loopback port, served from its own thread and loop."""
+    sim = Simulator()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(sim.start(), loop).result(10)
+    try:
+        yield sim
+    finally:
+        asyncio.run_coroutine_threadsafe(sim.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
