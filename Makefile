@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench bench-daemon bench-alerts clean
+.PHONY: run test lint typecheck unit bench bench-daemon bench-alerts dashboards clean
 
 $(VENV)/.test: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "breakerwatch needs Python 3.11 or newer")'
@@ -41,6 +41,10 @@ bench-daemon: $(VENV)/.test
 # Alert latency, transition to the fake Slack's receipt, against slack-sdk's own round trip.
 bench-alerts: $(VENV)/.test
 	$(BIN)/python bench/alert_latency.py
+
+# Regenerate grafana/dashboards/*.json after changing grafana/generate.py.
+dashboards: $(VENV)/.test
+	$(BIN)/python grafana/generate.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,159 @@
+"""Every PromQL expression in the dashboards and the rules, run by a real Prometheus
+(Debian's package) that scrapes a real daemon through an outage and a recovery."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+import yaml
+
+from grafana.generate import expressions
+from probes.simulator import Simulator
+from tests.daemon.harness import DaemonProcess, config_text, environment
+from tests.fakes.http_server import ScriptedServer
+from tests.fakes.slack import FakeSlack
+from tests.monitoring.test_files import PROMETHEUS, dashboards
+from tests.simulator.helpers import admin
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None,
+    reason="prometheus is not installed (.ci/run installs Debian's prometheus package)",
+)
+# What Grafana would put in place of the dashboards' variables; the scrape interval is 1 s.
+VARIABLES = {"$__rate_interval": "5s", "$job": "breakerwatch", "$integration": ".*"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def tls_endpoint(tmp_path: Path) -> Iterator[tuple[ScriptedServer, Path]]:
+    """An https endpoint whose CA the daemon trusts (SSL_CERT_FILE), for the TLS panel."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", not_after=datetime.now(UTC) + timedelta(days=30))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with ScriptedServer(tls=context) as server:
+        yield server, bundle
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """Prometheus scraping job "breakerwatch" every second, with the bundled rules loaded."""
+    port, target = free_port(), free_port()
+    for name in ("alerts.yml", "recording.yml"):
+        shutil.copy(PROMETHEUS / name, tmp_path / name)
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["alerts.yml", "recording.yml"],
+        "scrape_configs": [
+            {"job_name": "breakerwatch", "static_configs": [{"targets": [f"127.0.0.1:{target}"]}]}
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    with (tmp_path / "prometheus.log").open("w") as log:
+        process = subprocess.Popen(
+            ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield f"http://127.0.0.1:{port}", target
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def query(url: str, expr: str, start: float, end: float) -> list[Any]:
+    answer = httpx.get(
+        f"{url}/api/v1/query_range",
+        params={"query": expr, "start": start, "end": end, "step": "1s"},
+        timeout=20,
+    ).json()
+    assert answer["status"] == "success", f"{expr}: {answer}"
+    return list(answer["data"]["result"])
+
+
+def substitute(expr: str) -> str:
+    for name, value in VARIABLES.items():
+        expr = expr.replace(name, value)
+    return expr
+
+
+def test_every_dashboard_and_rule_query_returns_data(
+    simulator: Simulator,
+    slack: FakeSlack,
+    tls_endpoint: tuple[ScriptedServer, Path],
+    prometheus: tuple[str, int],
+    tmp_path: Path,
+) -> None:
+    url, port = prometheus
+    server, bundle = tls_endpoint
+    extra = (
+        f'\n[[integrations]]\nname = "billing"\nkind = "http"\nurl = "{server.url}/health"\n'
+        f'\n[alerts]\nstorm_window = "1s"\n[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
+        f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
+    )
+    config = tmp_path / "config.toml"
+    text = config_text(simulator, tmp_path / "state", extra=extra)
+    config.write_text(text.replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'))
+    env = environment(simulator, SLACK_TOKEN="xoxb-test-token", SSL_CERT_FILE=str(bundle))
+    start = time.time()
+    daemon = DaemonProcess(config, env).wait_ready()
+    try:
+        daemon.until(lambda: query(url, 'up{job="breakerwatch"} == 1', start, time.time()),
+                     30, "Prometheus to scrape the daemon")  # fmt: skip
+        slack.fail_next("down", "down")  # one failed delivery, for the failure series
+        admin(simulator, "PUT", "/kit/mode", {"mode": "5xx"})
+        daemon.until(lambda: daemon.state("kit") == "open", what="kit to open")
+        daemon.until(lambda: slack.top_level(), 30, "the Slack alert")
+        admin(simulator, "PUT", "/kit/mode", {"mode": "healthy"})
+        daemon.until(lambda: daemon.state("kit") == "closed", 30, "kit to close")
+        time.sleep(6)  # a few more scrapes and rule evaluations after the recovery
+        end = time.time()
+        empty = []
+        for board in dashboards():
+            for expr in expressions(board):
+                if expr.startswith("label_values("):
+                    continue
+                if not query(url, substitute(expr), start, end):
+                    empty.append(f"{board['uid']}: {expr}")
+            for variable in board["templating"]["list"]:
+                found = re.fullmatch(r"label_values\((.+), (\w+)\)", variable.get("definition", ""))
+                if found:
+                    values = httpx.get(
+                        f"{url}/api/v1/label/{found[2]}/values",
+                        params={"match[]": substitute(found[1])}, timeout=20,
+                    ).json()["data"]  # fmt: skip
+                    assert values, variable["definition"]
+        for name in ("recording.yml", "alerts.yml"):
+            rules = yaml.safe_load((PROMETHEUS / name).read_text())
+            for group in rules["groups"]:
+                for rule in group["rules"]:
+                    query(url, rule["expr"], start, end)  # it parses and evaluates
+                    if "record" in rule and not query(url, rule["record"], start, end):
+                        empty.append(rule["record"])
+                    for metric in set(re.findall(r"\b(breakerwatch_\w+|up)\b", rule["expr"])):
+                        if not query(url, metric, start, end):
+                            empty.append(f"{rule.get('alert')}: {metric}")
+        assert empty == []
+    finally:
+        assert daemon.stop() == 0
