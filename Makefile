@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench bench-daemon bench-alerts dashboards clean
+.PHONY: run test lint typecheck unit bench bench-daemon bench-alerts dashboards install uninstall clean
 
 $(VENV)/.test: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "breakerwatch needs Python 3.11 or newer")'
@@ -45,6 +45,14 @@ bench-alerts: $(VENV)/.test
 # Regenerate grafana/dashboards/*.json after changing grafana/generate.py.
 dashboards: $(VENV)/.test
 	$(BIN)/python grafana/generate.py
+
+# As root: /opt/breakerwatch, the systemd unit, /etc/breakerwatch (docs/operations.md).
+# ROOT=DIR installs a self-contained copy under DIR instead (the tests do).
+install:
+	sh systemd/install.sh install $(ROOT)
+
+uninstall:
+	sh systemd/install.sh uninstall $(ROOT)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

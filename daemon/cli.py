@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="write a commented starter config.toml")
     init.add_argument("path", nargs="?", default="config.toml", metavar="PATH")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument(
+        "--credentials",
+        action="store_true",
+        help="reference secrets as systemd credentials (credential:NAME), not env:NAME",
+    )
     probe = with_config("probe", "run one probe now and show how it went")
     probe.add_argument("name", metavar="NAME")
     probe.add_argument("--explain", action="store_true", help="the request, timings, and breaker")
@@ -118,7 +123,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     if command == "simulate":
         return asyncio.run(simulate.run(*args.listen))
     if command == "init":
-        return _init(Path(args.path), args.force)
+        return _init(Path(args.path), args.force, credentials=args.credentials)
     if command in ("status", "breaker", "silence"):
         return _remote(args, env)
     path = config_path(args.config, env)
@@ -157,21 +162,25 @@ def _load(path: Path, env: Mapping[str, str]) -> Config | None:
         return None
 
 
-def _init(path: Path, force: bool) -> int:
+def _init(path: Path, force: bool, *, credentials: bool = False) -> int:
     if path.exists() and not force:
         print(f"{path} already exists; pass --force to overwrite it", file=sys.stderr)
         return 1
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_text(starter_config(), encoding="utf-8")
+        temporary.write_text(starter_config(credentials=credentials), encoding="utf-8")
         temporary.replace(path)
     except OSError as error:
         print(f"cannot write {path}: {error.strerror}", file=sys.stderr)
         return 1
-    print(
-        f"wrote {path}. Set the secrets it references (MAILCHIMP_API_KEY, HUBSPOT_TOKEN, "
-        f"KIT_API_KEY, SENDGRID_API_KEY), then run `breakerwatch check --config {path}`."
+    where = (
+        "Put the secrets it references in /etc/credstore/ (mailchimp-api-key, hubspot-token, "
+        "kit-api-key, sendgrid-api-key; one file each, chmod 600)"
+        if credentials
+        else "Set the secrets it references (MAILCHIMP_API_KEY, HUBSPOT_TOKEN, KIT_API_KEY, "
+        "SENDGRID_API_KEY)"
     )
+    print(f"wrote {path}. {where}, then run `breakerwatch check --config {path}`.")
     return 0
 
 

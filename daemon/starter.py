@@ -86,9 +86,24 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
 ]  # fmt: skip
 
 
-def starter_config() -> str:
-    """The text of a starter config.toml: every section, commented."""
-    return "\n".join(f"{comment}\n{_toml(body)}" for comment, body in _SECTIONS)
+# With `--credentials`: the same secrets as systemd credentials (files in /etc/credstore).
+CREDENTIALS = {
+    "env:MAILCHIMP_API_KEY": "credential:mailchimp-api-key",
+    "env:HUBSPOT_TOKEN": "credential:hubspot-token",
+    "env:KIT_API_KEY": "credential:kit-api-key",
+    "env:SENDGRID_API_KEY": "credential:sendgrid-api-key",
+    "env:SLACK_BOT_TOKEN": "credential:slack-bot-token",
+}
+
+
+def starter_config(*, credentials: bool = False) -> str:
+    """The text of a starter config.toml: every section, commented; secrets referenced as
+    environment variables, or with `credentials` as systemd credentials."""
+    text = "\n".join(f"{comment}\n{_toml(body)}" for comment, body in _SECTIONS)
+    if credentials:
+        for env, credential in CREDENTIALS.items():
+            text = text.replace(env, credential)
+    return text
 
 
 def _toml(body: dict[str, Any]) -> str:

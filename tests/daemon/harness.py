@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from probes.simulator import Simulator
+from tests.simulator.helpers import admin
 
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
 _LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
@@ -52,12 +54,15 @@ def environment(sim: Simulator, **more: str) -> dict[str, str]:
 
 
 class DaemonProcess:
-    """`breakerwatch run --config PATH`, its output collected line by line."""
+    """`breakerwatch run [--config PATH]`, its output collected line by line."""
 
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, config: Path | None, env: dict[str, str], binary: str = BREAKERWATCH
+    ) -> None:
+        """No `config`: the daemon finds its own, as under systemd ($CONFIGURATION_DIRECTORY)."""
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [BREAKERWATCH, "run", "--config", str(config)],
+            [binary, "run", *(["--config", str(config)] if config else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -129,3 +134,27 @@ class DaemonProcess:
 def _listening(output: str) -> str | None:
     found = _LISTENING.search(output)
     return found[1] if found else None
+
+
+def messages(sock: socket.socket, until: str) -> list[str]:
+    """sd_notify datagrams until one contains `until` (each: its KEY=VALUE lines joined by |)."""
+    seen: list[str] = []
+    while not seen or until not in seen[-1]:
+        seen.append(sock.recv(4096).decode().replace("\n", "|"))
+    return seen
+
+
+def notify_life_cycle(sock: socket.socket, daemon: DaemonProcess, sim: Simulator) -> None:
+    """Drive a daemon with four integrations through start, an outage, a reload and a stop,
+    and check that systemd hears READY, STATUS, WATCHDOG, RELOADING and STOPPING in order."""
+    assert messages(sock, "READY=1")[-1] == "READY=1|STATUS=4 integrations: 4 closed"
+    assert "WATCHDOG=1" in messages(sock, "WATCHDOG=1")
+    daemon.wait_ready()
+    admin(sim, "PUT", "/kit/mode", {"mode": "5xx"})
+    assert messages(sock, "open")[-1] == "STATUS=4 integrations: 3 closed, 1 open"
+    daemon.signal(signal.SIGHUP)
+    reloading = [m for m in messages(sock, "READY=1") if m.startswith("RELOADING=1")]
+    assert reloading
+    assert reloading[0].split("|")[1].startswith("MONOTONIC_USEC=")
+    daemon.signal(signal.SIGTERM)
+    assert messages(sock, "STOPPING=1")[-1] == "STOPPING=1|STATUS=stopping"

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from probes.simulator import Simulator
-from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
+from tests.daemon.harness import (
+    BREAKERWATCH,
+    DaemonProcess,
+    config_text,
+    environment,
+    notify_life_cycle,
+)
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify.sock"))
-    sock.settimeout(10)
-    yield sock
-    sock.close()
-
-
-def messages(sock: socket.socket, until: str) -> list[str]:
-    """Datagrams until one contains `until` (each datagram: its KEY=VALUE lines joined by |)."""
-    seen: list[str] = []
-    while not seen or until not in seen[-1]:
-        seen.append(sock.recv(4096).decode().replace("\n", "|"))
-    return seen
 
 
 def test_the_daemon_speaks_the_notify_protocol_in_order(
@@ -44,20 +29,7 @@ def test_the_daemon_speaks_the_notify_protocol_in_order(
     )
     daemon = DaemonProcess(config, env)
     try:
-        ready = messages(notify_socket, "READY=1")
-        assert ready[-1] == "READY=1|STATUS=4 integrations: 4 closed"
-        assert "WATCHDOG=1" in messages(notify_socket, "WATCHDOG=1")
-        daemon.wait_ready()
-        admin(simulator, "PUT", "/kit/mode", {"mode": "5xx"})
-        opened = messages(notify_socket, "open")
-        assert opened[-1] == "STATUS=4 integrations: 3 closed, 1 open"
-        daemon.signal(signal.SIGHUP)
-        reload = messages(notify_socket, "READY=1")
-        reloading = [m for m in reload if m.startswith("RELOADING=1")]
-        assert reloading
-        assert reloading[0].split("|")[1].startswith("MONOTONIC_USEC=")
-        daemon.signal(signal.SIGTERM)
-        assert messages(notify_socket, "STOPPING=1")[-1] == "STOPPING=1|STATUS=stopping"
+        notify_life_cycle(notify_socket, daemon, simulator)
     finally:
         assert daemon.stop() == 0
 
