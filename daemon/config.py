@@ -12,6 +12,7 @@ a config error too. Nothing here does any other I/O.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SECRET_FIELD = {"convertkit": "api_key", "hubspot": "token", "mailchimp": "api_key",
@@ -257,6 +259,8 @@ class _Table:
         self.data: dict[str, Any] = data or {}
 
     def at(self, key: str) -> str:
+        if not _BARE_KEY.fullmatch(key):  # quoted as TOML would, so a message stays one line
+            key = json.dumps(key)
         return f"{self.path}.{key}" if self.path else key
 
     def has(self, key: str) -> bool:
@@ -427,6 +431,8 @@ def _integration(
     table.finish()
     if len(reader.errors) > count or name is None or kind is None:
         return None
+    if BreakerConfig.problems(**breaker_values) or RetryPolicy.problems(**retry_values):
+        return None  # a problem of [defaults], reported there once
     return IntegrationConfig(
         name=name,
         kind=kind,

@@ -298,6 +298,11 @@ def test_the_deadline_stays_below_the_interval() -> None:
                 "alerts.maintenance[0].days_of_month: must be an array of days 1 to 31 (got [0])",
             ],
         ),
+        ('[daemon]\n"a\\nb" = 1\n', ['daemon."a\\nb": unknown key']),  # one line, quoted
+        (
+            '[defaults.retry]\nmax_attempts = false\n[[integrations]]\nname = "b"\nkind = "http"\nurl = "https://a.b"\n',
+            ["defaults.retry.max_attempts: must be a whole number (got False)"],
+        ),
         ("this is not toml", None),
     ],
 )
