@@ -21,12 +21,15 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from alerts.model import Event, Notice
 from alerts.policy import Policy, PolicyState
 from alerts.silences import Silence
 
-__all__ = ["MIGRATION", "Delivery", "Outbox", "add_event"]
+__all__ = ["MIGRATION", "Database", "Delivery", "Outbox", "add_event"]
+
+_T = TypeVar("_T")
 
 MIGRATION = """
     CREATE TABLE alert_events (
@@ -85,14 +88,27 @@ class Delivery:
     unknown: bool  # an earlier attempt's outcome is unknown (it crashed or timed out mid-send)
 
 
+class Database(Protocol):
+    """Where the outbox lives: the daemon's state store (which may move into memory)."""
+
+    @property
+    def connection(self) -> sqlite3.Connection: ...
+
+    def write(self, work: Callable[[sqlite3.Connection], _T]) -> _T: ...
+
+
 class Outbox:
     """The alert tables of one state database, used from the event-loop thread only."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        row = db.execute("SELECT state FROM alert_policy WHERE id = 1").fetchone()
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        row = self._db.execute("SELECT state FROM alert_policy WHERE id = 1").fetchone()
         self._saved = row[0] if row else ""
         self.state = PolicyState.from_json(json.loads(row[0])) if row else PolicyState()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self._database.connection
 
     # -- deciding ------------------------------------------------------------------------
 
@@ -112,22 +128,25 @@ class Outbox:
         text = json.dumps(state.to_json(), separators=(",", ":"))
         if not rows and not notices and text == self._saved:
             return []
-        try:
-            with self._db:
-                if rows:
-                    self._db.execute("DELETE FROM alert_events WHERE id <= ?", (rows[-1][0],))
-                for notice in notices:
-                    body = json.dumps(notice.to_json())
-                    self._db.executemany(
-                        "INSERT INTO deliveries (sink, thread, notice, created_at, next_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        [(sink, notice.thread, body, now, 0.0) for sink in sinks],
-                    )
-                self._db.execute(
-                    "INSERT INTO alert_policy (id, state) VALUES (1, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-                    (text,),
+
+        def work(db: sqlite3.Connection) -> None:
+            if rows:
+                db.execute("DELETE FROM alert_events WHERE id <= ?", (rows[-1][0],))
+            for notice in notices:
+                body = json.dumps(notice.to_json())
+                db.executemany(
+                    "INSERT INTO deliveries (sink, thread, notice, created_at, next_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(sink, notice.thread, body, now, 0.0) for sink in sinks],
                 )
+            db.execute(
+                "INSERT INTO alert_policy (id, state) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+                (text,),
+            )
+
+        try:
+            self._database.write(work)
         except BaseException:
             self.state = before
             raise
@@ -173,25 +192,22 @@ class Outbox:
     def attempt(self, delivery: Delivery) -> None:
         """Count an attempt before making it. Until `delivered` or `retry_later` records how it
         went, its outcome is unknown: after a crash, that delivery may already be in Slack."""
-        with self._db:
-            self._db.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                (delivery.id,),
-            )
+        self._execute(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            (delivery.id,),
+        )
 
     def delivered(self, delivery: Delivery, now: float, outcome: str = "sent") -> None:
-        with self._db:
-            self._db.execute(
-                "UPDATE deliveries SET done_at = ?, outcome = ? WHERE id = ?",
-                (now, outcome, delivery.id),
-            )
+        self._execute(
+            "UPDATE deliveries SET done_at = ?, outcome = ? WHERE id = ?",
+            (now, outcome, delivery.id),
+        )
 
     def retry_later(self, delivery: Delivery, at: float, error: str) -> None:
-        with self._db:
-            self._db.execute(
-                "UPDATE deliveries SET next_at = ?, last_error = ? WHERE id = ?",
-                (at, error, delivery.id),
-            )
+        self._execute(
+            "UPDATE deliveries SET next_at = ?, last_error = ? WHERE id = ?",
+            (at, error, delivery.id),
+        )
 
     def thread_ts(self, sink: str, thread: str) -> tuple[str, str] | None:
         """(channel, ts) of the thread's message in `sink`, once posted."""
@@ -201,45 +217,44 @@ class Outbox:
         return None if row is None else (str(row[0]), str(row[1]))
 
     def save_thread(self, sink: str, thread: str, channel: str, ts: str) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO threads (sink, thread, channel, ts) VALUES (?, ?, ?, ?)",
-                (sink, thread, channel, ts),
-            )
+        self._execute(
+            "INSERT OR REPLACE INTO threads (sink, thread, channel, ts) VALUES (?, ?, ?, ?)",
+            (sink, thread, channel, ts),
+        )
 
     def forget_thread(self, sink: str, thread: str) -> None:
-        with self._db:
-            self._db.execute("DELETE FROM threads WHERE sink = ? AND thread = ?", (sink, thread))
+        self._execute("DELETE FROM threads WHERE sink = ? AND thread = ?", (sink, thread))
 
     def prune(self, now: float) -> None:
         """Drop delivered rows older than KEEP_DONE, and expired silences."""
-        with self._db:
-            self._db.execute("DELETE FROM deliveries WHERE done_at < ?", (now - KEEP_DONE,))
-            self._db.execute("DELETE FROM silences WHERE ends_at < ?", (now - KEEP_DONE,))
+        self._execute("DELETE FROM deliveries WHERE done_at < ?", (now - KEEP_DONE,))
+        self._execute("DELETE FROM silences WHERE ends_at < ?", (now - KEEP_DONE,))
 
     # -- silences ------------------------------------------------------------------------
 
     def add_silence(
         self, integration: str, starts_at: float, ends_at: float, reason: str
     ) -> Silence:
-        with self._db:
-            cursor = self._db.execute(
-                "INSERT INTO silences (integration, starts_at, ends_at, reason, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (integration, starts_at, ends_at, reason, starts_at),
-            )
+        cursor = self._execute(
+            "INSERT INTO silences (integration, starts_at, ends_at, reason, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (integration, starts_at, ends_at, reason, starts_at),
+        )
         return Silence(
             int(cursor.lastrowid or 0), integration, starts_at, ends_at, reason, starts_at
         )
 
     def end_silence(self, silence_id: int, now: float) -> bool:
         """End a silence now (kept for the record); False if there is no such live silence."""
-        with self._db:
-            cursor = self._db.execute(
-                "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
-                (now, silence_id, now),
-            )
+        cursor = self._execute(
+            "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
+            (now, silence_id, now),
+        )
         return cursor.rowcount == 1
+
+    def _execute(self, sql: str, parameters: tuple[object, ...]) -> sqlite3.Cursor:
+        """One statement in its own transaction, through the store (which may move to memory)."""
+        return self._database.write(lambda db: db.execute(sql, parameters))
 
     def silences(self, now: float) -> list[Silence]:
         """Silences not yet over."""

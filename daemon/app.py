@@ -107,7 +107,7 @@ class Daemon:
             logger.error("cannot start: %s", error)
             self.store.close()
             return 1
-        self.outbox = Outbox(self.store.connection)
+        self.outbox = Outbox(self.store)
         self._configure_alerts(self.config.alerts)
         snapshots = self.store.snapshots()
         for config in self.config.integrations:
@@ -340,12 +340,17 @@ class Daemon:
     def metrics(self) -> bytes:
         rows = [integration.row for integration in list(self.integrations.values())]
         sinks = self.alerter.stats if self.alerter is not None else None
+        self.stats.state_persisted = 0 if self.store.unpersisted else 1
         return render(rows, self.stats, self._standard, self._wall(), sinks)
 
     def health(self) -> tuple[bool, str]:
         age = self._clock() - self._heartbeat
         if age > HEARTBEAT_STALE:
             return False, f"unhealthy: the scheduler heartbeat is {age:.0f}s old"
+        store = getattr(self, "store", None)  # none until run() has opened it
+        problem = store.unpersisted if store is not None else None
+        if problem is not None:  # still probing and alerting: healthy, and saying what is wrong
+            return True, f"ok, but not persisting: {problem}; the state is kept in memory"
         return True, "ok"
 
     def ready(self) -> bool:
@@ -366,6 +371,7 @@ class Daemon:
         return {
             "version": version("breakerwatch"),
             "summary": self._summary(),
+            "state": {"path": str(self.store.path), "problem": self.store.unpersisted},
             "integrations": integrations,
             "alerts": alerts,
         }

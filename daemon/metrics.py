@@ -140,6 +140,7 @@ class DaemonStats:
 
     reload_successful: int = 1
     reload_success_at: float = 0.0
+    state_persisted: int = 1
     start_delay: Histogram = field(default_factory=lambda: empty(DELAY_BUCKETS))
 
     def started(self, delay: float) -> None:
@@ -260,6 +261,9 @@ def render(
     name = "breakerwatch_config_last_reload_success_timestamp_seconds"
     _head(out, name, "gauge", "Unix time of the last successful configuration load.")
     out.append(f"{name} {daemon.reload_success_at!r}\n")
+    _head(out, "breakerwatch_state_persisted", "gauge",
+          "1 while the state is written to its file; 0 when kept in memory only.")  # fmt: skip
+    out.append(f"breakerwatch_state_persisted {daemon.state_persisted}\n")
     name = "breakerwatch_probe_start_delay_seconds"
     _head(out, name, "histogram", "How late probes start after their scheduled time.")
     _histogram(out, name, "", "", DELAY_BUCKETS, daemon.start_delay)

@@ -2,7 +2,11 @@
 the alert outbox and silences, whose tables and queries live in alerts/outbox.py.
 
 A transition and the snapshot it produced are written in one transaction, so a crash can
-never leave the history and the snapshot disagreeing. The schema carries a version and
+never leave the history and the snapshot disagreeing. When the file cannot be written (the
+directory is unusable at start, or the disk fills or turns read-only later), the state
+moves into memory, with everything already in it: the daemon goes on probing, exporting
+and alerting, says once in its log and in /healthz that it cannot persist, and writes the
+file again after a restart on a healthy disk. The schema carries a version and
 migrates forward; a file from a newer breakerwatch is refused rather than damaged; a
 corrupt file is moved aside (never deleted) and the daemon starts clean with one warning.
 """
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alerts.model import Event
 from alerts.outbox import MIGRATION as OUTBOX_MIGRATION
@@ -26,6 +30,7 @@ from probes import BreakerSnapshot, Kind, Outcome, Reason, State, Transition
 __all__ = ["SCHEMA_VERSION", "StateError", "StateStore"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FILENAME = "state.db"
 SCHEMA_VERSION = 2
@@ -61,27 +66,31 @@ class StateError(Exception):
 
 
 class StateStore:
-    """One SQLite file, used from the daemon's event-loop thread only."""
+    """One SQLite file, used from the event-loop thread only; in memory when it must be.
+
+    `unpersisted` is None while the file is written, else the sentence saying why not.
+    """
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+        self.unpersisted: str | None = None
 
     @classmethod
     def open(cls, directory: Path, *, wall: Callable[[], float] = time.time) -> StateStore:
-        """Open (creating or migrating) the state in `directory`."""
+        """Open (creating or migrating) the state in `directory`; in memory if it cannot be
+        written. A file from a newer breakerwatch is refused (StateError), never touched."""
+        path = directory / FILENAME
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StateError(
-                f"cannot create the state directory {directory}: {error.strerror}"
-            ) from None
-        path = directory / FILENAME
+            reason = f"cannot create the state directory {directory}: {error.strerror}"
+            return cls._in_memory(path, reason)
         try:
             return cls(_connect(path), path)
         except sqlite3.DatabaseError as error:
             if isinstance(error, sqlite3.OperationalError) and not _corrupt(error):
-                raise StateError(f"cannot open {path}: {error}") from None
+                return cls._in_memory(path, f"cannot open {path}: {error}")
             aside = path.with_name(f"{FILENAME}.corrupt-{int(wall())}")
             path.rename(aside)
             for suffix in ("-wal", "-shm"):
@@ -91,6 +100,37 @@ class StateStore:
                 path, error, aside.name,
             )  # fmt: skip
             return cls(_connect(path), path)
+
+    @classmethod
+    def _in_memory(cls, path: Path, reason: str) -> StateStore:
+        store = cls(_connect(Path(":memory:")), path)
+        store._unpersisted(reason)
+        return store
+
+    def _unpersisted(self, reason: str) -> None:
+        self.unpersisted = reason
+        logger.error(
+            "%s; keeping the state in memory: probing, metrics and alerts go on, but breakers, "
+            "queued alerts and silences are lost if the daemon stops before %s is writable",
+            reason, self.path.parent,
+        )  # fmt: skip
+
+    def write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` in one transaction; if the disk refuses it, move to memory and redo it."""
+        try:
+            with self._db:
+                return work(self._db)
+        except sqlite3.OperationalError as error:
+            if self.unpersisted is not None or not _disk_trouble(error):
+                raise
+            trouble = error
+        memory = sqlite3.connect(":memory:", isolation_level="DEFERRED")
+        self._db.backup(memory)  # everything written so far comes along
+        self._db.close()
+        self._db = memory
+        self._unpersisted(f"cannot write {self.path}: {trouble}")
+        with self._db:
+            return work(self._db)
 
     @staticmethod
     def peek(directory: Path) -> dict[str, BreakerSnapshot]:
@@ -123,8 +163,9 @@ class StateStore:
         """The transition, the breaker's resulting snapshot and its alert event, in one
         transaction: none of them without the others."""
         failure = transition.last_failure
-        with self._db:
-            self._db.execute(
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
                 "INSERT INTO transitions (integration, from_state, to_state, cause, at,"
                 " open_until, trip_streak, consecutive_failures, failure_rate, reason, detail)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -142,30 +183,23 @@ class StateStore:
                     failure.detail if failure else None,
                 ),
             )
-            self._put(transition.breaker, snapshot)
+            _put(db, transition.breaker, snapshot)
             if alert is not None:
-                add_event(self._db, alert)
+                add_event(db, alert)
+
+        self.write(work)
 
     def record_event(self, alert: Event) -> None:
         """An alert event that is not a transition (throttling)."""
-        with self._db:
-            add_event(self._db, alert)
+        self.write(lambda db: add_event(db, alert))
 
     def save_snapshot(self, integration: str, snapshot: BreakerSnapshot) -> None:
-        with self._db:
-            self._put(integration, snapshot)
+        self.write(lambda db: _put(db, integration, snapshot))
 
     def forget(self, integration: str) -> None:
         """Drop a retired integration's breaker (its transition history is kept)."""
-        with self._db:
-            self._db.execute("DELETE FROM breakers WHERE integration = ?", (integration,))
-
-    def _put(self, integration: str, snapshot: BreakerSnapshot) -> None:
-        self._db.execute(
-            "INSERT INTO breakers (integration, snapshot, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (integration) DO UPDATE SET snapshot = excluded.snapshot,"
-            " updated_at = excluded.updated_at",
-            (integration, json.dumps(_encode(snapshot)), time.time()),
+        self.write(
+            lambda db: db.execute("DELETE FROM breakers WHERE integration = ?", (integration,))
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -207,6 +241,24 @@ def _connect(path: Path) -> sqlite3.Connection:
     except BaseException:
         db.close()
         raise
+
+
+def _put(db: sqlite3.Connection, integration: str, snapshot: BreakerSnapshot) -> None:
+    db.execute(
+        "INSERT INTO breakers (integration, snapshot, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (integration) DO UPDATE SET snapshot = excluded.snapshot,"
+        " updated_at = excluded.updated_at",
+        (integration, json.dumps(_encode(snapshot)), time.time()),
+    )
+
+
+def _disk_trouble(error: sqlite3.OperationalError) -> bool:
+    """Full, read-only, or failing: what moving to memory can get around."""
+    text = str(error)
+    return any(
+        sign in text
+        for sign in ("disk is full", "readonly", "read-only", "disk I/O error", "unable to open")
+    )
 
 
 def _corrupt(error: sqlite3.Error) -> bool:

@@ -40,6 +40,9 @@ def format_table(status: dict[str, Any], now: float) -> str:
             )
         )
     footer = [status["summary"]]
+    problem = (status.get("state") or {}).get("problem")
+    if problem:
+        footer.append(f"NOT PERSISTING: {problem}; the state is kept in memory")
     silenced = [i["name"] for i in status["integrations"] if i.get("silenced")]
     if silenced:
         footer.append(f"silenced: {', '.join(silenced)}")

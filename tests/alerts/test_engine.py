@@ -35,7 +35,7 @@ class World:
 
     def open(self) -> None:
         self.store = StateStore.open(self.directory)
-        self.outbox = Outbox(self.store.connection)
+        self.outbox = Outbox(self.store)
         self.alerter = Alerter(
             self.outbox, self.sinks, Policy(self.settings), lambda name, now: None,
             wall=lambda: self.now,

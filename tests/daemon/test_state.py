@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, State, Transit
 from tests.support import FakeClock
 
 FAIL = Outcome(Kind.FAILURE, Reason.HTTP_5XX, status=503, error="HTTP 503", detail="HTTP 503")
+
+
+SNAPSHOT = Breaker("x", clock=FakeClock(), wall=FakeClock(1_700_000_000.0)).snapshot()
 
 
 def tripped() -> tuple[Breaker, list[Transition]]:
@@ -84,12 +88,6 @@ def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
     )
 
 
-def test_a_state_directory_that_cannot_be_created(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(StateError, match="cannot create the state directory"):
-        StateStore.open(tmp_path / "file" / "state")
-
-
 def test_an_unreadable_snapshot_row_is_skipped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -100,3 +98,35 @@ def test_an_unreadable_snapshot_row_is_skipped(
         other.execute("""INSERT INTO breakers VALUES ('kit', '{"state": "molten"}', 0)""")
     assert set(store.snapshots()) == {"hubspot"}
     assert "ignoring the stored breaker of kit" in caplog.text
+
+
+def test_a_full_disk_moves_the_state_into_memory_with_everything_in_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore.open(tmp_path)
+    store.save_snapshot("kit", SNAPSHOT)
+    pages = store.connection.execute("PRAGMA page_count").fetchone()[0]
+    store.connection.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk is full"
+    big = replace(SNAPSHOT, config_fingerprint="x" * 100_000)
+    store.save_snapshot("hubspot", big)  # does not fit in the file: goes to memory
+    assert store.unpersisted is not None
+    assert "database or disk is full" in store.unpersisted
+    assert set(store.snapshots()) == {"kit", "hubspot"}  # what was on disk came along
+    store.save_snapshot("sendgrid", SNAPSHOT)
+    assert set(store.snapshots()) == {"kit", "hubspot", "sendgrid"}
+    assert caplog.text.count("keeping the state in memory") == 1  # said once
+    store.close()
+    assert set(StateStore.peek(tmp_path)) == {"kit"}  # the file holds what it held
+
+
+def test_an_unusable_state_directory_means_memory_not_a_refusal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    store = StateStore.open(blocker / "state")
+    assert store.unpersisted is not None
+    assert store.unpersisted.startswith(f"cannot create the state directory {blocker / 'state'}")
+    store.save_snapshot("kit", SNAPSHOT)
+    assert set(store.snapshots()) == {"kit"}
+    assert "keeping the state in memory" in caplog.text
