@@ -1,0 +1,69 @@
+"""The crash loop: `kill -9` at random moments while an integration fails and recovers,
+restart after each, then count. Every incident the state recorded is one Slack message,
+resolved when the breaker closed, with one reply; a message or reply is doubled only when
+a restart logged that a kill hit the window between Slack acting and our record of it."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+from probes.simulator import Simulator
+from tests.daemon.harness import DaemonProcess, config_text, environment
+from tests.fakes.slack import FakeSlack
+from tests.simulator.helpers import admin
+
+KILLS = 20
+
+
+def test_twenty_kill_9s_lose_nothing(
+    simulator: Simulator, slack: FakeSlack, tmp_path: Path
+) -> None:
+    alerts = (
+        '\n[alerts]\nstorm_window = "1s"\nflap_max_transitions = 1000\n'
+        '[alerts.slack]\ntoken = "env:SLACK_TOKEN"\nchannel = "#integrations"\n'
+        f'base_url = "{slack.api_url}"\n'
+    )
+    config = tmp_path / "config.toml"
+    text = config_text(simulator, tmp_path / "state", reset="1s", extra=alerts)
+    short = 'reset_timeout = "1s"\nmax_reset_timeout = "2s"'  # repeated trips: no long waits
+    config.write_text(text.replace('reset_timeout = "1s"', short))
+    env = environment(simulator, SLACK_TOKEN="xoxb-test-token")
+    chance = random.Random(20261128)
+    outputs: list[str] = []
+    failing = False
+    for _ in range(KILLS):
+        daemon = DaemonProcess(config, env).wait_ready()
+        deadline = time.monotonic() + chance.uniform(1.0, 4.0)
+        while time.monotonic() < deadline:  # flip kit now and then while this daemon lives
+            if chance.random() < 0.3:
+                failing = not failing
+                admin(simulator, "PUT", "/kit/mode", {"mode": "5xx" if failing else "healthy"})
+            time.sleep(0.3)
+        daemon.kill()
+        outputs.append(daemon.output)
+    admin(simulator, "PUT", "/kit/mode", {"mode": "healthy"})
+    daemon = DaemonProcess(config, env).wait_ready()
+    try:
+        daemon.until(lambda: daemon.state("kit") == "closed", 30, "kit to settle closed")
+        depth = 'breakerwatch_notification_queue_depth{channel="slack"} 0'
+        daemon.until(lambda: depth in daemon.get("/metrics").text, 60, "the outbox to drain")
+    finally:
+        assert daemon.stop() == 0
+        outputs.append(daemon.output)
+    db = sqlite3.connect(tmp_path / "state" / "state.db")
+    incidents = db.execute(
+        "SELECT COUNT(*) FROM transitions WHERE integration = 'kit' AND to_state = 'open'"
+        " AND from_state = 'closed'"
+    ).fetchone()[0]
+    doubled = sum(output.count("may show twice") for output in outputs)
+    messages = [m for m in slack.top_level() if (m.text or "").startswith("kit ")]
+    assert incidents >= 3, "the loop should have seen several outages"
+    assert incidents <= len(messages) <= incidents + doubled
+    for message in messages:
+        assert (message.text or "").startswith("kit recovered"), message.text  # all resolved
+    replies = sum(len(slack.replies(m.ts)) for m in messages)
+    assert incidents <= replies <= incidents + doubled
+    assert all("Traceback" not in output for output in outputs)
