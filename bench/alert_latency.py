@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
 from probes.simulator.faults import Fault, Mode  # noqa: E402
-from tests.daemon.harness import DaemonProcess, config_text, environment  # noqa: E402
+from tests.daemon.harness import DaemonProcess, churn_config, environment  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.simulator.helpers import running_simulator  # noqa: E402
 
@@ -94,18 +94,9 @@ def main() -> int:
         tempfile.TemporaryDirectory() as tmp,
     ):
         state = Path(tmp) / "state"
-        alerts = (
-            # Flap damping would (rightly) silence a vendor that fails this often.
-            '\n[alerts]\nstorm_window = "1s"\nflap_max_transitions = 1000\n'
-            '[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
-            f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
-        )
         config = Path(tmp) / "config.toml"
-        text = config_text(sim, state, reset="1s", extra=alerts)
-        # Repeated trips would grow the open period (as they should); keep it short here.
-        config.write_text(
-            text.replace('reset_timeout = "1s"', 'reset_timeout = "1s"\nmax_reset_timeout = "2s"')
-        )
+        # Open periods kept short and flap damping out of the way: the vendors fail often.
+        config.write_text(churn_config(sim, state, slack.api_url))
         daemon = DaemonProcess(config, environment(sim, SLACK_TOKEN=TOKEN)).wait_ready()
         try:
             for i in range(args.incidents):

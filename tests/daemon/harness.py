@@ -41,6 +41,27 @@ def config_text(sim: Simulator, state_dir: Path, *, reset: str = "2s", extra: st
     )
 
 
+def alerts_config(slack_api: str, more: str = "") -> str:
+    """An [alerts] table posting to a fake Slack at `slack_api` (token $SLACK_TOKEN)."""
+    return (
+        f'\n[alerts]\nstorm_window = "1s"\n{more}'
+        f'[alerts.slack]\ntoken = "env:SLACK_TOKEN"\nchannel = "#integrations"\n'
+        f'base_url = "{slack_api}"\n'
+    )
+
+
+def churn_config(sim: Simulator, state_dir: Path, slack_api: str, more: str = "") -> str:
+    """For runs that trip breakers again and again: open periods of 1 s growing to 2 s at
+    most (not minutes), flap damping out of the way, alerts to the fake Slack."""
+    text = config_text(
+        sim,
+        state_dir,
+        reset="1s",
+        extra=alerts_config(slack_api, more + "flap_max_transitions = 1000\n"),
+    )
+    return text.replace('reset_timeout = "1s"', 'reset_timeout = "1s"\nmax_reset_timeout = "2s"')
+
+
 def environment(sim: Simulator, **more: str) -> dict[str, str]:
     keys = sim.credentials
     return {

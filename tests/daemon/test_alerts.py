@@ -15,25 +15,25 @@ from pathlib import Path
 import pytest
 
 from probes.simulator import Simulator
-from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
+from tests.daemon.harness import (
+    BREAKERWATCH,
+    DaemonProcess,
+    alerts_config,
+    config_text,
+    environment,
+)
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
 
 TOKEN = "xoxb-test-token"
 
 
-def alerts_config(slack: FakeSlack, more: str = "") -> str:
-    return (
-        f'\n[alerts]\nstorm_window = "1s"\n{more}'
-        f'[alerts.slack]\ntoken = "env:SLACK_TOKEN"\nchannel = "#integrations"\n'
-        f'base_url = "{slack.api_url}"\n'
-    )
-
-
 @pytest.fixture
 def world(simulator: Simulator, slack: FakeSlack, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     config = tmp_path / "config.toml"
-    config.write_text(config_text(simulator, tmp_path / "state", extra=alerts_config(slack)))
+    config.write_text(
+        config_text(simulator, tmp_path / "state", extra=alerts_config(slack.api_url))
+    )
     return config, environment(simulator, SLACK_TOKEN=TOKEN)
 
 
@@ -242,7 +242,9 @@ def test_alerts_can_be_turned_on_by_a_reload(
     try:
         outage(simulator, daemon, "kit")
         assert slack.requests == []  # no [alerts]: nothing is sent
-        config.write_text(config_text(simulator, tmp_path / "state", extra=alerts_config(slack)))
+        config.write_text(
+            config_text(simulator, tmp_path / "state", extra=alerts_config(slack.api_url))
+        )
         daemon.signal(signal.SIGHUP)
         daemon.until(lambda: "reloaded" in daemon.output, what="the reload")
         outage(simulator, daemon, "sendgrid")
@@ -258,7 +260,7 @@ def test_long_throttling_is_its_own_incident(
     simulator: Simulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
-    extra = alerts_config(slack, 'throttled_after = "1s"\n')
+    extra = alerts_config(slack.api_url, 'throttled_after = "1s"\n')
     config.write_text(config_text(simulator, tmp_path / "state", extra=extra))
     daemon = DaemonProcess(config, environment(simulator, SLACK_TOKEN=TOKEN)).wait_ready()
     try:

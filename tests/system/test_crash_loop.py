@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from probes.simulator import Simulator
-from tests.daemon.harness import DaemonProcess, config_text, environment
+from tests.daemon.harness import DaemonProcess, churn_config, environment
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
 
@@ -21,15 +21,8 @@ KILLS = 20
 def test_twenty_kill_9s_lose_nothing(
     simulator: Simulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    alerts = (
-        '\n[alerts]\nstorm_window = "1s"\nflap_max_transitions = 1000\n'
-        '[alerts.slack]\ntoken = "env:SLACK_TOKEN"\nchannel = "#integrations"\n'
-        f'base_url = "{slack.api_url}"\n'
-    )
     config = tmp_path / "config.toml"
-    text = config_text(simulator, tmp_path / "state", reset="1s", extra=alerts)
-    short = 'reset_timeout = "1s"\nmax_reset_timeout = "2s"'  # repeated trips: no long waits
-    config.write_text(text.replace('reset_timeout = "1s"', short))
+    config.write_text(churn_config(simulator, tmp_path / "state", slack.api_url))
     env = environment(simulator, SLACK_TOKEN="xoxb-test-token")
     chance = random.Random(20261128)
     outputs: list[str] = []

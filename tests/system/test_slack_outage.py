@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from probes.simulator import Simulator
-from tests.daemon.harness import DaemonProcess, config_text, environment
+from tests.daemon.harness import DaemonProcess, alerts_config, config_text, environment
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
 
@@ -27,12 +27,10 @@ def counter(text: str, series: str) -> float:
 
 @pytest.mark.timeout(300)
 def test_two_minutes_without_slack(simulator: Simulator, slack: FakeSlack, tmp_path: Path) -> None:
-    alerts = (
-        '\n[alerts]\nstorm_window = "1s"\n[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
-        f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
-    )
     config = tmp_path / "config.toml"
-    config.write_text(config_text(simulator, tmp_path / "state", extra=alerts))
+    config.write_text(
+        config_text(simulator, tmp_path / "state", extra=alerts_config(slack.api_url))
+    )
     daemon = DaemonProcess(config, environment(simulator, SLACK_TOKEN="xoxb-test-token"))
     daemon.wait_ready()
     try:
