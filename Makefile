@@ -36,7 +36,7 @@ bench: $(VENV)/.bench
 # Needs Debian's prometheus-blackbox-exporter (the CPU comparison's baseline).
 bench-daemon: $(VENV)/.test
 	$(BIN)/python bench/probe_cpu.py
-	$(BIN)/python bench/daemon_scale.py
+	$(BIN)/python bench/daemon_scale.py --integrations 100 1000 10000
 
 # Alert latency, transition to the fake Slack's receipt, against slack-sdk's own round trip.
 bench-alerts: $(VENV)/.test

@@ -1,6 +1,8 @@
-"""10,000 integrations at a 30 s interval: start-up, memory, /metrics, schedule keeping.
+"""The daemon at scale, 30 s interval: start-up, memory, /metrics, schedule keeping, CPU.
 
-    .venv/bin/python bench/daemon_scale.py [--integrations 10000] [--seconds 90]
+    .venv/bin/python bench/daemon_scale.py [--integrations 100 1000 10000] [--seconds 90]
+
+Several sizes in one run give the scale curve, each as a ratio against the first.
 
 The daemon (`breakerwatch run`, http probes) probes the fast local target of
 bench/target.py (its own process). Measured: the time from starting the process to
@@ -48,78 +50,100 @@ def delay_p99(text: str) -> tuple[float, int]:
     return bound, int(total)
 
 
+def delay_quantile(text: str, q: float) -> float:
+    """The bucket bound holding quantile `q` of the probe start delay."""
+    buckets = [
+        (float("inf") if le == "+Inf" else float(le), float(count))
+        for le, count in re.findall(
+            r'^breakerwatch_probe_start_delay_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.M
+        )
+    ]
+    return next(le for le, count in buckets if count >= q * buckets[-1][1])
+
+
+def measure(n: int, seconds: float, target: str, tmp: str) -> dict[str, float]:
+    """One daemon with `n` http integrations at 30 s, measured for `seconds` after READY."""
+    port = free_port()
+    config = Path(tmp) / f"config-{n}.toml"
+    config.write_text(
+        f'[daemon]\nlisten = "127.0.0.1:{port}"\nstate_dir = "{tmp}/state-{n}"\n'
+        'log_level = "warning"\n\n[defaults]\ninterval = "30s"\ntimeout = "5s"\n\n'
+        + "".join(
+            f'[[integrations]]\nname = "i{i}"\nkind = "http"\nurl = "{target}i{i}"\n\n'
+            for i in range(n)
+        )
+    )
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    daemon = subprocess.Popen(
+        [BREAKERWATCH, "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if daemon.poll() is not None:
+                raise SystemExit("the daemon exited during start-up")
+            time.sleep(0.05)
+        ready = time.monotonic() - started
+        first = delay_p99(httpx.get(f"{base}/metrics", timeout=30).text)[1]
+        cpu_start, peak, scrapes = cpu_seconds(daemon.pid), 0.0, []
+        end = time.monotonic() + seconds
+        next_scrape = time.monotonic() + 10
+        while time.monotonic() < end:
+            peak = max(peak, rss_mb(daemon.pid))
+            if time.monotonic() >= next_scrape:
+                t = time.monotonic()
+                httpx.get(f"{base}/metrics", timeout=30)
+                scrapes.append(time.monotonic() - t)
+                next_scrape += 10
+            time.sleep(2)
+        cpu = cpu_seconds(daemon.pid) - cpu_start
+        t = time.monotonic()
+        page = httpx.get(f"{base}/metrics", timeout=30).text
+        scrapes.append(time.monotonic() - t)
+        p99, probes = delay_p99(page)
+        missed = sum(
+            float(v)
+            for v in re.findall(r"^breakerwatch_probes_missed_total\{[^}]*\} (\S+)$", page, re.M)
+        )
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=60)
+    return {
+        "n": n, "ready": ready, "rss": peak, "metrics": max(scrapes), "page_mb": len(page) / 1e6,
+        "p50": delay_quantile(page, 0.5), "p99": p99, "probes": probes - first,
+        "cpu": cpu, "cpu_per_probe_us": cpu / max(1, probes - first) * 1e6, "missed": missed,
+        "seconds": seconds,
+    }  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--integrations", type=int, default=10_000)
+    parser.add_argument("--integrations", type=int, nargs="+", default=[10_000])
     parser.add_argument("--seconds", type=float, default=90.0, help="how long to run after READY")
     args = parser.parse_args()
-    port = free_port()
     with running_target() as target, tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.toml"
-        config.write_text(
-            f'[daemon]\nlisten = "127.0.0.1:{port}"\nstate_dir = "{tmp}/state"\n'
-            'log_level = "warning"\n\n[defaults]\ninterval = "30s"\ntimeout = "5s"\n\n'
-            + "".join(
-                f'[[integrations]]\nname = "i{i}"\nkind = "http"\nurl = "{target}i{i}"\n\n'
-                for i in range(args.integrations)
-            )
-        )
-        base = f"http://127.0.0.1:{port}"
-        started = time.monotonic()
-        daemon = subprocess.Popen(
-            [BREAKERWATCH, "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if daemon.poll() is not None:
-                    raise SystemExit("the daemon exited during start-up")
-                time.sleep(0.05)
-            ready = time.monotonic() - started
-            cpu_start, peak, scrapes = cpu_seconds(daemon.pid), 0.0, []
-            end = time.monotonic() + args.seconds
-            next_scrape = time.monotonic() + 10
-            while time.monotonic() < end:
-                peak = max(peak, rss_mb(daemon.pid))
-                if time.monotonic() >= next_scrape:
-                    t = time.monotonic()
-                    page = httpx.get(f"{base}/metrics", timeout=30).text
-                    scrapes.append(time.monotonic() - t)
-                    next_scrape += 10
-                time.sleep(2)
-            cpu = cpu_seconds(daemon.pid) - cpu_start
-            t = time.monotonic()
-            page = httpx.get(f"{base}/metrics", timeout=30).text
-            scrapes.append(time.monotonic() - t)
-            p99, probes = delay_p99(page)
-            missed = sum(
-                float(v)
-                for v in re.findall(
-                    r"^breakerwatch_probes_missed_total\{[^}]*\} (\S+)$", page, re.M
-                )
-            )
-        finally:
-            daemon.send_signal(signal.SIGTERM)
-            daemon.wait(timeout=60)
-    n = args.integrations
-    print(f"# {n} integrations, 30 s interval, {args.seconds:.0f} s after READY\n")
-    print("| measure | result | target |\n|---|---|---|")
-    print(f"| start-up to READY | {ready:.2f} s | < 5 s |")
-    print(f"| peak RSS | {peak:.0f} MB | <= 200 MB |")
-    print(f"| GET /metrics ({len(page) / 1e6:.1f} MB), slowest of {len(scrapes)} | "
-          f"{max(scrapes):.2f} s | < 1 s |")  # fmt: skip
-    print(f"| probe start delay, p99 | <= {p99:g} s | <= 1 s |")
+        rows = [measure(n, args.seconds, target, tmp) for n in args.integrations]
+    base = rows[0]
+    print(f"# 30 s interval, {args.seconds:.0f} s after READY; ratios against {base['n']:,}\n")
     print(
-        f"| probes started | {probes} (expected about {n * args.seconds / 30:.0f} + start-up) | |"
+        "| integrations | READY | peak RSS | GET /metrics | start delay p50 / p99 "
+        "| CPU per probe | missed |\n|---|---|---|---|---|---|---|"
     )
-    print(f"| missed runs | {missed:.0f} | 0 |")
-    print(f"| daemon CPU | {cpu / args.seconds * 100:.0f}% of one core | |")
+    for r in rows:
+        rss = f"{r['rss']:.0f} MB ({r['rss'] / base['rss']:.1f}x)"
+        scrape = f"{r['metrics']:.2f} s ({r['page_mb']:.1f} MB)"
+        lag = f"<= {r['p50']:g} / <= {r['p99']:g} s"
+        ratio = r["cpu_per_probe_us"] / base["cpu_per_probe_us"]
+        cpu = f"{r['cpu_per_probe_us']:.0f} us ({ratio:.2f}x, {r['probes']:.0f} probes)"
+        cells = [f"{r['n']:,}", f"{r['ready']:.2f} s", rss, scrape, lag, cpu, f"{r['missed']:.0f}"]
+        print("| " + " | ".join(cells) + " |")
     return 0
 
 
