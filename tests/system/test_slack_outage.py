@@ -26,7 +26,9 @@ def counter(text: str, series: str) -> float:
 
 
 @pytest.mark.timeout(400)
-def test_three_minutes_without_slack(simulator: Simulator, slack: FakeSlack, tmp_path: Path) -> None:
+def test_three_minutes_without_slack(
+    simulator: Simulator, slack: FakeSlack, tmp_path: Path
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(
         config_text(simulator, tmp_path / "state", extra=alerts_config(slack.api_url))
