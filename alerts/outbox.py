@@ -83,8 +83,6 @@ class Delivery:
     sink: str
     thread: str
     notice: Notice
-    attempts: int
-    created_at: float
     unknown: bool  # an earlier attempt's outcome is unknown (it crashed or timed out mid-send)
 
 
@@ -122,7 +120,6 @@ class Outbox:
         """Run the policy over the pending events and the time; queue what it says, atomically."""
         rows = self._db.execute("SELECT id, event FROM alert_events ORDER BY id").fetchall()
         events = [Event.from_json(json.loads(text)) for _, text in rows]
-        before = self.state
         state = PolicyState.from_json(json.loads(self._saved)) if self._saved else PolicyState()
         notices = policy.step(state, events, now, silenced)
         text = json.dumps(state.to_json(), separators=(",", ":"))
@@ -145,12 +142,8 @@ class Outbox:
                 (text,),
             )
 
-        try:
-            self._database.write(work)
-        except BaseException:
-            self.state = before
-            raise
-        self._saved, self.state = text, state
+        self._database.write(work)
+        self._saved, self.state = text, state  # only once committed
         return notices
 
     # -- sending -------------------------------------------------------------------------
@@ -159,20 +152,20 @@ class Outbox:
         """Pending deliveries of `sink` that may go now: oldest first, and never one whose
         thread has an older delivery still pending (a thread's messages stay in order)."""
         rows = self._db.execute(
-            "SELECT id, thread, notice, attempts, created_at, next_at, last_error FROM deliveries"
+            "SELECT id, thread, notice, attempts, next_at, last_error FROM deliveries"
             " WHERE sink = ? AND done_at IS NULL ORDER BY id",
             (sink,),
         ).fetchall()
         ready: list[Delivery] = []
         blocked: set[str] = set()
-        for id_, thread, notice, attempts, created_at, next_at, error in rows:
+        for id_, thread, notice, attempts, next_at, error in rows:
             if thread in blocked:
                 continue
             blocked.add(thread)
             if next_at <= now:
                 body = Notice.from_json(json.loads(notice))
                 unknown = attempts > 0 and error is None
-                ready.append(Delivery(id_, sink, thread, body, attempts, created_at, unknown))
+                ready.append(Delivery(id_, sink, thread, body, unknown))
                 if len(ready) >= limit:
                     break
         return ready
@@ -221,9 +214,6 @@ class Outbox:
             "INSERT OR REPLACE INTO threads (sink, thread, channel, ts) VALUES (?, ?, ?, ?)",
             (sink, thread, channel, ts),
         )
-
-    def forget_thread(self, sink: str, thread: str) -> None:
-        self._execute("DELETE FROM threads WHERE sink = ? AND thread = ?", (sink, thread))
 
     def prune(self, now: float) -> None:
         """Drop delivered rows older than KEEP_DONE, and expired silences."""

@@ -163,7 +163,7 @@ class Policy:
         if kind is EventKind.OPENED:
             self._opened(state, event, silenced, out)
         elif kind is EventKind.CLOSED:
-            self._closed(state, event, silenced, out)
+            self._closed(state, event, out)
         else:
             self._trial(state, event, out)
 
@@ -258,9 +258,7 @@ class Policy:
         out.append(Notice(NoticeKind.UPDATED, thread, event.at, facts, members,
                           change=event.kind.value, quiet=not loud))  # fmt: skip
 
-    def _closed(
-        self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
-    ) -> None:
+    def _closed(self, state: PolicyState, event: Event, out: list[Notice]) -> None:
         name = event.integration
         incident = state.incidents.pop(name, None)
         if incident is None:

@@ -4,7 +4,6 @@ environment, the notify protocol over a real socket."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -110,7 +109,6 @@ def test_the_installed_daemon_runs_as_systemd_runs_it(
         assert daemon.stop() == 0
     assert (state / "state.db").is_file()  # $STATE_DIRECTORY won over the config's state_dir
     assert not (configuration / "ignored-under-systemd").exists()
-    assert os.environ.get("CREDENTIALS_DIRECTORY") is None  # the test's own env untouched
 
 
 def test_uninstall_removes_code_and_unit_and_keeps_config(installed: Path) -> None:

@@ -11,6 +11,7 @@ from probes.simulator import Simulator
 from tests.daemon.harness import (
     BREAKERWATCH,
     DaemonProcess,
+    alerts_config,
     config_text,
     environment,
     notify_life_cycle,
@@ -52,11 +53,7 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     simulator.vendors["kit"].credentials.add(CANARY)
     slack_token = f"xoxb-{CANARY}"
     slack = FakeSlack(tokens=(slack_token,)).__enter__()
-    alerts = (
-        '\n[alerts]\nconsole = true\nstorm_window = "1s"\n'
-        '[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
-        f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
-    )
+    alerts = alerts_config(slack.api_url, "console = true\n")
     config = tmp_path / "config.toml"
     config.write_text(config_text(simulator, tmp_path / "state", extra=alerts))
     env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token)

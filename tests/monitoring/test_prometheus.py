@@ -21,7 +21,7 @@ import yaml
 
 from grafana.generate import expressions
 from probes.simulator import Simulator
-from tests.daemon.harness import DaemonProcess, config_text, environment
+from tests.daemon.harness import DaemonProcess, alerts_config, config_text, environment
 from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack
 from tests.monitoring.test_files import PROMETHEUS, dashboards
@@ -109,8 +109,7 @@ def test_every_dashboard_and_rule_query_returns_data(
     server, bundle = tls_endpoint
     extra = (
         f'\n[[integrations]]\nname = "billing"\nkind = "http"\nurl = "{server.url}/health"\n'
-        f'\n[alerts]\nstorm_window = "1s"\n[alerts.slack]\ntoken = "env:SLACK_TOKEN"\n'
-        f'channel = "#integrations"\nbase_url = "{slack.api_url}"\n'
+        + alerts_config(slack.api_url)
     )
     config = tmp_path / "config.toml"
     text = config_text(simulator, tmp_path / "state", extra=extra)

@@ -8,7 +8,13 @@ import subprocess
 from pathlib import Path
 
 from probes.simulator import Simulator
-from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
+from tests.daemon.harness import (
+    BREAKERWATCH,
+    DaemonProcess,
+    alerts_config,
+    config_text,
+    environment,
+)
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
 
@@ -18,12 +24,8 @@ def test_an_unwritable_state_directory_degrades_to_memory(
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")  # as root, permissions would not stop a write; a file in the way does
-    alerts = (
-        f'\n[alerts]\n[alerts.slack]\ntoken = "env:SLACK_TOKEN"\nchannel = "#integrations"\n'
-        f'base_url = "{slack.api_url}"\n'
-    )
     config = tmp_path / "config.toml"
-    config.write_text(config_text(simulator, blocker / "state", extra=alerts))
+    config.write_text(config_text(simulator, blocker / "state", extra=alerts_config(slack.api_url)))
     env = environment(simulator, SLACK_TOKEN="xoxb-test-token")
     daemon = DaemonProcess(config, env).wait_ready()
     try:
