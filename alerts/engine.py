@@ -20,15 +20,14 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from alerts.messages import Message, render
 from alerts.model import Notice
 from alerts.outbox import Delivery, Outbox
 from alerts.policy import Policy
-from alerts.sinks import FailureReason, Sink, SinkError
+from alerts.sinks import FailureReason, Sink, SinkError, SinkStats
 
-__all__ = ["Alerter", "SinkStats"]
+__all__ = ["Alerter"]
 
 logger = logging.getLogger("breakerwatch.alerts")
 
@@ -37,18 +36,6 @@ BASE_BACKOFF = 1.0
 MAX_BACKOFF = 60.0
 CONFIG_BACKOFF = 300.0
 _CONFIG = (FailureReason.AUTH, FailureReason.CHANNEL)
-
-
-@dataclass
-class SinkStats:
-    """One sink's notification counters, read by /metrics from another thread."""
-
-    sent: int = 0
-    failures: dict[str, int] = field(default_factory=dict)
-    depth: int = 0
-
-    def failed(self, reason: FailureReason) -> None:
-        self.failures = {**self.failures, reason.value: self.failures.get(reason.value, 0) + 1}
 
 
 class Alerter:
@@ -61,6 +48,7 @@ class Alerter:
         *,
         wall: Callable[[], float],
         dashboard_url: str | None = None,
+        decided: Callable[[], None] = lambda: None,
     ) -> None:
         self.outbox = outbox
         self.sinks = {sink.name: sink for sink in sinks}
@@ -69,6 +57,7 @@ class Alerter:
         self.dashboard_url = dashboard_url
         self.stats = {sink.name: SinkStats() for sink in sinks}
         self._wall = wall
+        self._decided = decided  # told after each decision (the Alertmanager sink looks then)
         self._wake = asyncio.Event()
         self._paused: dict[str, float] = {}
         self._failures: dict[str, int] = {}  # consecutive failed sends per sink
@@ -110,6 +99,7 @@ class Alerter:
             logger.debug("notice %s on %s", notice.kind, notice.thread)
         for name in names:
             self.stats[name].depth = self.outbox.depth(name)
+        self._decided()
         return notices
 
     async def _sleep(self) -> None:

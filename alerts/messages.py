@@ -17,7 +17,7 @@ from typing import Any
 
 from alerts.model import Facts, IncidentKind, Notice, NoticeKind
 
-__all__ = ["Message", "Rendered", "duration", "render"]
+__all__ = ["Message", "Rendered", "describe", "duration", "render"]
 
 MAX_DETAIL = 300  # characters of a failure's detail
 MAX_LISTED = 20  # integrations named in a grouped message; the rest are counted
@@ -85,6 +85,18 @@ def what_failed(facts: Facts) -> str:
     if len(detail) > MAX_DETAIL:
         detail = detail[: MAX_DETAIL - 1] + "…"
     return f"{head}: {detail}" if detail and detail != head else head
+
+
+def describe(facts: Facts) -> tuple[str, str]:
+    """An open incident in plain text, as (summary, description): a headline, then what
+    failed, since when, and the breaker's counts. Nothing in it changes with the clock
+    alone, so re-sending it (to Alertmanager) changes nothing."""
+    rows = [("What failed", what_failed(facts)), ("Since", _utc(facts.opened_at))]
+    if facts.kind is not IncidentKind.THROTTLED:
+        rows.append(("Failed probes", str(facts.failed_probes)))
+    if facts.next_trial_at is not None:
+        rows.append(("Next trial", _utc(facts.next_trial_at)))
+    return _headline(facts), "\n".join(f"{label}: {text}" for label, text in rows)
 
 
 def _headline(facts: Facts) -> str:

@@ -118,6 +118,13 @@ class Facts:
     next_trial_at: float | None = None
     closed_at: float | None = None
     egress: bool = False
+    # The failure's reason when the incident began: kept while `failure` follows the latest
+    # (it is part of the incident's identity in Alertmanager, the `reason` label).
+    first_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.first_reason is None and self.failure is not None:
+            object.__setattr__(self, "first_reason", self.failure.reason)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,14 +25,24 @@ from collections.abc import Callable, Coroutine, Mapping
 from importlib.metadata import version
 from typing import Any, TextIO
 
+from alerts.alertmanager import Ledger
 from alerts.engine import Alerter
-from alerts.model import Event, EventKind, Failure, event_from_transition
+from alerts.model import Event, EventKind, Facts, Failure, event_from_transition
 from alerts.outbox import Outbox
 from alerts.policy import Policy
 from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
+from alerts.sinks import SinkStats
+from alerts.sinks.alertmanager import AlertmanagerSink
 from daemon import logs
 from daemon.alerting import build_sinks
-from daemon.config import AlertsConfig, Config, ConfigError, IntegrationConfig, load
+from daemon.config import (
+    AlertmanagerConfig,
+    AlertsConfig,
+    Config,
+    ConfigError,
+    IntegrationConfig,
+    load,
+)
 from daemon.integrations import Integration
 from daemon.metrics import DaemonStats, ProbeStats, process_registry, render
 from daemon.notify import Notifier
@@ -73,7 +83,8 @@ class Daemon:
         self._log_stream = log_stream
         self.integrations: dict[str, Integration] = {}
         self.stats = DaemonStats(reload_successful=1, reload_success_at=wall())
-        self._standard = process_registry()
+        self.shard = config.daemon.shard  # fixed for the life of the process, like [daemon]
+        self._standard = process_registry(str(self.shard))
         self._notifier = Notifier(environ)
         self._heartbeat = clock()
         self._ready = False
@@ -84,6 +95,8 @@ class Daemon:
         self._options: ClientOptions = {"http": self._http, "clock": clock, "wall": wall}
         self._background: set[asyncio.Task[Any]] = set()
         self.alerter: Alerter | None = None
+        self.alertmanager: AlertmanagerSink | None = None
+        self._pushing: asyncio.Future[None] | None = None
         self._silences = Silences((), ())
         self._windows: tuple[MaintenanceWindow, ...] = ()
 
@@ -110,7 +123,7 @@ class Daemon:
         self.outbox = Outbox(self.store)
         self._configure_alerts(self.config.alerts)
         snapshots = self.store.snapshots()
-        for config in self.config.integrations:
+        for config in self._mine(self.config):
             self._add(config, snapshots.get(config.name))
         self.scheduler = ProbeScheduler(
             self._probe,
@@ -154,6 +167,7 @@ class Daemon:
         await self.scheduler.shutdown(grace=SHUTDOWN_GRACE)
         alerting.cancel()  # what is not sent yet stays in the outbox for the next start
         await asyncio.gather(alerting, return_exceptions=True)
+        await self._stop_pushing()  # Alertmanager keeps our alerts until their endsAt
         for integration in self.integrations.values():
             self._persist_snapshot(integration)
             await integration.aclose()
@@ -182,6 +196,10 @@ class Daemon:
         integration = Integration(config, breaker, self._options, wall=self._wall, stats=stats)
         self.integrations[config.name] = integration
         return integration
+
+    def _mine(self, config: Config) -> list[IntegrationConfig]:
+        """The integrations this replica's shard probes (all of them when not sharded)."""
+        return [c for c in config.integrations if self.shard.owns(c.name)]
 
     def _schedule(self, integration: Integration) -> None:
         config = integration.config
@@ -262,7 +280,8 @@ class Daemon:
     def _summary(self) -> str:
         states = Counter(i.breaker.state.value for i in self.integrations.values())
         counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
-        return f"{len(self.integrations)} integrations: {counts or 'none'}"
+        shard = f" (shard {self.shard})" if self.shard.count > 1 else ""
+        return f"{len(self.integrations)} integrations{shard}: {counts or 'none'}"
 
     # -- reload --------------------------------------------------------------------------
 
@@ -283,7 +302,7 @@ class Daemon:
         if new.alerts != self.config.alerts:
             self._configure_alerts(new.alerts)
         old = {i.name: i for i in self.integrations.values()}
-        wanted = {c.name: c for c in new.integrations}
+        wanted = {c.name: c for c in self._mine(new)}
         counts: Counter[str] = Counter()
         for name in old.keys() - wanted.keys():
             self._retire(old[name])
@@ -339,7 +358,7 @@ class Daemon:
 
     def metrics(self) -> bytes:
         rows = [integration.row for integration in list(self.integrations.values())]
-        sinks = self.alerter.stats if self.alerter is not None else None
+        sinks = self._sink_stats() if self.alerter is not None else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
         return render(rows, self.stats, self._standard, self._wall(), sinks)
 
@@ -363,13 +382,13 @@ class Daemon:
             row = integration.status()
             row["silenced"] = self._silences.reason(integration.name, now)
             integrations.append(row)
-        alerter = self.alerter
         alerts = {
             name: {"sent": stats.sent, "queued": stats.depth, "failures": dict(stats.failures)}
-            for name, stats in (alerter.stats.items() if alerter else ())
+            for name, stats in self._sink_stats().items()
         }
         return {
             "version": version("breakerwatch"),
+            "shard": str(self.shard),
             "summary": self._summary(),
             "state": {"path": str(self.store.path), "problem": self.store.unpersisted},
             "integrations": integrations,
@@ -414,16 +433,59 @@ class Daemon:
         self._refresh_silences()
         if self.alerter is not None:
             self.alerter.stop()
+        previous = self._sink_stats()
+        self._configure_alertmanager(config.alertmanager if config is not None else None)
         if config is None:
             self.alerter = None
             return
-        previous = self.alerter.stats if self.alerter is not None else {}
+        wake = self.alertmanager.wake if self.alertmanager is not None else (lambda: None)
         self.alerter = Alerter(
             self.outbox, build_sinks(config, self._log_stream), Policy(config.settings),
             self._silenced, wall=self._wall, dashboard_url=config.settings.dashboard_url,
+            decided=wake,
         )  # fmt: skip
-        for name in self.alerter.stats.keys() & previous.keys():  # counters never go back
-            self.alerter.stats[name] = previous[name]
+        for stats in (self.alerter.stats, self.alertmanager.stats if self.alertmanager else {}):
+            for name in stats.keys() & previous.keys():  # counters never go back
+                stats[name] = previous[name]
+
+    def _configure_alertmanager(self, config: AlertmanagerConfig | None) -> None:
+        """The Alertmanager sink, (re)started; its ledger kept while its labels stay."""
+        old = self.alertmanager
+        if old is not None and self._pushing is not None:
+            self._pushing.cancel()
+        self.alertmanager, self._pushing = None, None
+        if config is None:
+            return
+        ledger = Ledger(config.resend_interval, dict(config.labels), ha=config.ha)
+        if old is not None and (old.ledger.hold, old.ledger.extra) == (ledger.hold, ledger.extra):
+            old.ledger.ha = config.ha
+            ledger = old.ledger
+        self.alertmanager = AlertmanagerSink(
+            config.urls, ledger, self._open_incidents, resend_interval=config.resend_interval,
+            wall=self._wall, timeout=config.timeout,
+        )  # fmt: skip
+        self._pushing = asyncio.ensure_future(self.alertmanager.run())
+
+    async def _stop_pushing(self) -> None:
+        if self._pushing is not None:
+            self._pushing.cancel()
+            await asyncio.gather(self._pushing, return_exceptions=True)
+
+    def _open_incidents(self) -> dict[str, Facts]:
+        """What Alertmanager hears: open incidents of the integrations this replica probes,
+        except those a silence or maintenance window holds (as Slack would not hear of them)."""
+        return {
+            key: incident.facts
+            for key, incident in self.outbox.state.incidents.items()
+            if incident.facts.integration in self.integrations and incident.held != "silence"
+        }
+
+    def _sink_stats(self) -> dict[str, SinkStats]:
+        """Every sink's counters: the alerter's, then each Alertmanager's."""
+        stats = dict(self.alerter.stats) if self.alerter is not None else {}
+        if self.alertmanager is not None:
+            stats.update(self.alertmanager.stats)
+        return stats
 
     def breaker_action(self, name: str, action: str) -> dict[str, Any] | None:
         done = asyncio.run_coroutine_threadsafe(self._breaker_action(name, action), self._loop)

@@ -21,6 +21,7 @@ import httpx
 from daemon import simulate
 from daemon.config import Config, ConfigError, load, parse_listen
 from daemon.server import ACTIONS
+from daemon.sharding import MAX_SHARDS, Shard, assign, parse_shard
 from daemon.starter import starter_config
 from daemon.status import format_silences, format_table
 
@@ -61,7 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         return command
 
     with_config("run", "the daemon, in the foreground (systemd Type=notify)")
-    with_config("check", "validate the config file; print every problem")
+    check = with_config("check", "validate the config file; print every problem")
+    check.add_argument(
+        "--shards",
+        type=_shard_count,
+        metavar="N",
+        help="also print which of N shards (replicas) probes each integration",
+    )
     init = commands.add_parser("init", help="write a commented starter config.toml")
     init.add_argument("path", nargs="?", default="config.toml", metavar="PATH")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -137,8 +144,12 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     if config is None:
         return 1
     if command == "check":
-        names = ", ".join(i.name for i in config.integrations) or "none"
-        print(f"{path}: OK: {len(config.integrations)} integrations ({names})")
+        names = [i.name for i in config.integrations]
+        if args.shards is None:
+            print(f"{path}: OK: {len(names)} integrations ({', '.join(names) or 'none'})")
+        else:
+            print(f"{path}: OK: {len(names)} integrations")
+            _print_shards(names, args.shards, config.daemon.shard)
         return 0
     if command == "test-alert":
         from daemon.alerting import test_alert
@@ -151,6 +162,24 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     from daemon.app import Daemon
 
     return asyncio.run(Daemon(config, environ=env).run())
+
+
+def _shard_count(text: str) -> int:
+    try:
+        return parse_shard(f"0/{text}").count
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1 to {MAX_SHARDS}") from None
+
+
+def _print_shards(names: list[str], count: int, running: Shard) -> None:
+    """Each shard's share, then one `SHARD<TAB>INTEGRATION` line per integration."""
+    shards = assign(names, count)
+    for index, members in enumerate(shards):
+        mine = "  <- this replica's [daemon] shard" if running == Shard(index, count) else ""
+        print(f"shard {index}/{count}: {len(members)} integrations{mine}")
+    for index, members in enumerate(shards):
+        for name in members:
+            print(f"{index}/{count}\t{name}")
 
 
 def _load(path: Path, env: Mapping[str, str]) -> Config | None:

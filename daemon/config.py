@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.alertmanager import RESERVED_LABELS
 from alerts.model import AlertSettings
 from alerts.silences import ALL, WEEKDAYS, MaintenanceWindow
 from alerts.sinks.slack import SLACK_API
+from daemon.sharding import ENVIRONMENT, EVERYTHING, Shard, parse_shard
 from probes import BreakerConfig, InvalidSetting, RetryPolicy
 from probes.adapters import KINDS, BodyAssertion
 from probes.adapters.mailchimp import datacenter
@@ -101,6 +103,7 @@ class DaemonConfig:
     state_dir: Path = Path(".breakerwatch")
     log_format: str = "text"
     log_level: str = "info"
+    shard: Shard = EVERYTHING  # which integrations this replica probes (docs/scaling.md)
 
 
 @dataclass(frozen=True)
@@ -136,11 +139,23 @@ class SlackConfig:
 
 
 @dataclass(frozen=True)
+class AlertmanagerConfig:
+    """`[alerts.alertmanager]`: every Alertmanager of a cluster, each sent every alert."""
+
+    urls: tuple[str, ...]
+    resend_interval: float = 30.0
+    timeout: float = 10.0
+    labels: tuple[tuple[str, str], ...] = ()  # extra labels on every alert
+    ha: bool = False  # other replicas send the same alerts: resolve by expiry, not at close
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     settings: AlertSettings
     console: bool = False
     slack: SlackConfig | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    alertmanager: AlertmanagerConfig | None = None
 
     def secrets(self) -> list[Secret]:
         slack = self.slack
@@ -348,8 +363,14 @@ def _daemon(table: _Table, reader: _Reader, path: Path, environ: Mapping[str, st
     log_format = table.value("log_format", _string(("text", "json")), default.log_format)
     levels = ("debug", "info", "warning", "error")
     log_level = table.value("log_level", _string(levels), default.log_level)
+    shard = table.value("shard", lambda v: parse_shard(_string()(v)), default.shard)
+    if ENVIRONMENT in environ:  # a systemd template or a StatefulSet sets it per replica
+        try:
+            shard = parse_shard(environ[ENVIRONMENT])
+        except ValueError as error:
+            reader.error(f"${ENVIRONMENT}", f"{error} (got {environ[ENVIRONMENT]!r})")
     table.finish()
-    return DaemonConfig(listen, state_dir, log_format, log_level)
+    return DaemonConfig(listen, state_dir, log_format, log_level, shard)
 
 
 def _settings_table(
@@ -570,6 +591,7 @@ def _alerts(table: _Table, reader: _Reader, names: set[str]) -> AlertsConfig:
     dashboard = table.value("dashboard_url", _url, None)
     console = table.value("console", _boolean, False)
     slack = _slack(table.table("slack"), reader) if table.has("slack") else None
+    alertmanager = _alertmanager(table.table("alertmanager")) if table.has("alertmanager") else None
     windows = tuple(
         w for w in (_window(item, reader, names) for item in table.array("maintenance")) if w
     )
@@ -579,7 +601,7 @@ def _alerts(table: _Table, reader: _Reader, names: set[str]) -> AlertsConfig:
         storm_window=storm_window, storm_min_integrations=storm_min, repeat_interval=repeat,
         throttled_after=throttled, dashboard_url=dashboard,
     )  # fmt: skip
-    return AlertsConfig(settings, console, slack, windows)
+    return AlertsConfig(settings, console, slack, windows, alertmanager)
 
 
 def _notify_on(value: Any) -> frozenset[str]:
@@ -633,6 +655,39 @@ def _slack(table: _Table, reader: _Reader) -> SlackConfig | None:
     if len(reader.errors) > count:
         return None
     return SlackConfig(token, webhook, channel, base_url)
+
+
+def _alertmanager(table: _Table) -> AlertmanagerConfig:
+    urls = table.value("urls", _urls, ())
+    if not table.has("urls"):
+        table.reader.error(table.at("urls"), 'is required: ["http://alertmanager-1:9093", ...]')
+    default = AlertmanagerConfig(())
+    resend = table.value("resend_interval", _positive_duration, default.resend_interval)
+    timeout = table.value("timeout", _positive_duration, default.timeout)
+    labels = table.value("labels", _labels, default.labels)
+    ha = table.value("ha", _boolean, default.ha)
+    table.finish()
+    return AlertmanagerConfig(tuple(urls), resend, timeout, labels, ha)
+
+
+def _urls(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise TypeError("must be a non-empty array of Alertmanager URLs (every one of a cluster)")
+    urls = tuple(_url(v) for v in value)
+    if len(set(urls)) != len(urls):
+        raise ValueError("lists one Alertmanager twice")
+    return urls
+
+
+def _labels(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise TypeError('must be a table of strings, such as { team = "growth" }')
+    for name in value:
+        if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+            raise ValueError(f"{name!r} is not a Prometheus label name")
+        if name in RESERVED_LABELS:
+            raise ValueError(f"{name!r} is set by breakerwatch itself")
+    return tuple(sorted(value.items()))
 
 
 def _window(table: _Table, reader: _Reader, names: set[str]) -> MaintenanceWindow | None:

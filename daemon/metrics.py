@@ -25,8 +25,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from alerts.engine import SinkStats
-from alerts.sinks import FailureReason
+from alerts.sinks import FailureReason, SinkStats
 from probes import Breaker, Kind, Reason, Result, State, Transition
 
 __all__ = ["BUCKETS", "CONTENT_TYPE", "DaemonStats", "ProbeStats", "Row", "render"]
@@ -160,14 +159,21 @@ class Row:
         object.__setattr__(self, "label", f'integration="{self.name}"')
 
 
-def process_registry() -> CollectorRegistry:
-    """The standard process, platform and GC collectors, and build info, on a private registry."""
+def process_registry(shard: str = "0/1") -> CollectorRegistry:
+    """The standard process, platform and GC collectors, and build info (with the replica's
+    shard: "0/1" when it probes everything), on a private registry."""
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     info = Info("breakerwatch_build", "breakerwatch version", registry=registry)
-    info.info({"version": version("breakerwatch"), "python_version": platform.python_version()})
+    info.info(
+        {
+            "version": version("breakerwatch"),
+            "python_version": platform.python_version(),
+            "shard": shard,
+        }
+    )
     return registry
 
 

@@ -158,6 +158,19 @@ def test_webhook_success_is_plain_text_ok(slack: FakeSlack) -> None:
     assert message.blocks == [{"type": "divider"}]
 
 
+def test_webhook_takes_legacy_attachments(slack: FakeSlack) -> None:
+    """vendor-apis.md 5.5: a webhook body may carry attachments instead of text (what
+    Alertmanager's Slack receiver sends); an attachment that says nothing is refused."""
+    attachment = {"title": "[FIRING:1] kit", "fallback": "[FIRING:1] kit", "color": "danger"}
+    response = WebhookClient(slack.webhook_url()).send(attachments=[attachment])
+    assert (response.status_code, response.body) == (200, "ok")
+    (message,) = slack.top_level()
+    assert message.attachments == [attachment]
+    empty = WebhookClient(slack.webhook_url()).send(attachments=[{"color": "good"}])
+    assert (empty.status_code, empty.body) == (400, "missing_text_or_fallback_or_attachments")
+    assert len(slack.top_level()) == 1
+
+
 def test_webhook_errors_are_statuses_with_short_text(slack: FakeSlack) -> None:
     unknown = WebhookClient(slack.webhook_url("T1/B1/unknown")).send(text="x")
     assert (unknown.status_code, unknown.body) == (404, "no_service")

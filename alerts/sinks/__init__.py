@@ -9,6 +9,7 @@ message in place and reply in its thread; the others get each notice's standalon
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
@@ -27,6 +28,7 @@ __all__ = [
     "FailureReason",
     "Sink",
     "SinkError",
+    "SinkStats",
     "honour_no_proxy",
     "retry_handlers",
 ]
@@ -42,6 +44,18 @@ class FailureReason(enum.StrEnum):
     CHANNEL = "channel"  # channel missing, archived, or the bot is not in it
     PAYLOAD = "payload"  # Slack refused this message (blocks, length)
     GONE = "gone"  # the message to edit no longer exists
+
+
+@dataclass
+class SinkStats:
+    """One sink's notification counters, read by /metrics from another thread."""
+
+    sent: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    depth: int = 0
+
+    def failed(self, reason: FailureReason) -> None:
+        self.failures = {**self.failures, reason.value: self.failures.get(reason.value, 0) + 1}
 
 
 class SinkError(Exception):

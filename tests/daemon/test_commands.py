@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from alerts.engine import SinkStats
-from alerts.sinks import FailureReason
+from alerts.sinks import FailureReason, SinkStats
 from daemon.cli import main
 from daemon.config import load
 from daemon.metrics import DaemonStats, ProbeStats, Row, process_registry, render

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import ConfigError, load, parse, parse_duration
+from daemon.config import AlertmanagerConfig, ConfigError, load, parse, parse_duration
 from probes import BreakerConfig, RetryPolicy
 from probes.adapters import BodyAssertion
 
@@ -298,6 +298,26 @@ def test_the_deadline_stays_below_the_interval() -> None:
                 "alerts.maintenance[0].days_of_month: must be an array of days 1 to 31 (got [0])",
             ],
         ),
+        (
+            '[alerts.alertmanager]\nresend_interval = "0s"\nlabels = { alertname = "x" }\nha = 1\n',
+            [
+                'alerts.alertmanager.urls: is required: ["http://alertmanager-1:9093", ...]',
+                "alerts.alertmanager.resend_interval: must be a duration > 0 (got '0s')",
+                "alerts.alertmanager.labels: 'alertname' is set by breakerwatch itself (got {'alertname': 'x'})",
+                "alerts.alertmanager.ha: must be true or false (got 1)",
+            ],
+        ),
+        (
+            '[alerts.alertmanager]\nurls = ["http://a:9093", "http://a:9093"]\nlabels = { "a-b" = "c" }\n',
+            [
+                "alerts.alertmanager.urls: lists one Alertmanager twice (got ['http://a:9093', 'http://a:9093'])",
+                "alerts.alertmanager.labels: 'a-b' is not a Prometheus label name (got {'a-b': 'c'})",
+            ],
+        ),
+        (
+            '[alerts.alertmanager]\nurls = ["am:9093"]\n',
+            ["alerts.alertmanager.urls: must be an http:// or https:// URL (got ['am:9093'])"],
+        ),
         ('[daemon]\n"a\\nb" = 1\n', ['daemon."a\\nb": unknown key']),  # one line, quoted
         (
             '[defaults.retry]\nmax_attempts = false\n[[integrations]]\nname = "b"\nkind = "http"\nurl = "https://a.b"\n',
@@ -375,4 +395,22 @@ def test_alerts_are_read_with_their_defaults() -> None:
     assert window.integrations == {"mailchimp"}
     assert window.weekdays == {6}
     assert window.reason == "vendor window"
+    assert alerts.alertmanager is None
     assert parse(GOOD, PATH, environ=ENV).alerts is None  # no [alerts]: nothing is sent
+
+
+def test_alertmanager_is_read_with_its_defaults() -> None:
+    text = GOOD + '\n[alerts.alertmanager]\nurls = ["http://am-1:9093", "https://am-2/am"]\n'
+    alerts = parse(text, PATH, environ=ENV).alerts
+    assert alerts is not None
+    assert alerts.alertmanager == AlertmanagerConfig(
+        ("http://am-1:9093", "https://am-2/am"), resend_interval=30, timeout=10, labels=(), ha=False
+    )
+    more = (
+        text + 'resend_interval = "1m"\ntimeout = "3s"\nha = true\nlabels = { team = "growth" }\n'
+    )
+    alerts = parse(more, PATH, environ=ENV).alerts
+    assert alerts is not None
+    assert alerts.alertmanager == AlertmanagerConfig(
+        ("http://am-1:9093", "https://am-2/am"), 60, 3, (("team", "growth"),), ha=True
+    )

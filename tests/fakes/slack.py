@@ -61,6 +61,7 @@ class Message:
     metadata: Any = None
     edits: list[dict[str, Any]] = field(default_factory=list)  # earlier versions, oldest first
     posted_at: float = 0.0
+    attachments: list[Any] | None = None  # legacy attachments (Alertmanager's Slack receiver)
 
 
 class _Server(ThreadingHTTPServer):
@@ -305,14 +306,18 @@ class FakeSlack:
             return 400, {"Content-Type": _TEXT}, b"invalid_payload"
         if channel in self.archived:
             return 410, {"Content-Type": _TEXT}, b"channel_is_archived"
-        if not payload.get("text") and not payload.get("blocks"):
+        attachments = payload.get("attachments")
+        if isinstance(attachments, list) and len(attachments) > 100:
+            return 400, {"Content-Type": _TEXT}, b"too_many_attachments"
+        said = attachments is not None and _says_something(attachments)
+        if not payload.get("text") and not payload.get("blocks") and not said:
             return 400, {"Content-Type": _TEXT}, b"missing_text_or_fallback_or_attachments"
         if payload.get("blocks") is not None and not _valid_blocks(payload["blocks"]):
             return 400, {"Content-Type": _TEXT}, b"invalid_blocks"
         if self._rate_limited("hook:" + secret):
             return 429, {"Retry-After": "1"}, b""
         message = Message(channel, self._ts(), payload.get("text"), payload.get("blocks"),
-                          posted_at=time.time())  # fmt: skip
+                          posted_at=time.time(), attachments=attachments)  # fmt: skip
         with self._lock:
             self.messages.append(message)
         return 200, {"Content-Type": _TEXT}, b"ok"
@@ -358,6 +363,18 @@ def _payload(headers: dict[str, str], body: bytes) -> dict[str, Any] | None:
         return fields
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _says_something(attachments: Any) -> bool:
+    """Attachments, each a table with a fallback, text, a title or fields."""
+    return (
+        isinstance(attachments, list)
+        and len(attachments) > 0
+        and all(
+            isinstance(a, dict) and any(a.get(k) for k in ("fallback", "text", "title", "fields"))
+            for a in attachments
+        )
+    )
 
 
 def _valid_blocks(blocks: Any) -> bool:

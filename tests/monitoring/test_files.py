@@ -119,3 +119,17 @@ def test_provisioning_points_at_the_dashboards() -> None:
     assert provider["type"] == "file"
     assert provider["options"]["path"].startswith("/")
     assert sources["apiVersion"] == providers["apiVersion"] == 1
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool is not installed (.ci/run)")
+def test_the_example_alertmanager_config_is_valid_and_groups_by_integration() -> None:
+    done = subprocess.run(
+        ["amtool", "check-config", "prometheus/alertmanager.yml"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+    config = yaml.safe_load((PROMETHEUS / "alertmanager.yml").read_text())
+    assert config["route"]["group_by"] == ["integration"]
+    (receiver,) = config["receivers"]
+    assert receiver["slack_configs"][0]["send_resolved"] is True
