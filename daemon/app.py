@@ -199,7 +199,7 @@ class Daemon:
 
     def _mine(self, config: Config) -> list[IntegrationConfig]:
         """The integrations this replica's shard probes (all of them when not sharded)."""
-        return [c for c in config.integrations if self.shard.owns(c.name)]
+        return [c for c in config.integrations if self.shard.takes(c)]
 
     def _schedule(self, integration: Integration) -> None:
         config = integration.config

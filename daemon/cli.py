@@ -149,7 +149,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
             print(f"{path}: OK: {len(names)} integrations ({', '.join(names) or 'none'})")
         else:
             print(f"{path}: OK: {len(names)} integrations")
-            _print_shards(names, args.shards, config.daemon.shard)
+            _print_shards(config, args.shards)
         return 0
     if command == "test-alert":
         from daemon.alerting import test_alert
@@ -171,9 +171,11 @@ def _shard_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number 1 to {MAX_SHARDS}") from None
 
 
-def _print_shards(names: list[str], count: int, running: Shard) -> None:
-    """Each shard's share, then one `SHARD<TAB>INTEGRATION` line per integration."""
-    shards = assign(names, count)
+def _print_shards(config: Config, count: int) -> None:
+    """Each shard's share, then one `SHARD<TAB>INTEGRATION` line per integration it probes
+    (an egress canary is on every shard)."""
+    shards = assign(config.integrations, count)
+    running = config.daemon.shard
     for index, members in enumerate(shards):
         mine = "  <- this replica's [daemon] shard" if running == Shard(index, count) else ""
         print(f"shard {index}/{count}: {len(members)} integrations{mine}")

@@ -5,7 +5,8 @@ on nothing but the name and the shard's index, so every replica computes the sam
 alone, with no coordination; growing from N to N+1 replicas moves only the integrations the
 new shard now wins (about 1/(N+1) of them), all to it; shrinking moves only the removed
 shard's integrations. Shards are numbered from 0, like Kubernetes StatefulSet ordinals and
-Prometheus's hashmod: "2/5" is the third of five.
+Prometheus's hashmod: "2/5" is the third of five. An `egress` canary ("is it us?") is
+about the replica's own network, so every shard probes it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = ["ENVIRONMENT", "EVERYTHING", "MAX_SHARDS", "Shard", "assign", "owner", "parse_shard"]
 
 ENVIRONMENT = "BREAKERWATCH_SHARD"  # wins over [daemon] shard, for templates and StatefulSets
 MAX_SHARDS = 1000
+
+
+class Integration(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def egress(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +39,13 @@ class Shard:
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
-    def owns(self, name: str) -> bool:
-        return self.count == 1 or owner(name, self.count) == self.index
+    def takes(self, integration: Integration) -> bool:
+        """Whether this shard probes `integration`."""
+        return (
+            self.count == 1
+            or integration.egress
+            or owner(integration.name, self.count) == self.index
+        )
 
 
 EVERYTHING = Shard(0, 1)
@@ -55,11 +70,14 @@ def owner(name: str, count: int) -> int:
     return max(range(count), key=lambda index: _weight(index, key))
 
 
-def assign(names: Iterable[str], count: int) -> list[list[str]]:
-    """The integrations of each of `count` shards, in the order given."""
+def assign(integrations: Iterable[Integration], count: int) -> list[list[str]]:
+    """The names of the integrations each of `count` shards probes, in the order given."""
+    every = [Shard(index, count) for index in range(count)]
     shards: list[list[str]] = [[] for _ in range(count)]
-    for name in names:
-        shards[owner(name, count)].append(name)
+    for integration in integrations:
+        for shard in every:
+            if shard.takes(integration):
+                shards[shard.index].append(integration.name)
     return shards
 
 

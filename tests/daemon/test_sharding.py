@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -13,6 +14,14 @@ from daemon.config import ConfigError, parse
 from daemon.sharding import EVERYTHING, Shard, assign, owner, parse_shard
 
 NAMES = [f"hubspot-customer-{i}" for i in range(10_000)]
+
+
+class Named(NamedTuple):
+    name: str
+    egress: bool = False
+
+
+INTEGRATIONS = [Named(name) for name in NAMES]
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
 CONFIG = """
 [[integrations]]
@@ -29,7 +38,7 @@ def test_the_assignment_is_pinned_so_an_upgrade_moves_nothing() -> None:
 
 
 def test_shards_are_balanced() -> None:
-    sizes = [len(members) for members in assign(NAMES, 5)]
+    sizes = [len(members) for members in assign(INTEGRATIONS, 5)]
     assert sum(sizes) == len(NAMES)
     assert all(abs(size - 2000) < 150 for size in sizes), sizes  # binomial sd is 40
 
@@ -48,11 +57,16 @@ def test_removing_the_last_replica_moves_only_its_integrations() -> None:
     assert moved == [name for name in NAMES if before[name] == 4]
 
 
-def test_every_replica_agrees_and_exactly_one_owns_each_integration() -> None:
+def test_exactly_one_shard_takes_each_integration_but_every_one_the_canary() -> None:
     shards = [Shard(index, 3) for index in range(3)]
-    for name in NAMES[:500]:
-        assert sum(shard.owns(name) for shard in shards) == 1
-    assert all(EVERYTHING.owns(name) for name in NAMES[:10])
+    for integration in INTEGRATIONS[:500]:
+        assert sum(shard.takes(integration) for shard in shards) == 1
+    assert all(shard.takes(Named("canary", egress=True)) for shard in shards)
+    assert all(EVERYTHING.takes(integration) for integration in INTEGRATIONS[:10])
+    assert assign([Named("a"), Named("canary", egress=True)], 2) == [
+        ["a", "canary"] if owner("a", 2) == 0 else ["canary"],
+        ["canary"] if owner("a", 2) == 0 else ["a", "canary"],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -88,23 +102,26 @@ def test_the_config_key_and_the_environment_variable() -> None:
 def test_check_prints_the_assignment(tmp_path: Path) -> None:
     names = [f"customer-{i}" for i in range(12)]
     config = tmp_path / "config.toml"
-    config.write_text('[daemon]\nshard = "2/5"\n' + "".join(CONFIG.format(name=n) for n in names))
+    canary = CONFIG.format(name="canary") + "egress = true\n"
+    blocks = "".join(CONFIG.format(name=n) for n in names) + canary
+    config.write_text('[daemon]\nshard = "2/5"\n' + blocks)
     done = subprocess.run(
         [BREAKERWATCH, "check", "--config", str(config), "--shards", "5"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    shards = assign(names, 5)
-    assert lines[0] == f"{config}: OK: 12 integrations"
+    shards = assign([*map(Named, names), Named("canary", egress=True)], 5)
+    assert lines[0] == f"{config}: OK: 13 integrations"
     assert lines[1:6] == [
         f"shard {i}/5: {len(shards[i])} integrations"
         + ("  <- this replica's [daemon] shard" if i == 2 else "")
         for i in range(5)
     ]
     listed = [line.split("\t") for line in lines[6:]]
-    assert sorted(name for _, name in listed) == sorted(names)
-    assert all(shard == f"{owner(name, 5)}/5" for shard, name in listed)
+    assert sorted(name for _, name in listed) == sorted(names + ["canary"] * 5)
+    for shard, name in listed:
+        assert name == "canary" or shard == f"{owner(name, 5)}/5"
     bad = subprocess.run(
         [BREAKERWATCH, "check", "--config", str(config), "--shards", "0"],
         capture_output=True, text=True, timeout=30, check=False,

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -172,6 +172,11 @@ INTEGRATIONS = 300
 INTERVAL = 5.0
 
 
+class Config(NamedTuple):
+    name: str
+    egress: bool = False
+
+
 def test_three_shards_probe_each_integration_once_per_interval(
     simulator: Simulator, tmp_path: Path
 ) -> None:
@@ -180,6 +185,9 @@ def test_three_shards_probe_each_integration_once_per_interval(
     blocks = "".join(
         f'[[integrations]]\nname = "{name}"\nkind = "http"\nurl = "{url}{name}"\n\n'
         for name in names
+    )
+    blocks += (
+        f'[[integrations]]\nname = "canary"\nkind = "http"\nurl = "{url}canary"\negress = true\n'
     )
     replicas = []
     for index in range(3):
@@ -193,11 +201,11 @@ def test_three_shards_probe_each_integration_once_per_interval(
     try:
         for daemon in replicas:
             daemon.wait_ready(timeout=30)
-        shares = assign(names, 3)
+        shares = assign([Config(name) for name in names], 3)
         for index, daemon in enumerate(replicas):
             status = daemon.get("/api/v1/status").json()
             assert status["shard"] == f"{index}/3"
-            assert sorted(daemon.status()) == sorted(shares[index])
+            assert sorted(daemon.status()) == sorted([*shares[index], "canary"])  # on every shard
             info = 'breakerwatch_build_info{python_version="'
             line = next(x for x in daemon.get("/metrics").text.splitlines() if x.startswith(info))
             assert f'shard="{index}/3"' in line
@@ -212,6 +220,7 @@ def test_three_shards_probe_each_integration_once_per_interval(
     seen: dict[str, list[float]] = defaultdict(list)
     for request in log:
         seen[request["query"]["integration"]].append(request["at"])
+    assert len(seen.pop("canary")) >= 3 * 2  # every replica probes the egress canary
     assert sorted(seen) == sorted(names)  # every integration, by exactly one replica:
     for name, times in seen.items():
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
