@@ -7,7 +7,11 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import httpx
+
 from probes.simulator import Simulator
+from tests.alertmanagers import BINARY as ALERTMANAGER
+from tests.alertmanagers import Alertmanagers
 from tests.daemon.harness import (
     BREAKERWATCH,
     DaemonProcess,
@@ -54,6 +58,11 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     slack_token = f"xoxb-{CANARY}"
     slack = FakeSlack(tokens=(slack_token,)).__enter__()
     alerts = alerts_config(slack.api_url, "console = true\n")
+    alertmanager = None  # and to an Alertmanager whose Slack receiver posts to the fake
+    if ALERTMANAGER is not None:
+        alertmanager = Alertmanagers(tmp_path / "am", slack.webhook_url(), count=1).__enter__()
+        alerts += f'[alerts.alertmanager]\nurls = ["{alertmanager.urls[0]}"]\n'
+        alerts += 'resend_interval = "1s"\n'
     config = tmp_path / "config.toml"
     config.write_text(config_text(simulator, tmp_path / "state", extra=alerts))
     env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token)
@@ -69,6 +78,9 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         daemon.until(lambda: daemon.state("mailchimp") == "open", what="mailchimp to open")
         daemon.until(lambda: len(slack.top_level()) >= 2, what="the Slack alerts")
         outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text]
+        if alertmanager is not None:
+            daemon.until(lambda: any(m.attachments for m in slack.top_level()), 30, "AM's")
+            outputs.append(httpx.get(f"{alertmanager.urls[0]}/api/v2/alerts", timeout=5).text)
         table = subprocess.run(
             [BREAKERWATCH, "status", "--url", daemon.url],
             capture_output=True, text=True, timeout=30, check=False,
@@ -82,11 +94,14 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     finally:
         assert daemon.stop() == 0
         slack.__exit__()
+        if alertmanager is not None:
+            alertmanager.close()
     outputs.append(daemon.output)
     db = sqlite3.connect(tmp_path / "state" / "state.db")
     for table in ("transitions", "breakers", "deliveries", "alert_policy", "threads"):
         outputs += [str(row) for row in db.execute(f"SELECT * FROM {table}")]
     outputs += slack.texts()  # every message body sent to Slack, edits included
+    outputs += [request.body.decode() for request in slack.requests]  # webhooks too
     assert "ALERT mailchimp: our credentials were refused" in daemon.output
     assert any("credentials were refused" in text for text in slack.texts())
     assert "credential was refused" in daemon.output  # the failures did happen and were logged

@@ -13,6 +13,7 @@ loopback whose Slack receiver posts to the fake Slack.
 from __future__ import annotations
 
 import itertools
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -228,3 +229,34 @@ def test_three_shards_probe_each_integration_once_per_interval(
         # once per interval (the scheduler's jitter is a tenth of it): a second replica
         # probing it would show gaps far shorter; a missed run, one twice as long
         assert all(0.7 * INTERVAL <= gap <= 1.3 * INTERVAL for gap in gaps), (name, gaps)
+
+
+def test_a_reload_adds_alertmanager_and_the_metrics_count_it(
+    simulator: Simulator, cluster: Alertmanagers, tmp_path: Path
+) -> None:
+    """The incidents the policy tracked before go out at once; each Alertmanager is a
+    channel of the notification metrics and of the status."""
+    config = tmp_path / "config.toml"
+    plain = config_text(simulator, tmp_path / "state") + "\n[alerts]\n"
+    config.write_text(plain)
+    daemon = DaemonProcess(config, environment(simulator)).wait_ready()
+    try:
+        admin(simulator, "PUT", "/kit/mode", {"mode": "5xx"})
+        daemon.until(lambda: daemon.state("kit") == "open", 10, "kit to open")
+        listed = ", ".join(f'"{url}"' for url in cluster.urls)
+        config.write_text(plain + f"[alerts.alertmanager]\nurls = [{listed}]\n")
+        daemon.signal(signal.SIGHUP)
+        for url in cluster.urls:
+            (alert,) = until(lambda url=url: cluster.alerts(url), 10, "the alert")
+            assert alert["labels"]["integration"] == "kit"
+        channel = "alertmanager " + cluster.urls[0].removeprefix("http://")
+        metrics = daemon.get("/metrics").text
+        assert f'breakerwatch_notification_queue_depth{{channel="{channel}"}} 0' in metrics
+        sent = daemon.get("/api/v1/status").json()["alerts"][channel]["sent"]
+        assert sent >= 1
+        assert f'breakerwatch_notifications_total{{channel="{channel}"}} {sent}' in metrics
+        admin(simulator, "PUT", "/kit/mode", {"mode": "healthy"})
+        daemon.until(lambda: daemon.state("kit") == "closed", 20, "kit to close")
+        until(lambda: all(cluster.alerts(url) == [] for url in cluster.urls), 10, "resolved")
+    finally:
+        assert daemon.stop() == 0
