@@ -136,8 +136,8 @@ class AlertmanagerSink:
             target.retry_at = self._wall() + backoff
             if target.failures == 1:
                 logger.warning(
-                    "%s: cannot deliver (%s); retrying, the other Alertmanagers still get the "
-                    "alerts", target.name, error,
+                    "%s: cannot deliver (%s); retrying: the first send that gets through "
+                    "carries every alert", target.name, error,
                 )  # fmt: skip
         else:
             if target.failures:

@@ -21,6 +21,7 @@ VALID: dict[str, Any] = tomllib.loads(
     """
 [daemon]
 listen = "127.0.0.1:9478"
+shard = "1/3"
 [defaults]
 interval = "30s"
 timeout = "10s"
@@ -36,6 +37,10 @@ repeat_interval = "0s"
 timezone = "Europe/Berlin"
 start = "02:00"
 end = "04:00"
+[alerts.alertmanager]
+urls = ["http://127.0.0.1:9093", "http://127.0.0.1:9095"]
+labels = { team = "growth" }
+ha = true
 [[integrations]]
 name = "billing"
 kind = "http"
@@ -55,7 +60,8 @@ leaves = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=40),
     st.sampled_from(["30s", "-1s", "1e400s", "0ms", "99999999h", "env:NOPE", "file:/nonexistent",
-                     "credential:x", "ünïcode-näme", "Kit", "*", "25:00", "Mars/Olympus"]),
+                     "credential:x", "ünïcode-näme", "Kit", "*", "25:00", "Mars/Olympus", "3/3",
+                     "0/0", "http://"]),
     st.lists(st.integers(min_value=-1000, max_value=1000), max_size=4),
 )  # fmt: skip
 
