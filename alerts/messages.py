@@ -115,6 +115,11 @@ def _headline(facts: Facts) -> str:
 def _resolved_headline(facts: Facts) -> str:
     name = facts.integration
     took = duration((facts.closed_at or facts.opened_at) - facts.opened_at)
+    if facts.retired:
+        return (
+            f"{name}: no longer watched here (removed from the configuration, or now another "
+            f"replica's shard) after {took}; no recovery was seen"
+        )
     if facts.kind is IncidentKind.THROTTLED:
         return f"{name}: no longer throttled, after {took}"
     if facts.kind is IncidentKind.AUTH:
@@ -254,7 +259,8 @@ def _resolved(notice: Notice, link: str | None) -> Rendered:
     title = _resolved_headline(subject)
     message = _incident(title, subject, now, link, note)
     took = duration((subject.closed_at or now) - subject.opened_at)
-    return Rendered(message, _line(f"Recovered after {took}."), message)
+    said = "No longer watched here" if subject.retired else "Recovered"
+    return Rendered(message, _line(f"{said} after {took}."), message)
 
 
 def _updated(notice: Notice, subject: Facts, link: str | None) -> Rendered:

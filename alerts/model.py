@@ -33,6 +33,7 @@ class EventKind(enum.StrEnum):
     CLOSED = "closed"  # -> closed: the incident ends
     THROTTLED = "throttled"  # 429s for longer than the threshold
     THROTTLE_ENDED = "throttle_ended"
+    RETIRED = "retired"  # no longer probed here: removed from the config, or another shard's
 
 
 class IncidentKind(enum.StrEnum):
@@ -121,6 +122,7 @@ class Facts:
     # The failure's reason when the incident began: kept while `failure` follows the latest
     # (it is part of the incident's identity in Alertmanager, the `reason` label).
     first_reason: str | None = None
+    retired: bool = False  # closed because it is no longer probed here, not because it recovered
 
     def __post_init__(self) -> None:
         if self.first_reason is None and self.failure is not None:

@@ -23,6 +23,8 @@ Rules (design.md section 7; research/probe-monitors.md sections 4, 5 and 7):
   when the silence ends, one summary, which opens the incident if it is still failing.
 - Reminders every `repeat_interval` (0: none) while an incident is open.
 - 401/403 (auth) and long 429 (throttled) incidents are their own kinds, for their wording.
+- An integration no longer probed here (removed from the config, or now another shard's)
+  ends its incidents like a close, told as "no longer watched", never as a recovery.
 """
 
 from __future__ import annotations
@@ -158,6 +160,11 @@ class Policy:
         if kind in (EventKind.THROTTLED, EventKind.THROTTLE_ENDED):
             self._throttle(state, event, silenced, out)
             return
+        if kind is EventKind.RETIRED:  # its incidents end, told as such: nobody watches it here
+            self._closed(state, replace(event, kind=EventKind.CLOSED), out, retired=True)
+            ended = replace(event, kind=EventKind.THROTTLE_ENDED)
+            self._throttle(state, ended, silenced, out, retired=True)
+            return
         if kind in (EventKind.OPENED, EventKind.CLOSED) and self._flapping(state, event, out):
             return
         if kind is EventKind.OPENED:
@@ -258,12 +265,14 @@ class Policy:
         out.append(Notice(NoticeKind.UPDATED, thread, event.at, facts, members,
                           change=event.kind.value, quiet=not loud))  # fmt: skip
 
-    def _closed(self, state: PolicyState, event: Event, out: list[Notice]) -> None:
+    def _closed(
+        self, state: PolicyState, event: Event, out: list[Notice], *, retired: bool = False
+    ) -> None:
         name = event.integration
         incident = state.incidents.pop(name, None)
         if incident is None:
             return
-        facts = replace(incident.facts, closed_at=event.at)
+        facts = replace(incident.facts, closed_at=event.at, retired=retired)
         if incident.held == "silence":
             state.silenced.setdefault(name, []).append(facts)
             return
@@ -318,7 +327,13 @@ class Policy:
                 self._tell(held, out, at)
 
     def _throttle(
-        self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
+        self,
+        state: PolicyState,
+        event: Event,
+        silenced: Silenced,
+        out: list[Notice],
+        *,
+        retired: bool = False,
     ) -> None:
         key = event.integration + ":throttled"
         if event.kind is EventKind.THROTTLED:
@@ -335,7 +350,7 @@ class Policy:
         ended = state.incidents.pop(key, None)
         if ended is None:
             return
-        facts = replace(ended.facts, closed_at=event.at)
+        facts = replace(ended.facts, closed_at=event.at, retired=retired)
         if ended.held == "silence":
             state.silenced.setdefault(event.integration, []).append(facts)
         elif ended.told and "close" in self.settings.notify_on:

@@ -125,6 +125,7 @@ class Daemon:
         snapshots = self.store.snapshots()
         for config in self._mine(self.config):
             self._add(config, snapshots.get(config.name))
+        self._end_unwatched()  # removed while we were down, or moved to another shard
         self.scheduler = ProbeScheduler(
             self._probe,
             missed=self._missed,
@@ -232,6 +233,14 @@ class Daemon:
         elif since is None and told:
             self._queue(Event(name, EventKind.THROTTLE_ENDED, now))
 
+    def _end_unwatched(self) -> None:
+        """End the open incidents of integrations this replica no longer probes."""
+        if self.alerter is None:
+            return
+        gone = {i.facts.integration for i in self.outbox.state.incidents.values()}
+        for name in sorted(gone - self.integrations.keys()):
+            self._queue(Event(name, EventKind.RETIRED, self._wall()))
+
     def _queue(self, event: Event) -> None:
         try:
             self.store.record_event(event)
@@ -317,6 +326,7 @@ class Daemon:
             else:
                 self._replace(current, config)
                 counts["changed"] += 1
+        self._end_unwatched()
         self.config = new
         self.stats.reload_successful = 1
         self.stats.reload_success_at = self._wall()

@@ -72,6 +72,19 @@ def test_resolved_turns_the_message_and_replies_with_the_duration() -> None:
     assert "Next trial" not in rendered.parent.text
 
 
+def test_an_integration_no_longer_watched_is_not_said_to_have_recovered() -> None:
+    done = facts(closed_at=T0 + 60, retired=True)
+    rendered = render(Notice(NoticeKind.RESOLVED, "mailchimp#1", T0 + 60, done))
+    assert rendered.parent is not None
+    assert rendered.reply is not None
+    assert rendered.parent.text.startswith(
+        "mailchimp: no longer watched here (removed from the configuration, or now another "
+        "replica's shard) after 1m; no recovery was seen"
+    )
+    assert "recovered" not in rendered.parent.text
+    assert rendered.reply.text == "No longer watched here after 1m."
+
+
 def test_the_dashboard_link_goes_to_the_integration() -> None:
     link = "https://grafana.example.com/d/breakerwatch-integration/x?orgId=1"
     message = render(Notice(NoticeKind.OPENED, "t", T0, facts()), link).parent

@@ -115,6 +115,21 @@ def test_long_throttling_is_an_incident_and_ends() -> None:
     assert end.thread == start.thread
 
 
+def test_an_integration_no_longer_probed_ends_its_incidents_as_such() -> None:
+    """Removed from the config (or moved to another shard) while failing and throttled:
+    both threads end, marked retired; a second retirement, or one with nothing open, is
+    nothing."""
+    run = Run()
+    throttled = Failure("throttled", 429, None, "HTTP 429 Too Many Requests")
+    run.step(T0, opened("hubspot", T0), Event("hubspot", EventKind.THROTTLED, T0, throttled))
+    ended = run.step(T0 + 60, Event("hubspot", EventKind.RETIRED, T0 + 60))
+    assert kinds(ended) == ["resolved", "resolved"]
+    assert all(n.subject is not None and n.subject.retired for n in ended)
+    assert run.current.incidents == {}
+    assert run.step(T0 + 61, Event("hubspot", EventKind.RETIRED, T0 + 61)) == []
+    assert run.step(T0 + 62, Event("kit", EventKind.RETIRED, T0 + 62)) == []
+
+
 def test_flapping_becomes_one_message_then_quiet_then_one_summary() -> None:
     run = Run(flap_window=900.0, flap_max_transitions=4)
     t = T0

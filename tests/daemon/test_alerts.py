@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon.sharding import owner
 from probes.simulator import Simulator
 from tests.daemon.harness import (
     BREAKERWATCH,
@@ -275,5 +276,42 @@ def test_long_throttling_is_its_own_incident(
         (message,) = slack.top_level()
         assert message.text is not None
         assert message.text.startswith("hubspot: no longer throttled")
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_an_integration_that_leaves_while_failing_ends_its_message(
+    simulator: Simulator, slack: FakeSlack, world: tuple[Path, dict[str, str]]
+) -> None:
+    """Removed by a reload, or gone to another shard across a restart: its incident ends,
+    its message says it is no longer watched here (never that it recovered)."""
+    config, env = world
+    text = config.read_text()
+
+    def message(name: str) -> tuple[str, list[str]]:
+        (found,) = [m for m in slack.top_level() if (m.text or "").startswith(name)]
+        return found.text or "", [reply.text or "" for reply in slack.replies(found.ts)]
+
+    daemon = DaemonProcess(config, env).wait_ready()
+    try:
+        outage(simulator, daemon, "kit")
+        outage(simulator, daemon, "sendgrid")
+        daemon.until(lambda: len(slack.top_level()) == 2, what="the two messages")
+        kit = text.index('name = "kit"')
+        start, end = text.rindex("[[integrations]]", 0, kit), text.index("[[integrations]]", kit)
+        config.write_text(text[:start] + text[end:])
+        daemon.signal(signal.SIGHUP)
+        daemon.until(lambda: message("kit")[1], what="kit's thread reply")
+        said, (reply,) = message("kit")
+        assert said.startswith("kit: no longer watched here (removed from the configuration")
+        assert reply.startswith("No longer watched here after ")
+    finally:
+        assert daemon.stop() == 0
+    shard = f"{1 - owner('sendgrid', 2)}/2"  # the shard of two that sendgrid is not on
+    daemon = DaemonProcess(config, {**env, "BREAKERWATCH_SHARD": shard}).wait_ready()
+    try:
+        daemon.until(lambda: message("sendgrid")[1], what="sendgrid's thread reply")
+        assert message("sendgrid")[0].startswith("sendgrid: no longer watched here")
+        assert "sendgrid" not in daemon.status()
     finally:
         assert daemon.stop() == 0
