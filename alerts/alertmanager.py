@@ -96,6 +96,7 @@ class Ledger:
         self.extra: Pairs = tuple(sorted((labels or {}).items()))
         self.ha = ha
         self.firing: dict[str, Alert] = {}  # by incident key
+        self._seen: dict[str, Facts] = {}  # what each firing alert was built from
         self.resolved: dict[Pairs, Alert] = {}  # by labels
         self.version = 0
 
@@ -104,12 +105,16 @@ class Ledger:
         changed = False
         for key in self.firing.keys() - incidents.keys():
             gone = self.firing.pop(key)
+            del self._seen[key]
             if not self.ha:  # with ha, the alert expires once no replica sends it
                 self.resolved[gone.labels] = replace(gone, ends_at=now)
             changed = True
         for key, facts in incidents.items():
+            if self._seen.get(key) == facts:
+                continue  # the text would be the same: not built again every turn
             known = self.firing.get(key)
             alert = self._alert(facts, known)
+            self._seen[key] = facts
             if alert != known:
                 self.firing[key] = alert
                 self.resolved.pop(alert.labels, None)  # the same alert, firing again

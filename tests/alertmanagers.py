@@ -9,7 +9,6 @@ storage directory, and lists the others as peers.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
+from tests.support import free_port
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 EXAMPLE = Path(__file__).parent.parent / "prometheus" / "alertmanager.yml"
@@ -37,20 +38,6 @@ def config(slack_webhook: str) -> dict[str, Any]:
             del slack["api_url_file"]
             slack["api_url"] = slack_webhook
     return document
-
-
-def free_port() -> int:
-    """A port free for both TCP and UDP on loopback (gossip uses both)."""
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
 
 
 class Alertmanagers:

@@ -1,6 +1,8 @@
-"""Test helpers: a clock the test drives."""
+"""Test helpers: a clock the test drives, and free loopback ports."""
 
 from __future__ import annotations
+
+import socket
 
 
 class FakeClock:
@@ -14,3 +16,17 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def free_port() -> int:
+    """A port free for both TCP and UDP on loopback (Alertmanager gossips over both)."""
+    while True:
+        with socket.socket() as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port

@@ -18,8 +18,9 @@ from alerts.alertmanager import Ledger
 from alerts.model import Facts, Failure, IncidentKind
 from alerts.sinks import FailureReason, SinkError
 from alerts.sinks.alertmanager import AlertmanagerSink, channel_name, push
-from tests.alertmanagers import Alertmanagers, free_port, needs_alertmanager
+from tests.alertmanagers import Alertmanagers, needs_alertmanager
 from tests.fakes.slack import FakeSlack
+from tests.support import free_port
 
 pytestmark = needs_alertmanager
 

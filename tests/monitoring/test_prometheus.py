@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -26,6 +25,7 @@ from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack
 from tests.monitoring.test_files import PROMETHEUS, dashboards
 from tests.simulator.helpers import admin
+from tests.support import free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None,
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.skipif(
 )
 # What Grafana would put in place of the dashboards' variables; the scrape interval is 1 s.
 VARIABLES = {"$__rate_interval": "5s", "$job": "breakerwatch", "$integration": ".*"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
