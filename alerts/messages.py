@@ -7,20 +7,35 @@ sends instead, or None for quiet notices. Every message names the integration, w
 (class, status, the redacted detail), since when, how many probes failed and when the next
 trial is. Times in blocks use Slack's `<!date>` so each reader sees their own time zone;
 the fallback text says UTC.
+
+Nothing a vendor or an operator wrote can act in Slack: `&`, `<` and `>`, Slack's control
+characters, are escaped in every field, the top-level `text` included (where `<!channel>`
+would notify a whole channel), and control characters never get this far
+(`probes.text.printable`). Every text stays within Slack's limits: 3,000 characters for a
+section and for the fallback, 2,000 for a field, 150 for a header, 50 blocks; a list that
+does not fit ends in a visible "…and N more".
+(https://api.slack.com/reference/surfaces/formatting#escaping,
+https://api.slack.com/reference/block-kit/blocks)
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from alerts.model import Facts, IncidentKind, Notice, NoticeKind
+from probes.text import clip, printable
 
 __all__ = ["Message", "Rendered", "describe", "duration", "render"]
 
 MAX_DETAIL = 300  # characters of a failure's detail
 MAX_LISTED = 20  # integrations named in a grouped message; the rest are counted
+TEXT_LIMIT = 3000  # a section's text, and the fallback text (Slack's section limit)
+FIELD_LIMIT = 2000  # a section field's text
+HEADER_LIMIT = 150  # a header's plain text
+_MODES = {"forced_open": "forced open", "disabled": "disabled"}
 _REASONS = {
     "timeout": "timeout",
     "connect_error": "connection failed",
@@ -38,9 +53,10 @@ class Message:
     blocks: tuple[dict[str, Any], ...] = ()
 
     def payload(self) -> dict[str, Any]:
-        return (
-            {"text": self.text, "blocks": list(self.blocks)} if self.blocks else {"text": self.text}
-        )
+        """The message as Slack takes it: the fallback escaped too, since Slack reads it
+        for notifications (a bare `<!channel>` there would notify everyone)."""
+        text = _fit(self.text, TEXT_LIMIT)
+        return {"text": text, "blocks": list(self.blocks)} if self.blocks else {"text": text}
 
 
 @dataclass(frozen=True)
@@ -81,9 +97,7 @@ def what_failed(facts: Facts) -> str:
     if failure.reason is not None:
         parts.append(_REASONS.get(failure.reason, failure.reason))
     head = " ".join(parts) or (failure.error or "failure")
-    detail = failure.detail.strip()
-    if len(detail) > MAX_DETAIL:
-        detail = detail[: MAX_DETAIL - 1] + "…"
+    detail = clip(printable(failure.detail).strip(), MAX_DETAIL)
     return f"{head}: {detail}" if detail and detail != head else head
 
 
@@ -101,6 +115,19 @@ def describe(facts: Facts) -> tuple[str, str]:
 
 def _headline(facts: Facts) -> str:
     name = facts.integration
+    held = facts.override
+    if facts.kind is IncidentKind.OVERRIDE and held is not None:
+        if held.mode == "forced_open":
+            return f"{name}: breaker forced open by {held.by}: no probes go out until it is reset"
+        return (
+            f"{name}: breaker disabled by {held.by}: it cannot open, so no alert comes for "
+            f"{name} until it is reset"
+        )
+    if facts.kind is IncidentKind.LOCAL:
+        return (
+            "breakerwatch itself is in trouble: probes failing for want of its own resources "
+            "do not count against any vendor"
+        )
     if facts.egress:
         return f"{name} (egress canary) is failing: probably our own network, not the vendors"
     if facts.kind is IncidentKind.AUTH:
@@ -115,6 +142,12 @@ def _headline(facts: Facts) -> str:
 def _resolved_headline(facts: Facts) -> str:
     name = facts.integration
     took = duration((facts.closed_at or facts.opened_at) - facts.opened_at)
+    held = facts.override
+    if facts.kind is IncidentKind.OVERRIDE and held is not None and not facts.retired:
+        by = held.ended_by or "an operator"
+        return f"{name}: breaker back in service, reset by {by} after {took} {_MODES[held.mode]}"
+    if facts.kind is IncidentKind.LOCAL:
+        return f"breakerwatch is out of trouble after {took}: probes count again"
     if facts.retired:
         return (
             f"{name}: no longer watched here (removed from the configuration, or now another "
@@ -129,8 +162,19 @@ def _resolved_headline(facts: Facts) -> str:
 
 def _fields(facts: Facts, now: float) -> list[tuple[str, str, str]]:
     """(label, block text, fallback text) for one incident."""
-    rows = [("What failed", _escape(what_failed(facts)), what_failed(facts)),
-            ("Since", _date(facts.opened_at), _utc(facts.opened_at))]  # fmt: skip
+    held = facts.override
+    if held is not None:
+        reason = printable(held.reason)
+        rows = [("Reason", _escape(reason), reason), ("By", _escape(held.by), held.by)]
+        if held.ended_by and facts.closed_at is not None:
+            said = f"{held.ended_by}" + (
+                f": {printable(held.ended_reason)}" if held.ended_reason else ""
+            )
+            rows.append(("Reset by", _escape(said), said))
+    else:
+        failed = what_failed(facts)
+        rows = [("What failed", _escape(failed), failed)]
+    rows.append(("Since", _date(facts.opened_at), _utc(facts.opened_at)))
     if facts.closed_at is not None:
         took = duration(facts.closed_at - facts.opened_at)
         rows.append(
@@ -138,7 +182,7 @@ def _fields(facts: Facts, now: float) -> list[tuple[str, str, str]]:
         )
     elif now - facts.opened_at >= 1:
         rows.append(("Open for", duration(now - facts.opened_at), duration(now - facts.opened_at)))
-    if facts.kind is not IncidentKind.THROTTLED:
+    if facts.kind in (IncidentKind.OUTAGE, IncidentKind.AUTH):
         rows.append(("Failed probes", str(facts.failed_probes), str(facts.failed_probes)))
     if facts.closed_at is None and facts.next_trial_at is not None:
         rows.append(("Next trial", _date(facts.next_trial_at), _utc(facts.next_trial_at)))
@@ -149,14 +193,15 @@ def _incident(title: str, facts: Facts, now: float, link: str | None, note: str 
     rows = _fields(facts, now)
     text = title + "\n" + "\n".join(f"{label}: {plain}" for label, _, plain in rows)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        _header(title),
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value, _ in rows
+            {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", FIELD_LIMIT)}
+            for label, value, _ in rows
         ]},
     ]  # fmt: skip
     if note:
         text += "\n" + note
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(note)}})
+        blocks.append(_section(note))
     return _with_link(Message(text, tuple(blocks)), link, facts.integration)
 
 
@@ -164,23 +209,51 @@ def _group(
     title: str, members: tuple[Facts, ...], now: float, link: str | None, note: str = ""
 ) -> Message:
     lines = []
-    for member in members[:MAX_LISTED]:
+    for member in members:
         if member.closed_at is not None:
             state = f"recovered after {duration(member.closed_at - member.opened_at)}"
         else:
             state = f"failing for {duration(now - member.opened_at)}"
         lines.append(f"• {member.integration}: {what_failed(member)} ({state})")
-    if len(members) > MAX_LISTED:
-        lines.append(f"• and {len(members) - MAX_LISTED} more")
-    body = "\n".join(lines)
+    body = _listed(lines, lambda n: f"• …and {n} more")
     text = f"{title}\n{body}" + (f"\n{note}" if note else "")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(body)[:2900]}},
-    ]
+    blocks = [_header(title), _section(body)]
     if note:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(note)}})
+        blocks.append(_section(note))
     return _with_link(Message(text, tuple(blocks)), link, None)
+
+
+def _header(title: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT)}}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text, TEXT_LIMIT)}}
+
+
+def _listed(items: list[str], more: Callable[[int], str], separator: str = "\n") -> str:
+    """At most `MAX_LISTED` of `items`, fewer if their escaped text would pass a section's
+    limit; the rest counted by `more`."""
+    shown: list[str] = []
+    room = TEXT_LIMIT - 200  # for the "and N more" and what surrounds the list
+    for item in items[:MAX_LISTED]:
+        room -= len(_escape(item)) + len(separator)
+        if room < 0:
+            break
+        shown.append(item)
+    if len(shown) < len(items):
+        shown.append(more(len(items) - len(shown)))
+    return separator.join(shown)
+
+
+def _fit(text: str, limit: int) -> str:
+    """`text` escaped for Slack, cut (at a character of the text, never inside an escape)
+    so the escaped form is at most `limit` characters."""
+    escaped = _escape(text)
+    while len(escaped) > limit:
+        text = text[: len(text) - (len(escaped) - limit) - 1]
+        escaped = _escape(text) + "…"
+    return escaped
 
 
 def _with_link(message: Message, link: str | None, integration: str | None) -> Message:
@@ -199,7 +272,7 @@ def _with_link(message: Message, link: str | None, integration: str | None) -> M
 
 
 def _line(text: str) -> Message:
-    return Message(text, ({"type": "section", "text": {"type": "mrkdwn", "text": _escape(text)}},))
+    return Message(text, (_section(text),))
 
 
 def _escape(text: str) -> str:
@@ -225,6 +298,11 @@ def render(notice: Notice, dashboard_url: str | None = None) -> Rendered:
         return Rendered(parent, reply, standalone)
     if kind is NoticeKind.RESOLVED:
         return _resolved(notice, link)
+    if kind is NoticeKind.UPDATED and subject is not None and subject.override is not None:
+        held = subject.override
+        parent = _incident(_headline(subject), subject, now, link)
+        line = _line(f"Now {_MODES[held.mode]} by {held.by}: {printable(held.reason)}")
+        return Rendered(parent, line, line)
     if kind is NoticeKind.UPDATED and subject is not None:
         return _updated(notice, subject, link)
     if kind is NoticeKind.HELD and subject is not None:
@@ -260,6 +338,10 @@ def _resolved(notice: Notice, link: str | None) -> Rendered:
     message = _incident(title, subject, now, link, note)
     took = duration((subject.closed_at or now) - subject.opened_at)
     said = "No longer watched here" if subject.retired else "Recovered"
+    if subject.kind is IncidentKind.OVERRIDE and not subject.retired:
+        said = f"Reset by {subject.override.ended_by if subject.override else 'an operator'}"
+    elif subject.kind is IncidentKind.LOCAL:
+        said = "Out of trouble"
     return Rendered(message, _line(f"{said} after {took}."), message)
 
 
@@ -293,19 +375,22 @@ def _updated(notice: Notice, subject: Facts, link: str | None) -> Rendered:
 def _held_note(members: tuple[Facts, ...], now: float, *, closed: bool = False) -> str:
     if not members:
         return ""
-    names = ", ".join(
-        f"{m.integration} ({'recovered' if m.closed_at else 'still failing'})"
-        if closed
-        else m.integration
-        for m in members[:MAX_LISTED]
+    names = _listed(
+        [
+            f"{m.integration} ({'recovered' if m.closed_at else 'still failing'})"
+            if closed
+            else m.integration
+            for m in members
+        ],
+        lambda n: f"…and {n} more",
+        ", ",
     )
-    more = f" and {len(members) - MAX_LISTED} more" if len(members) > MAX_LISTED else ""
     if closed:
         return (
-            f"While our network was suspect, these also failed: {names}{more}."
+            f"While our network was suspect, these also failed: {names}."
             " Those still failing now get their own alert."
         )
-    return f"Held as probably our own network: {names}{more}."
+    return f"Held as probably our own network: {names}."
 
 
 def _stable(notice: Notice, subject: Facts, link: str | None) -> Rendered:
@@ -319,12 +404,12 @@ def _stable(notice: Notice, subject: Facts, link: str | None) -> Rendered:
 
 def _silence_ended(notice: Notice, subject: Facts, link: str | None) -> Rendered:
     events = []
-    for facts in notice.members[:MAX_LISTED]:
+    for facts in notice.members:
         if facts.closed_at is not None:
             events.append(f"recovered {_utc(facts.closed_at)}")
         else:
             events.append(f"failed {_utc(facts.opened_at)} ({what_failed(facts)})")
-    happened = "; ".join(events) or "nothing"
+    happened = _listed(events, lambda n: f"…and {n} more", "; ") or "nothing"
     open_now = subject.closed_at is None
     if open_now:
         title = f"Silence over: {_headline(subject)}"

@@ -22,6 +22,7 @@ __all__ = [
     "IncidentKind",
     "Notice",
     "NoticeKind",
+    "Override",
     "event_from_transition",
 ]
 
@@ -34,12 +35,18 @@ class EventKind(enum.StrEnum):
     THROTTLED = "throttled"  # 429s for longer than the threshold
     THROTTLE_ENDED = "throttle_ended"
     RETIRED = "retired"  # no longer probed here: removed from the config, or another shard's
+    OVERRIDDEN = "overridden"  # an operator forced the breaker open or disabled it
+    OVERRIDE_ENDED = "override_ended"  # an operator reset it
+    LOCAL_TROUBLE = "local_trouble"  # probes fail for want of our own resources
+    LOCAL_TROUBLE_ENDED = "local_trouble_ended"
 
 
 class IncidentKind(enum.StrEnum):
     OUTAGE = "outage"  # 5xx, timeouts, connection errors, bad responses
     AUTH = "auth"  # 401/403: our credential was refused; the vendor is up
     THROTTLED = "throttled"  # 429 for long: the vendor is up and limiting us
+    OVERRIDE = "override"  # an operator holds the breaker (forced open or disabled)
+    LOCAL = "local"  # breakerwatch itself is in trouble (file descriptors, ports, memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,17 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
+class Override:
+    """An operator's hold on a breaker: which, who, why; and who ended it."""
+
+    mode: str  # "forced_open" or "disabled"
+    by: str  # an admin token's label, a user, or "local"
+    reason: str
+    ended_by: str = ""
+    ended_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     integration: str
     kind: EventKind
@@ -62,17 +80,23 @@ class Event:
     next_trial_at: float | None = None
     egress: bool = False
     cause: str = ""
+    override: Override | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Event:
-        failure = data.get("failure")
-        return cls(
-            **{**data, "kind": EventKind(data["kind"]),
-               "failure": Failure(**failure) if failure else None}
-        )  # fmt: skip
+        return cls(**{**data, "kind": EventKind(data["kind"]), **_nested(data)})
+
+
+def _nested(data: dict[str, Any]) -> dict[str, Any]:
+    """The nested records of an event's or a facts' JSON form, rebuilt."""
+    failure, override = data.get("failure"), data.get("override")
+    return {
+        "failure": Failure(**failure) if failure else None,
+        "override": Override(**override) if override else None,
+    }
 
 
 def event_from_transition(transition: Transition, *, egress: bool = False) -> Event | None:
@@ -123,6 +147,7 @@ class Facts:
     # (it is part of the incident's identity in Alertmanager, the `reason` label).
     first_reason: str | None = None
     retired: bool = False  # closed because it is no longer probed here, not because it recovered
+    override: Override | None = None  # an OVERRIDE incident's hold
 
     def __post_init__(self) -> None:
         if self.first_reason is None and self.failure is not None:
@@ -133,11 +158,7 @@ class Facts:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Facts:
-        failure = data.get("failure")
-        return cls(
-            **{**data, "kind": IncidentKind(data["kind"]),
-               "failure": Failure(**failure) if failure else None}
-        )  # fmt: skip
+        return cls(**{**data, "kind": IncidentKind(data["kind"]), **_nested(data)})
 
 
 class NoticeKind(enum.StrEnum):
@@ -201,3 +222,4 @@ class AlertSettings:
     repeat_interval: float = 0.0
     throttled_after: float = 600.0
     dashboard_url: str | None = None
+    max_silence: float = 7 * 86400.0  # the longest silence an operator may set

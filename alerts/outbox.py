@@ -223,15 +223,15 @@ class Outbox:
     # -- silences ------------------------------------------------------------------------
 
     def add_silence(
-        self, integration: str, starts_at: float, ends_at: float, reason: str
+        self, integration: str, starts_at: float, ends_at: float, reason: str, by: str = "local"
     ) -> Silence:
         cursor = self._execute(
-            "INSERT INTO silences (integration, starts_at, ends_at, reason, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (integration, starts_at, ends_at, reason, starts_at),
+            "INSERT INTO silences (integration, starts_at, ends_at, reason, created_at,"
+            " created_by) VALUES (?, ?, ?, ?, ?, ?)",
+            (integration, starts_at, ends_at, reason, starts_at, by),
         )
         return Silence(
-            int(cursor.lastrowid or 0), integration, starts_at, ends_at, reason, starts_at
+            int(cursor.lastrowid or 0), integration, starts_at, ends_at, reason, starts_at, by
         )
 
     def end_silence(self, silence_id: int, now: float) -> bool:
@@ -249,8 +249,8 @@ class Outbox:
     def silences(self, now: float) -> list[Silence]:
         """Silences not yet over."""
         rows = self._db.execute(
-            "SELECT id, integration, starts_at, ends_at, reason, created_at FROM silences"
-            " WHERE ends_at > ? ORDER BY id",
+            "SELECT id, integration, starts_at, ends_at, reason, created_at, created_by"
+            " FROM silences WHERE ends_at > ? ORDER BY id",
             (now,),
         ).fetchall()
         return [Silence(*row) for row in rows]

@@ -25,6 +25,10 @@ Rules (design.md section 7; research/probe-monitors.md sections 4, 5 and 7):
 - 401/403 (auth) and long 429 (throttled) incidents are their own kinds, for their wording.
 - An integration no longer probed here (removed from the config, or now another shard's)
   ends its incidents like a close, told as "no longer watched", never as a recovery.
+- An operator's hold on a breaker (forced open, disabled) and breakerwatch's own trouble
+  (probes failing for want of our own file descriptors, ports or memory) are incidents
+  told when they start, change and end, whatever else is going on: no silence, storm,
+  flap damping or egress canary holds them back, and no reminder repeats them.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from alerts.model import (
     NoticeKind,
 )
 
-__all__ = ["Policy", "PolicyState", "Silenced"]
+__all__ = ["Policy", "PolicyState", "Silenced", "incident_key"]
 
 Silenced = Callable[[str, float], str | None]  # (integration, time) -> the silence's reason
 
@@ -129,6 +133,24 @@ class PolicyState:
         )
 
 
+# The events of incidents told on their own: (the incident's kind, whether it starts).
+_STANDALONE = {
+    EventKind.OVERRIDDEN: (IncidentKind.OVERRIDE, True),
+    EventKind.OVERRIDE_ENDED: (IncidentKind.OVERRIDE, False),
+    EventKind.LOCAL_TROUBLE: (IncidentKind.LOCAL, True),
+    EventKind.LOCAL_TROUBLE_ENDED: (IncidentKind.LOCAL, False),
+}
+_REMINDED = (IncidentKind.OUTAGE, IncidentKind.AUTH, IncidentKind.THROTTLED)
+
+
+def incident_key(integration: str, kind: IncidentKind) -> str:
+    """The key of an integration's incident of `kind` in `PolicyState.incidents`: an
+    integration has at most one of each (an outage or an auth failure share one)."""
+    if kind in (IncidentKind.OUTAGE, IncidentKind.AUTH):
+        return integration
+    return f"{integration}:{kind.value}"
+
+
 def _kind(failure: Failure | None, throttled: bool = False) -> IncidentKind:
     if throttled:
         return IncidentKind.THROTTLED
@@ -160,10 +182,15 @@ class Policy:
         if kind in (EventKind.THROTTLED, EventKind.THROTTLE_ENDED):
             self._throttle(state, event, silenced, out)
             return
+        if kind in _STANDALONE:
+            self._standalone(state, event, out)
+            return
         if kind is EventKind.RETIRED:  # its incidents end, told as such: nobody watches it here
             self._closed(state, replace(event, kind=EventKind.CLOSED), out, retired=True)
             ended = replace(event, kind=EventKind.THROTTLE_ENDED)
             self._throttle(state, ended, silenced, out, retired=True)
+            ended = replace(event, kind=EventKind.OVERRIDE_ENDED)
+            self._standalone(state, ended, out, retired=True)
             return
         if kind in (EventKind.OPENED, EventKind.CLOSED) and self._flapping(state, event, out):
             return
@@ -335,7 +362,7 @@ class Policy:
         *,
         retired: bool = False,
     ) -> None:
-        key = event.integration + ":throttled"
+        key = incident_key(event.integration, IncidentKind.THROTTLED)
         if event.kind is EventKind.THROTTLED:
             if key in state.incidents:
                 return
@@ -355,6 +382,33 @@ class Policy:
             state.silenced.setdefault(event.integration, []).append(facts)
         elif ended.told and "close" in self.settings.notify_on:
             out.append(Notice(NoticeKind.RESOLVED, ended.thread, event.at, facts))
+
+    def _standalone(
+        self, state: PolicyState, event: Event, out: list[Notice], *, retired: bool = False
+    ) -> None:
+        kind, starts = _STANDALONE[event.kind]
+        key = incident_key(event.integration, kind)
+        incident = state.incidents.get(key)
+        if starts:
+            facts = Facts(event.integration, kind, event.at, event.failure,
+                          override=event.override)  # fmt: skip
+            if incident is None:
+                self._tell(self._new(state, facts), out, event.at)
+                return
+            incident.facts = replace(incident.facts, failure=event.failure,
+                                     override=event.override)  # fmt: skip
+            out.append(Notice(NoticeKind.UPDATED, incident.thread, event.at, incident.facts,
+                              change=event.kind.value,
+                              quiet=kind is IncidentKind.LOCAL))  # fmt: skip
+            return
+        ended = state.incidents.pop(key, None)
+        if ended is None:
+            return
+        held = ended.facts.override
+        if held is not None and event.override is not None:
+            held = replace(held, ended_by=event.override.by, ended_reason=event.override.reason)
+        facts = replace(ended.facts, closed_at=event.at, retired=retired, override=held)
+        out.append(Notice(NoticeKind.RESOLVED, ended.thread, event.at, facts))
 
     def _flapping(self, state: PolicyState, event: Event, out: list[Notice]) -> bool:
         """Count the transition; True if flap damping takes the event (nothing else to do)."""
@@ -440,6 +494,7 @@ class Policy:
                 if (
                     incident.told
                     and incident.group is None
+                    and incident.facts.kind in _REMINDED
                     and incident.facts.integration not in state.flapping
                     and now - incident.last_told >= repeat
                 ):
@@ -479,7 +534,7 @@ class Policy:
     ) -> None:
         still = [
             state.incidents[key]
-            for key in (name, name + ":throttled")
+            for key in (name, incident_key(name, IncidentKind.THROTTLED))
             if key in state.incidents and state.incidents[key].held == "silence"
         ]
         for incident in still:  # still failing: the summary opens the incident
@@ -495,6 +550,4 @@ class Policy:
 
 
 def _key(facts: Facts) -> str:
-    if facts.kind is IncidentKind.THROTTLED:
-        return facts.integration + ":throttled"
-    return facts.integration
+    return incident_key(facts.integration, facts.kind)

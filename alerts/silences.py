@@ -30,6 +30,7 @@ class Silence:
     ends_at: float
     reason: str
     created_at: float
+    created_by: str = "local"  # an admin token's label, a user, or "local"
 
     def active(self, integration: str, now: float) -> bool:
         return self.integration in (ALL, integration) and self.starts_at <= now < self.ends_at

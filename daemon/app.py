@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import sqlite3
 import ssl
@@ -25,15 +26,26 @@ from collections.abc import Callable, Coroutine, Mapping
 from importlib.metadata import version
 from typing import Any, TextIO
 
-from alerts.alertmanager import Ledger
+from alerts.alertmanager import ALERTNAMES, Ledger
 from alerts.engine import Alerter
-from alerts.model import Event, EventKind, Facts, Failure, event_from_transition
+from alerts.messages import duration
+from alerts.model import (
+    AlertSettings,
+    Event,
+    EventKind,
+    Facts,
+    Failure,
+    IncidentKind,
+    Override,
+    event_from_transition,
+)
 from alerts.outbox import Outbox
-from alerts.policy import Policy
+from alerts.policy import Policy, incident_key
 from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
 from alerts.sinks import SinkStats
 from alerts.sinks.alertmanager import AlertmanagerSink
 from daemon import logs
+from daemon.access import exposure
 from daemon.alerting import build_sinks
 from daemon.config import (
     AlertmanagerConfig,
@@ -42,6 +54,7 @@ from daemon.config import (
     ConfigError,
     IntegrationConfig,
     load,
+    parse_duration,
 )
 from daemon.integrations import Integration
 from daemon.metrics import DaemonStats, ProbeStats, process_registry, render
@@ -49,7 +62,8 @@ from daemon.notify import Notifier
 from daemon.scheduler import ProbeScheduler
 from daemon.server import HttpServer, ListenError
 from daemon.state import StateError, StateStore
-from probes import Breaker, BreakerSnapshot, State, Transition
+from daemon.tls import TlsError
+from probes import Breaker, BreakerSnapshot, Kind, Outcome, State, Transition
 from probes.adapters import ClientOptions
 from probes.http import new_client
 from probes.redact import Redactor
@@ -64,6 +78,9 @@ HEARTBEAT_EVERY = 2.0  # seconds between scheduler heartbeats
 HEARTBEAT_STALE = 10.0  # /healthz turns 503 (and the watchdog stops) after this
 SHUTDOWN_GRACE = 10.0  # in-flight probes get this long to finish on SIGTERM
 MAX_CONCURRENT_PROBES = 200
+TROUBLE_QUIET = 60.0  # our own trouble is over after this long without a local failure
+LOCAL = "breakerwatch"  # the name our own trouble goes by in alerts (its own incident kind)
+_HELD = {State.FORCED_OPEN: "forced_open", State.DISABLED: "disabled"}
 
 
 class Daemon:
@@ -99,6 +116,9 @@ class Daemon:
         self._pushing: asyncio.Future[None] | None = None
         self._silences = Silences((), ())
         self._windows: tuple[MaintenanceWindow, ...] = ()
+        self._overrides: dict[str, tuple[Override, float]] = {}  # who holds which breaker
+        self._trouble: tuple[str, float] | None = None  # (what, since) while we are in trouble
+        self._trouble_last = 0.0  # monotonic time of the last local failure
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -115,11 +135,15 @@ class Daemon:
             logger.error("cannot start: %s", error)
             return 1
         try:
-            self.server = HttpServer(*daemon.listen, self)
-        except ListenError as error:
+            self.server = HttpServer(daemon, self, self._loop)
+        except (ListenError, TlsError) as error:
             logger.error("cannot start: %s", error)
             self.store.close()
             return 1
+        for note in exposure(daemon):
+            logger.warning("%s", note)
+        self._check_open_files()
+        self._overrides = self.store.overrides()
         self.outbox = Outbox(self.store)
         self._configure_alerts(self.config.alerts)
         snapshots = self.store.snapshots()
@@ -140,10 +164,9 @@ class Daemon:
         self.server.start()
         self._loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         self._ready = True
-        host, port = self.server.address
         logger.info(
-            "breakerwatch %s started: %s; listening on http://%s:%d",
-            version("breakerwatch"), self._summary(), host, port,
+            "breakerwatch %s started: %s; listening on %s",
+            version("breakerwatch"), self._summary(), self.server.url,
         )  # fmt: skip
         self._notifier.ready(self._summary())
         watchdog = asyncio.ensure_future(self._watchdog())
@@ -215,8 +238,49 @@ class Daemon:
         if integration is not None:
             result = await integration.probe()
             logger.debug("%s: %s", name, result.outcome.detail or result.outcome.kind)
+            if result.outcome.kind is Kind.LOCAL:
+                self._local_failure(result.outcome)
             if self.alerter is not None:
                 self._check_throttling(integration, result.outcome.status)
+
+    def _local_failure(self, outcome: Outcome) -> None:
+        """A probe failed for want of our own resources: counted, never the vendor's; the
+        first one starts our own trouble (one log line, one alert), which ends after
+        `TROUBLE_QUIET` seconds without another."""
+        code = outcome.error or "local"
+        self.stats.failed_locally(code)
+        self._trouble_last = self._clock()
+        if self._trouble is not None:
+            return
+        now = self._wall()
+        self._trouble = (outcome.detail, now)
+        self.stats.local_trouble = 1
+        logger.error(
+            "breakerwatch itself is in trouble: %s; probes failing so are not counted against "
+            "the vendors (LimitNOFILE and the connection cap: docs/operations.md)", outcome.detail,
+        )  # fmt: skip
+        failure = Failure("local", None, code, outcome.detail)
+        self._alert(Event(LOCAL, EventKind.LOCAL_TROUBLE, now, failure))
+
+    def _trouble_over(self) -> None:
+        if self._trouble is None or self._clock() - self._trouble_last < TROUBLE_QUIET:
+            return
+        what, since = self._trouble
+        self._trouble, self.stats.local_trouble = None, 0
+        logger.info("breakerwatch is out of trouble (%s, since %.0fs ago)", what,
+                    self._wall() - since)  # fmt: skip
+        self._alert(Event(LOCAL, EventKind.LOCAL_TROUBLE_ENDED, self._wall()))
+
+    def _check_open_files(self) -> None:
+        """Warn when the open-file limit is below what this configuration can need."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        needed = open_files_needed(len(self._mine(self.config)), self.config.daemon.max_connections)
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            logger.warning(
+                "the open-file limit is %d, below the %d that %d integrations and %d HTTP "
+                "connections can need; raise LimitNOFILE (docs/operations.md)",
+                soft, needed, len(self._mine(self.config)), self.config.daemon.max_connections,
+            )  # fmt: skip
 
     def _check_throttling(self, integration: Integration, status: int | None) -> None:
         """Throttled (429) for longer than `throttled_after` is an incident of its own."""
@@ -224,7 +288,7 @@ class Daemon:
         assert self.config.alerts is not None
         since = integration.stats.throttled_since
         name = integration.name
-        told = name + ":throttled" in self.outbox.state.incidents
+        told = incident_key(name, IncidentKind.THROTTLED) in self.outbox.state.incidents
         now = self._wall()
         if since is not None and not told:
             if now - since >= self.config.alerts.settings.throttled_after:
@@ -237,9 +301,15 @@ class Daemon:
         """End the open incidents of integrations this replica no longer probes."""
         if self.alerter is None:
             return
-        gone = {i.facts.integration for i in self.outbox.state.incidents.values()}
+        incidents = self.outbox.state.incidents.values()
+        gone = {i.facts.integration for i in incidents if i.facts.kind is not IncidentKind.LOCAL}
         for name in sorted(gone - self.integrations.keys()):
             self._queue(Event(name, EventKind.RETIRED, self._wall()))
+
+    def _alert(self, event: Event) -> None:
+        """Queue `event` for the alert policy, when there is one ([alerts] is set)."""
+        if self.alerter is not None:
+            self._queue(event)
 
     def _queue(self, event: Event) -> None:
         try:
@@ -260,6 +330,7 @@ class Daemon:
 
     def _beat(self) -> None:
         self._heartbeat = self._clock()
+        self._trouble_over()
 
     def _on_transition(self, event: Transition) -> None:
         integration = self.integrations.get(event.breaker)
@@ -354,6 +425,7 @@ class Daemon:
         self.scheduler.remove(integration.name)
         del self.integrations[integration.name]
         self.store.forget(integration.name)
+        self._overrides.pop(integration.name, None)
         self._close_later(integration)
         logger.info("%s: removed from the configuration; no longer probed", integration.name)
 
@@ -370,12 +442,18 @@ class Daemon:
         rows = [integration.row for integration in list(self.integrations.values())]
         sinks = self._sink_stats() if self.alerter is not None else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
-        return render(rows, self.stats, self._standard, self._wall(), sinks)
+        return render(rows, self.stats, self._standard, self._wall(), sinks, self.server.stats)
 
     def health(self) -> tuple[bool, str]:
         age = self._clock() - self._heartbeat
         if age > HEARTBEAT_STALE:
             return False, f"unhealthy: the scheduler heartbeat is {age:.0f}s old"
+        trouble = self._trouble
+        if trouble is not None:  # still probing: healthy, and saying what is wrong
+            return True, (
+                f"degraded: breakerwatch itself is in trouble: {trouble[0]}; probes failing "
+                "so are not counted against the vendors"
+            )
         store = getattr(self, "store", None)  # none until run() has opened it
         problem = store.unpersisted if store is not None else None
         if problem is not None:  # still probing and alerting: healthy, and saying what is wrong
@@ -388,9 +466,14 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         now = self._wall()
         integrations = []
+        overrides = self._overrides
         for integration in list(self.integrations.values()):
             row = integration.status()
             row["silenced"] = self._silences.reason(integration.name, now)
+            held = overrides.get(integration.name) if row["state"] in _HELD.values() else None
+            row["override"] = None if held is None else {
+                "mode": row["state"], "by": held[0].by, "reason": held[0].reason, "at": held[1],
+            }  # fmt: skip
             integrations.append(row)
         alerts = {
             name: {"sent": stats.sent, "queued": stats.depth, "failures": dict(stats.failures)}
@@ -401,35 +484,45 @@ class Daemon:
             "shard": str(self.shard),
             "summary": self._summary(),
             "state": {"path": str(self.store.path), "problem": self.store.unpersisted},
+            "trouble": self._trouble[0] if self._trouble is not None else None,
             "integrations": integrations,
             "alerts": alerts,
         }
 
-    # -- silences (called from the server thread) ----------------------------------------
+    # -- silences (run on the loop, for the server thread) ------------------------------
 
-    def silences(self, action: str, **arguments: Any) -> tuple[int, Any]:
+    async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]:
         """List, add or end silences: (HTTP status, JSON body)."""
-        done = asyncio.run_coroutine_threadsafe(self._silence(action, **arguments), self._loop)
-        return done.result(timeout=10)
-
-    async def _silence(self, action: str, **arguments: Any) -> tuple[int, Any]:
         now = self._wall()
         if action == "add":
-            name = arguments["integration"]
+            name, by = arguments["integration"], arguments["by"]
             if name != ALL and name not in self.integrations:
                 return 404, {"error": f"no integration named {name!r} (use * for all)"}
-            silence = self.outbox.add_silence(
-                name, now, now + arguments["seconds"], arguments["reason"]
-            )
-            logger.info("silenced %s for %ds: %s", name, arguments["seconds"], silence.reason)
+            longest = self._settings().max_silence
+            try:
+                seconds = parse_duration(arguments["duration"])
+            except ValueError as error:
+                return 400, {"error": f"duration {error}"}
+            if not 0 < seconds <= longest:
+                limit = duration(longest)
+                return 400, {
+                    "error": f"a silence lasts more than 0s and at most {limit} "
+                    "([alerts] max_silence)"
+                }
+            silence = self.outbox.add_silence(name, now, now + seconds, arguments["reason"], by)
+            logger.info("silenced %s for %ds by %s: %s", name, seconds, by, silence.reason)
         elif action == "remove":
             if not self.outbox.end_silence(arguments["id"], now):
                 return 404, {"error": f"no active silence with id {arguments['id']}"}
-            logger.info("silence %d ended by an operator", arguments["id"])
+            logger.info("silence %d ended by %s", arguments["id"], arguments["by"])
         self._refresh_silences()
         if self.alerter is not None:
             self.alerter.wake()
         return 200, {"silences": [_silence_json(s) for s in self._silences.silences]}
+
+    def _settings(self) -> AlertSettings:
+        alerts = self.config.alerts
+        return alerts.settings if alerts is not None else AlertSettings()
 
     def _refresh_silences(self) -> None:
         self._silences = Silences(self.outbox.silences(self._wall()), self._windows)
@@ -483,11 +576,14 @@ class Daemon:
 
     def _open_incidents(self) -> dict[str, Facts]:
         """What Alertmanager hears: open incidents of the integrations this replica probes,
-        except those a silence or maintenance window holds (as Slack would not hear of them)."""
+        except those a silence or maintenance window holds (as Slack would not hear of them).
+        Operator holds and our own trouble are Prometheus rules' to tell (docs/monitoring.md)."""
         return {
             key: incident.facts
             for key, incident in self.outbox.state.incidents.items()
-            if incident.facts.integration in self.integrations and incident.held != "silence"
+            if incident.facts.integration in self.integrations
+            and incident.held != "silence"
+            and incident.facts.kind in ALERTNAMES
         }
 
     def _sink_stats(self) -> dict[str, SinkStats]:
@@ -497,21 +593,53 @@ class Daemon:
             stats.update(self.alertmanager.stats)
         return stats
 
-    def breaker_action(self, name: str, action: str) -> dict[str, Any] | None:
-        done = asyncio.run_coroutine_threadsafe(self._breaker_action(name, action), self._loop)
-        return done.result(timeout=10)
-
-    async def _breaker_action(self, name: str, action: str) -> dict[str, Any] | None:
+    async def breaker_action(
+        self, name: str, action: str, *, reason: str, by: str
+    ) -> tuple[int, Any]:
+        """An operator forces a breaker open, disables it or resets it: kept across
+        restarts, logged, and told (who, why) when it is held and when it is let go."""
         integration = self.integrations.get(name)
         if integration is None:
-            return None
+            return 404, {"error": f"no integration named {name!r}"}
         breaker = integration.breaker
+        was = self._overrides.get(name) if breaker.state in _HELD else None
         {"force-open": breaker.force_open, "disable": breaker.disable, "reset": breaker.reset}[
             action
         ]()
         self._persist_snapshot(integration)  # also when nothing changed state (a reset of closed)
-        logger.info("%s: operator %s", name, action)
-        return integration.status()
+        now = self._wall()
+        mode = _HELD.get(breaker.state)
+        if mode is not None:
+            held = Override(mode, by, reason)
+            if was is None or was[0] != held:
+                self._hold(name, (held, now))
+                logger.warning("%s: breaker %s by %s: %s", name, mode, by, reason)
+                self._alert(Event(name, EventKind.OVERRIDDEN, now, cause=mode, override=held))
+        elif was is not None:
+            self._hold(name, None)
+            logger.info("%s: breaker reset by %s (it was %s by %s)%s", name, by, was[0].mode,
+                        was[0].by, f": {reason}" if reason else "")  # fmt: skip
+            ended = Override(was[0].mode, by, reason)
+            self._alert(Event(name, EventKind.OVERRIDE_ENDED, now, override=ended))
+        else:
+            logger.info("%s: breaker reset by %s%s", name, by, f": {reason}" if reason else "")
+        return 200, integration.status() | {"override": self._override_json(name)}
+
+    def _hold(self, name: str, held: tuple[Override, float] | None) -> None:
+        if held is None:
+            self._overrides.pop(name, None)
+        else:
+            self._overrides[name] = held
+        try:
+            self.store.save_override(name, held[0] if held else None, held[1] if held else 0.0)
+        except (sqlite3.Error, OSError) as error:
+            logger.error("%s: cannot persist who holds the breaker: %s", name, error)
+
+    def _override_json(self, name: str) -> dict[str, Any] | None:
+        held = self._overrides.get(name)
+        if held is None:
+            return None
+        return {"mode": held[0].mode, "by": held[0].by, "reason": held[0].reason, "at": held[1]}
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -550,6 +678,13 @@ def _secrets(settings: Mapping[str, Any]) -> list[Secret]:
     return found + [v for v in headers.values() if isinstance(v, Secret)]
 
 
+def open_files_needed(integrations: int, connections: int) -> int:
+    """File descriptors this daemon can need at once: an idle pooled connection per
+    integration (at most), the probes in flight, the HTTP connections, and 64 for SQLite,
+    Slack, Alertmanager, logs and Python itself (docs/operations.md, "Open files")."""
+    return integrations + MAX_CONCURRENT_PROBES + connections + 64
+
+
 def _silence_json(silence: Silence) -> dict[str, Any]:
     return {
         "id": silence.id,
@@ -557,6 +692,7 @@ def _silence_json(silence: Silence) -> dict[str, Any]:
         "starts_at": silence.starts_at,
         "ends_at": silence.ends_at,
         "reason": silence.reason,
+        "by": silence.created_by,
     }
 
 

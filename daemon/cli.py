@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -19,13 +20,25 @@ from pathlib import Path
 import httpx
 
 from daemon import simulate
-from daemon.config import Config, ConfigError, load, parse_listen
+from daemon.access import exposure
+from daemon.config import (
+    Config,
+    ConfigError,
+    DaemonConfig,
+    load,
+    load_daemon,
+    local_url,
+    parse_listen,
+)
 from daemon.server import ACTIONS
 from daemon.sharding import MAX_SHARDS, Shard, assign, parse_shard
 from daemon.starter import starter_config
 from daemon.status import format_silences, format_table
+from daemon.tls import ServerTls, TlsError, client_context
+from probes.text import printable
 
-DEFAULT_URL = "http://127.0.0.1:9478"
+DEFAULT_URL = local_url(DaemonConfig())
+TOKEN_VARIABLE = "BREAKERWATCH_TOKEN"
 
 
 def config_path(given: str | None, environ: Mapping[str, str]) -> Path:
@@ -80,13 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     probe = with_config("probe", "run one probe now and show how it went")
     probe.add_argument("name", metavar="NAME")
     probe.add_argument("--explain", action="store_true", help="the request, timings, and breaker")
-    for name, help_text in (("status", "a table of breakers from a running daemon"),):
-        status = commands.add_parser(name, help=help_text)
-        status.add_argument("--url", default=None, help=f"the daemon (default {DEFAULT_URL})")
-    breaker = commands.add_parser("breaker", help="force a breaker open, disable it, or reset it")
+    with_config("status", "a table of breakers from a running daemon")
+    breaker = with_config("breaker", "force a breaker open, disable it, or reset it")
     breaker.add_argument("name", metavar="NAME")
     breaker.add_argument("action", choices=ACTIONS)
-    breaker.add_argument("--url", default=None, help=f"the daemon (default {DEFAULT_URL})")
+    breaker.add_argument("--reason", help="why (required to force open or disable; told in Slack)")
     silence = commands.add_parser("silence", help="hold a running daemon's alerts for a while")
     actions = silence.add_subparsers(dest="silence", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="silence an integration (or * for all)")
@@ -97,9 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="the silences not yet over")
     remove = actions.add_parser("remove", help="end a silence now")
     remove.add_argument("id", type=int, metavar="ID")
-    for action in (add, *actions.choices.values()):
-        if not any(a.dest == "url" for a in action._actions):
-            action.add_argument("--url", default=None, help=f"the daemon (default {DEFAULT_URL})")
+    for command in (commands.choices["status"], breaker, *actions.choices.values()):
+        command.add_argument(
+            "--url", default=None, help=f"the daemon (default: [daemon] listen, or {DEFAULT_URL})"
+        )
+        if not any(a.dest == "config" for a in command._actions):
+            command.add_argument("--config", metavar="PATH", help="the config file")
     with_config("test-alert", "send one test message through each configured sink")
     sim = commands.add_parser("simulate", help="serve fakes of the vendor APIs, with an admin API")
     sim.add_argument(
@@ -144,13 +158,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     if config is None:
         return 1
     if command == "check":
-        names = [i.name for i in config.integrations]
-        if args.shards is None:
-            print(f"{path}: OK: {len(names)} integrations ({', '.join(names) or 'none'})")
-        else:
-            print(f"{path}: OK: {len(names)} integrations")
-            _print_shards(config, args.shards)
-        return 0
+        return _check(path, config, args.shards)
     if command == "test-alert":
         from daemon.alerting import test_alert
 
@@ -162,6 +170,26 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     from daemon.app import Daemon
 
     return asyncio.run(Daemon(config, environ=env).run())
+
+
+def _check(path: Path, config: Config, shards: int | None) -> int:
+    """What `run` would refuse, as `load` does (plus the TLS files), then notes on who can
+    reach the daemon."""
+    if config.daemon.tls is not None:
+        try:
+            ServerTls(config.daemon.tls)
+        except TlsError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            return 1
+    names = [i.name for i in config.integrations]
+    if shards is None:
+        print(f"{path}: OK: {len(names)} integrations ({', '.join(names) or 'none'})")
+    else:
+        print(f"{path}: OK: {len(names)} integrations")
+        _print_shards(config, shards)
+    for note in exposure(config.daemon):
+        print(f"{path}: note: {note}")
+    return 0
 
 
 def _shard_count(text: str) -> int:
@@ -216,16 +244,39 @@ def _init(path: Path, force: bool, *, credentials: bool = False) -> int:
 
 
 def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    url = (args.url or env.get("BREAKERWATCH_URL") or DEFAULT_URL).rstrip("/")
+    """`status`, `breaker` and `silence`: a request to the running daemon, with the admin
+    token ($BREAKERWATCH_TOKEN, else [daemon] admin_token) and trusting its certificate."""
+    if args.command == "breaker" and args.action != "reset" and not (args.reason or "").strip():
+        print(f"breakerwatch breaker: {args.action} needs --reason (it is told in Slack)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    daemon = DaemonConfig()
+    path = config_path(args.config, env)
+    if args.config or path.exists():
+        try:
+            daemon = load_daemon(path, environ=env)
+        except ConfigError as error:
+            for line in error.errors:
+                print(line, file=sys.stderr)
+            return 1
+    url = (args.url or env.get("BREAKERWATCH_URL") or local_url(daemon)).rstrip("/")
+    token = env.get(TOKEN_VARIABLE) or (
+        daemon.admin_tokens[0][1].reveal() if len(daemon.admin_tokens) == 1 else None
+    )
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            if args.command == "status":
-                response = client.get("/api/v1/status")
-            elif args.command == "silence":
-                response = _silence_request(client, args)
-            else:
-                path = f"/api/v1/integrations/{args.name}/breaker"
-                response = client.post(path, json={"action": args.action})
+        with httpx.Client(
+            base_url=url, timeout=10, headers=headers, verify=client_context(daemon.tls)
+        ) as client:
+            response = _request(client, args)
+    except httpx.ConnectError as error:
+        if isinstance(error.__context__ or error.__cause__, ssl.SSLCertVerificationError):
+            print(f"cannot verify the certificate of {url}; --url must name a host the "
+                  "certificate is for", file=sys.stderr)  # fmt: skip
+        else:
+            print(f"no breakerwatch daemon answers at {url} (is it running? --url sets the "
+                  "address)", file=sys.stderr)  # fmt: skip
+        return 1
     except httpx.HTTPError:
         print(f"no breakerwatch daemon answers at {url} (is it running? --url sets the address)",
               file=sys.stderr)  # fmt: skip
@@ -235,15 +286,33 @@ def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except json.JSONDecodeError:
         body = {"error": f"{url} answered HTTP {response.status_code}, not breakerwatch JSON"}
     if response.status_code != 200:
-        print(body.get("error", f"HTTP {response.status_code}"), file=sys.stderr)
+        said = str(body.get("error", f"HTTP {response.status_code}") if isinstance(body, dict)
+                   else f"HTTP {response.status_code}")  # fmt: skip
+        if response.status_code == 401:
+            several = len(daemon.admin_tokens) > 1
+            said += (f"; set ${TOKEN_VARIABLE}" if several or not token else
+                     "; the admin token was refused")  # fmt: skip
+        print(printable(said), file=sys.stderr)
         return 1
     if args.command == "status":
         sys.stdout.write(format_table(body, time.time()))
     elif args.command == "silence":
         sys.stdout.write(format_silences(body["silences"], time.time()))
     else:
-        print(f"{body['name']}: breaker {body['state']} (saved: it stays so across restarts)")
+        held = body.get("override")
+        who = f" by {held['by']}" if held else ""
+        print(printable(f"{body['name']}: breaker {body['state']}{who} (saved: it stays so "
+                        "across restarts)"))  # fmt: skip
     return 0
+
+
+def _request(client: httpx.Client, args: argparse.Namespace) -> httpx.Response:
+    if args.command == "status":
+        return client.get("/api/v1/status")
+    if args.command == "silence":
+        return _silence_request(client, args)
+    body = {"action": args.action, "reason": (args.reason or "").strip()}
+    return client.post(f"/api/v1/integrations/{args.name}/breaker", json=body)
 
 
 def _silence_request(client: httpx.Client, args: argparse.Namespace) -> httpx.Response:

@@ -12,7 +12,9 @@ a config error too. Nothing here does any other I/O.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -39,7 +41,12 @@ __all__ = [
     "ConfigError",
     "DaemonConfig",
     "IntegrationConfig",
+    "TlsConfig",
+    "format_address",
+    "is_loopback",
     "load",
+    "load_daemon",
+    "local_url",
     "parse",
     "parse_duration",
     "parse_listen",
@@ -59,6 +66,12 @@ _BREAKER_KEYS = {
     "slow_call_threshold",
 }  # fmt: skip
 _RETRY_KEYS = {"max_attempts", "base_delay", "max_delay", "backoff_factor", "jitter"}
+MAX_DURATION = 3650 * 86400.0  # ten years: no duration of ours is longer
+_INT64 = 2**63  # TOML integers are 64-bit (toml.io, v1.0.0, "Integer")
+_BCRYPT = re.compile(r"\$2[abxy]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}")
+MIN_TOKEN_LENGTH = 16
+CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+TLS_VERSIONS = ("TLS12", "TLS13")
 
 
 class ConfigError(Exception):
@@ -72,29 +85,77 @@ class ConfigError(Exception):
 def parse_duration(value: object) -> float:
     """Seconds from `"30s"`, `"5m"`, `"1h30m"`, `"250ms"` or a number; ValueError if not one."""
     if not isinstance(value, bool) and isinstance(value, int | float):
-        if value < 0 or value != value or value == float("inf"):
+        if not value >= 0:  # also NaN
             raise ValueError("must be a duration >= 0")
-        return float(value)
-    if not isinstance(value, str) or not value.strip():
+        total = float(value) if abs(value) < _INT64 else math.inf
+    elif not isinstance(value, str) or not value.strip():
         raise ValueError('must be a duration such as "30s", "5m" or "1h"')
-    text, total, position = value.strip(), 0.0, 0
-    while position < len(text):
-        part = _DURATION_PART.match(text, position)
-        if part is None:
-            raise ValueError('must be a duration such as "30s", "5m" or "1h"')
-        total += float(part[1]) * _UNIT_SECONDS[part[2]]
-        position = part.end()
+    else:
+        text, total, position = value.strip(), 0.0, 0
+        while position < len(text):
+            part = _DURATION_PART.match(text, position)
+            if part is None:
+                raise ValueError('must be a duration such as "30s", "5m" or "1h"')
+            total += float(part[1]) * _UNIT_SECONDS[part[2]]
+            position = part.end()
+    if total > MAX_DURATION:
+        raise ValueError("must be a duration of at most 3650d")
     return total
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """`HOST:PORT`, `:PORT` or `PORT` -> (host, port); ValueError says what is wrong."""
+    """`HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` -> (host, port). The host is an IP
+    address (`0.0.0.0` or `::` for every interface) or `localhost` (127.0.0.1); ValueError
+    says what is wrong."""
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", text
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{text!r} is not HOST:PORT (a port is 0 to 65535)")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    if host in ("", "localhost"):
+        return "127.0.0.1", int(port)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"{text!r}: listen on an IP address (127.0.0.1, ::1, 0.0.0.0 or :: for every "
+            "interface) or localhost, not a host name"
+        ) from None
+    if address.version == 6 and not bracketed:
+        raise ValueError(f"{text!r}: write an IPv6 address in brackets, such as [::1]:9478")
+    return str(address), int(port)
+
+
+def format_address(host: str, port: int) -> str:
+    """`HOST:PORT`, with an IPv6 host in brackets (as in a URL)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def local_url(config: DaemonConfig) -> str:
+    """The URL a command on this host reaches the daemon at (a wildcard listen address
+    answers on loopback too)."""
+    host, port = config.listen
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    scheme = "https" if config.tls is not None else "http"
+    return f"{scheme}://{format_address(host, port or 9478)}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen host (an IP address, as `parse_listen` gives) is loopback only."""
+    return ipaddress.ip_address(host).is_loopback
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """`[daemon.tls]`: HTTPS for every endpoint, as Prometheus's exporter web config."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+    client_auth_type: str = "NoClientCert"
+    min_version: str = "TLS12"
 
 
 @dataclass(frozen=True)
@@ -104,6 +165,17 @@ class DaemonConfig:
     log_format: str = "text"
     log_level: str = "info"
     shard: Shard = EVERYTHING  # which integrations this replica probes (docs/scaling.md)
+    # Who may change things (docs/operations.md, "Security model"): label -> bearer token.
+    admin_tokens: tuple[tuple[str, Secret], ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # beyond the loopback names, IP addresses, the host
+    max_connections: int = 512  # open HTTP connections; more wait to be accepted
+    tls: TlsConfig | None = None
+    basic_auth_users: tuple[tuple[str, str], ...] = ()  # user -> bcrypt hash
+
+    @property
+    def loopback(self) -> bool:
+        """Whether only this host can reach the endpoints."""
+        return is_loopback(self.listen[0])
 
 
 @dataclass(frozen=True)
@@ -177,14 +249,13 @@ def load(
     credentials_directory: str | None = None,
 ) -> Config:
     """Read and validate `path`; raises `ConfigError` listing every problem."""
-    label = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{label}: no such file; write one with `breakerwatch init`"]) from None
+        raise ConfigError([f"{path}: no such file; write one with `breakerwatch init`"]) from None
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise ConfigError([f"{label}: cannot be read ({reason})"]) from None
+        raise ConfigError([f"{path}: cannot be read ({reason})"]) from None
     return parse(text, path, environ=environ, credentials_directory=credentials_directory)
 
 
@@ -196,13 +267,9 @@ def parse(
     credentials_directory: str | None = None,
 ) -> Config:
     """Validate TOML `text` as the config file at `path` (relative paths resolve from it)."""
-    label = str(path)
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"{label}: not valid TOML: {error}"]) from None
+    document = _document(text, path)
     errors: list[str] = []
-    reader = _Reader(label, errors, environ, credentials_directory)
+    reader = _Reader(str(path), errors, environ, credentials_directory)
     top = _Table(document, "", reader)
     daemon = _daemon(top.table("daemon"), reader, path, environ)
     defaults = top.table("defaults")
@@ -216,6 +283,53 @@ def parse(
     if errors:
         raise ConfigError(errors)
     return Config(path, daemon, integrations, alerts)
+
+
+def load_daemon(path: Path, *, environ: Mapping[str, str]) -> DaemonConfig:
+    """Only `[daemon]` of the file at `path` (what the CLI needs to reach a running daemon:
+    its address, TLS and admin token); the rest of the file is not looked at."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError([f"{path}: cannot be read"]) from None
+    errors: list[str] = []
+    reader = _Reader(str(path), errors, environ, None)
+    daemon = _daemon(_Table(_document(text, path).get("daemon"), "daemon", reader), reader, path,
+                     environ)  # fmt: skip
+    if errors:
+        raise ConfigError(errors)
+    return daemon
+
+
+def _document(text: str, path: Path) -> dict[str, Any]:
+    """The TOML document, or ConfigError in one line: invalid TOML, nesting too deep for
+    the parser, or an integer beyond TOML's 64 bits."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}: not valid TOML: arrays or tables nested too deep"]) from None
+    big = _big_integer(document, "")
+    if big is not None:
+        raise ConfigError([f"{path}: {big}: an integer beyond TOML's 64 bits"])
+    return document
+
+
+def _big_integer(value: object, path: str) -> str | None:
+    """The path of the first integer outside TOML's 64-bit range, if any."""
+    children: Any
+    if isinstance(value, dict):
+        children = ((f"{path}.{key}" if path else key, item) for key, item in value.items())
+    elif isinstance(value, list):
+        children = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return path if isinstance(value, int) and not -_INT64 <= value < _INT64 else None
+    for where, child in children:
+        found = _big_integer(child, where)
+        if found is not None:
+            return found
+    return None
 
 
 # -- readers ------------------------------------------------------------------------------
@@ -342,14 +456,34 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _positive_duration(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError("must be a duration > 0")
-    return seconds
+HOUR, DAY = 3600.0, 86400.0
+
+
+def _duration(maximum: float) -> Callable[[Any], float]:
+    """A duration > 0 and at most `maximum` seconds."""
+
+    def check(value: Any) -> float:
+        seconds = parse_duration(value)
+        if seconds <= 0:
+            raise ValueError("must be a duration > 0")
+        if seconds > maximum:
+            raise ValueError(f"must be at most {_seconds_text(maximum)}")
+        return seconds
+
+    return check
+
+
+def _seconds_text(seconds: float) -> str:
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 # -- sections -----------------------------------------------------------------------------
+
+_INTERVAL = _duration(DAY)
+_TIMEOUT = _duration(HOUR)
 
 
 def _daemon(table: _Table, reader: _Reader, path: Path, environ: Mapping[str, str]) -> DaemonConfig:
@@ -369,8 +503,109 @@ def _daemon(table: _Table, reader: _Reader, path: Path, environ: Mapping[str, st
             shard = parse_shard(environ[ENVIRONMENT])
         except ValueError as error:
             reader.error(f"${ENVIRONMENT}", f"{error} (got {environ[ENVIRONMENT]!r})")
+    tokens = _admin_tokens(table, reader)
+    hosts = table.value("allowed_hosts", _host_patterns, default.allowed_hosts)
+    connections = table.value("max_connections", _whole(1, 65536), default.max_connections)
+    tls = _tls(table.table("tls"), reader, path) if table.has("tls") else None
+    users = table.value("basic_auth_users", _users, default.basic_auth_users)
     table.finish()
-    return DaemonConfig(listen, state_dir, log_format, log_level, shard)
+    return DaemonConfig(
+        listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users
+    )
+
+
+def _admin_tokens(table: _Table, reader: _Reader) -> tuple[tuple[str, Secret], ...]:
+    """`admin_token = "env:X"` (labelled "admin"), or `[daemon.admin_tokens]` of label =
+    reference, one per person or system, so the log and Slack can name who acted."""
+    named: dict[str, tuple[str, Any]] = {}
+    if table.has("admin_token"):
+        if table.has("admin_tokens"):
+            reader.error(table.at("admin_tokens"), "set admin_token or admin_tokens, not both")
+        named["admin"] = (table.at("admin_token"), table.take("admin_token"))
+    elif table.has("admin_tokens"):
+        labels = table.take("admin_tokens")
+        if not isinstance(labels, dict) or not labels:
+            reader.error(table.at("admin_tokens"), 'must be a table such as { alice = "env:X" }')
+            return ()
+        tokens = table.table("admin_tokens")
+        named = {label: (tokens.at(label), reference) for label, reference in labels.items()}
+    found = []
+    for label, (where, reference) in named.items():
+        if not NAME.fullmatch(label):
+            reader.error(where, "a label is lower-case letters, digits, _ and -")
+            continue
+        token = reader.secret(where, reference)
+        if token is not None and len(token.reveal()) < MIN_TOKEN_LENGTH:
+            reader.error(
+                where,
+                f"{token.reference!r} is shorter than {MIN_TOKEN_LENGTH} characters; "
+                "make one with `openssl rand -hex 32`",
+            )
+        elif token is not None:
+            found.append((label, token))
+    return tuple(found)
+
+
+def _host_patterns(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TypeError('must be an array of host names, such as ["breakerwatch.internal"]')
+    for pattern in value:
+        name = pattern.removeprefix(".")
+        if pattern != "*" and not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?", name):
+            raise ValueError(
+                f'{pattern!r} is not a host name (".example.com" takes every subdomain, '
+                '"*" any host)'
+            )
+    return tuple(pattern.lower().rstrip(".") for pattern in value)
+
+
+def _users(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not value:
+        raise TypeError('must be a table of user = "bcrypt hash"')
+    for user, hashed in value.items():
+        if not user or ":" in user:
+            raise ValueError(f"{user!r} is not a user name (no colon, not empty)")
+        if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
+            raise ValueError(
+                f"the password of {user!r} must be a bcrypt hash such as $2y$10$..., "
+                "from `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
+            )
+    return tuple(sorted(value.items()))
+
+
+def _tls(table: _Table, reader: _Reader, path: Path) -> TlsConfig | None:
+    """Paths only: `daemon.tls` loads the files, for `check` and at start-up alike."""
+    count = len(reader.errors)
+    files: dict[str, Path | None] = {}
+    for name in ("cert_file", "key_file", "client_ca_file"):
+        if not table.has(name) and name != "client_ca_file":
+            reader.error(table.at(name), "is required: a PEM file")
+        files[name] = table.value(name, lambda v: _file(v, reader, path), None)
+    auth = table.value("client_auth_type", _string(CLIENT_AUTH_TYPES), "NoClientCert")
+    if auth != "NoClientCert" and files["client_ca_file"] is None:
+        reader.error(table.at("client_ca_file"), f"is required with client_auth_type {auth}")
+    version = table.value("min_version", _string(TLS_VERSIONS), "TLS12")
+    table.finish()
+    cert, key = files["cert_file"], files["key_file"]
+    if len(reader.errors) > count or cert is None or key is None:
+        return None
+    return TlsConfig(cert, key, files["client_ca_file"], auth, version)
+
+
+def _file(value: Any, reader: _Reader, path: Path) -> Path:
+    """A file path (relative to the config file), or `credential:NAME` for a systemd
+    credential, so a private key can be handed to a DynamicUser service."""
+    text = _string()(value)
+    if text.startswith("credential:"):
+        name = text.removeprefix("credential:")
+        directory = reader.credentials_directory or reader.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ValueError("credential: needs $CREDENTIALS_DIRECTORY, which systemd sets")
+        return Path(directory) / name
+    if not text:
+        raise ValueError("must be a file path")
+    file = Path(text)
+    return file if file.is_absolute() else path.parent / file
 
 
 def _settings_table(
@@ -389,8 +624,8 @@ def _settings_table(
 def _integrations(
     tables: list[_Table], defaults: _Table, reader: _Reader
 ) -> tuple[IntegrationConfig, ...]:
-    interval = defaults.value("interval", _positive_duration, 30.0)
-    timeout = defaults.value("timeout", _positive_duration, 10.0)
+    interval = defaults.value("interval", _INTERVAL, 30.0)
+    timeout = defaults.value("timeout", _TIMEOUT, 10.0)
     breaker = _settings_table(defaults.table("breaker"), _BREAKER_KEYS, _BREAKER_DURATIONS, {})
     retry = _settings_table(defaults.table("retry"), _RETRY_KEYS, _RETRY_DURATIONS, {})
     reader.problems(defaults.at("breaker"), BreakerConfig.problems(**breaker))
@@ -424,8 +659,8 @@ def _integration(
     kind = table.value("kind", _string(tuple(KINDS)), None)
     if kind is None and not table.has("kind"):
         reader.error(table.at("kind"), f"is required: one of {', '.join(KINDS)}")
-    own_interval = table.value("interval", _positive_duration, interval)
-    own_timeout = table.value("timeout", _positive_duration, timeout)
+    own_interval = table.value("interval", _INTERVAL, interval)
+    own_timeout = table.value("timeout", _TIMEOUT, timeout)
     if own_timeout >= own_interval:
         reader.error(
             table.at("timeout"), f"must be < interval ({own_interval:g}s) (got {own_timeout:g}s)"
@@ -515,10 +750,10 @@ def _http_settings(table: _Table, reader: _Reader) -> dict[str, Any]:
     settings["method"] = table.value("method", _method, "GET")
     settings["expect_status"] = table.value("expect_status", _statuses, (200,))
     settings["body"] = table.value("body", _string(), None)
-    max_latency = table.value("max_latency", _positive_duration, None)
+    max_latency = table.value("max_latency", _TIMEOUT, None)
     if max_latency is not None:
         settings["max_latency"] = max_latency
-    tls_min_days = table.value("tls_min_days", _positive_number, None)
+    tls_min_days = table.value("tls_min_days", _days, None)
     if tls_min_days is not None:
         settings["tls_min_days"] = tls_min_days
     headers = table.table("headers")
@@ -558,9 +793,9 @@ def _statuses(value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError("must be a number > 0")
+def _days(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3650:
+        raise ValueError("must be a number of days > 0, at most 3650")
     return float(value)
 
 
@@ -582,12 +817,15 @@ _NOTIFY_ON = ("open", "close", "half_open")
 def _alerts(table: _Table, reader: _Reader, names: set[str]) -> AlertsConfig:
     default = AlertSettings()
     notify_on = table.value("notify_on", _notify_on, default.notify_on)
-    flap_window = table.value("flap_window", _positive_duration, default.flap_window)
-    flap_max = table.value("flap_max_transitions", _whole(2), default.flap_max_transitions)
-    storm_window = table.value("storm_window", _positive_duration, default.storm_window)
-    storm_min = table.value("storm_min_integrations", _whole(2), default.storm_min_integrations)
+    flap_window = table.value("flap_window", _duration(DAY), default.flap_window)
+    flap_max = table.value("flap_max_transitions", _whole(2, 1000), default.flap_max_transitions)
+    storm_window = table.value("storm_window", _duration(HOUR), default.storm_window)
+    storm_min = table.value(
+        "storm_min_integrations", _whole(2, 100_000), default.storm_min_integrations
+    )
     repeat = table.value("repeat_interval", _repeat, default.repeat_interval)
-    throttled = table.value("throttled_after", _positive_duration, default.throttled_after)
+    throttled = table.value("throttled_after", _duration(30 * DAY), default.throttled_after)
+    max_silence = table.value("max_silence", _duration(365 * DAY), default.max_silence)
     dashboard = table.value("dashboard_url", _url, None)
     console = table.value("console", _boolean, False)
     slack = _slack(table.table("slack"), reader) if table.has("slack") else None
@@ -599,7 +837,7 @@ def _alerts(table: _Table, reader: _Reader, names: set[str]) -> AlertsConfig:
     settings = AlertSettings(
         notify_on=notify_on, flap_window=flap_window, flap_max_transitions=flap_max,
         storm_window=storm_window, storm_min_integrations=storm_min, repeat_interval=repeat,
-        throttled_after=throttled, dashboard_url=dashboard,
+        throttled_after=throttled, dashboard_url=dashboard, max_silence=max_silence,
     )  # fmt: skip
     return AlertsConfig(settings, console, slack, windows, alertmanager)
 
@@ -615,12 +853,12 @@ def _notify_on(value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
-def _whole(minimum: int) -> Callable[[Any], int]:
+def _whole(minimum: int, maximum: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError("must be a whole number")
-        if value < minimum:
-            raise ValueError(f"must be >= {minimum}")
+        if not minimum <= value <= maximum:
+            raise ValueError(f"must be from {minimum} to {maximum}")
         return value
 
     return check
@@ -628,8 +866,8 @@ def _whole(minimum: int) -> Callable[[Any], int]:
 
 def _repeat(value: Any) -> float:
     seconds = parse_duration(value)
-    if 0 < seconds < 60:
-        raise ValueError('must be 0 (no reminders) or at least "1m"')
+    if 0 < seconds < 60 or seconds > 30 * DAY:
+        raise ValueError('must be 0 (no reminders), or from "1m" to "30d"')
     return seconds
 
 
@@ -662,8 +900,8 @@ def _alertmanager(table: _Table) -> AlertmanagerConfig:
     if not table.has("urls"):
         table.reader.error(table.at("urls"), 'is required: ["http://alertmanager-1:9093", ...]')
     default = AlertmanagerConfig(())
-    resend = table.value("resend_interval", _positive_duration, default.resend_interval)
-    timeout = table.value("timeout", _positive_duration, default.timeout)
+    resend = table.value("resend_interval", _duration(HOUR), default.resend_interval)
+    timeout = table.value("timeout", _TIMEOUT, default.timeout)
     labels = table.value("labels", _labels, default.labels)
     ha = table.value("ha", _boolean, default.ha)
     table.finish()

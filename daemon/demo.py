@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from daemon.app import Daemon
-from daemon.config import ConfigError, load
+from daemon.config import ConfigError, load, local_url
 from probes.simulator import Simulator
 from probes.simulator.faults import Fault, Mode
 
@@ -56,8 +56,7 @@ async def run_demo(
         print("\n".join(error.errors), file=sys.stderr)
         await simulator.close()
         return 1
-    host, port = config.daemon.listen
-    daemon_url = f"http://{host}:{port}"
+    daemon_url = local_url(config.daemon)
     out.write(
         f"breakerwatch demo: {len(config.integrations)} integrations from {config_path}, "
         f"probing the simulator at {sim_url}\n"

@@ -1,4 +1,10 @@
-"""Logging: one line per event, as text or JSON (for journald and Loki), secrets redacted."""
+"""Logging: one line per event, as text or JSON (for journald and Loki), secrets redacted.
+
+A message is one line whatever it quotes: control characters from a vendor's text or an
+operator's reason are dropped and line breaks become spaces, so nobody can forge a log
+line or send escape sequences to the terminal that reads the journal. A traceback (ours)
+keeps its lines, stripped of the rest.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ import time
 from typing import TextIO
 
 from probes.redact import Redactor
+from probes.text import printable
 
 __all__ = ["configure"]
 
-_QUIET = ("httpx", "httpcore", "apscheduler", "asyncio")  # their INFO is per-request noise
+_QUIET = ("httpx", "httpcore", "apscheduler", "asyncio", "aiohttp")  # per-request noise
 
 
 class _Redacting(logging.Filter):
@@ -21,12 +28,12 @@ class _Redacting(logging.Filter):
         self.redact = redact
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
+        record.msg = printable(self.redact(record.getMessage()))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
+            record.exc_text = printable(self.redact(record.exc_text), newlines=True)
         return True
 
 

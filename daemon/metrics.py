@@ -28,7 +28,7 @@ from prometheus_client.process_collector import ProcessCollector
 from alerts.sinks import FailureReason, SinkStats
 from probes import Breaker, Kind, Reason, Result, State, Transition
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "DaemonStats", "ProbeStats", "Row", "render"]
+__all__ = ["BUCKETS", "CONTENT_TYPE", "DaemonStats", "HttpStats", "ProbeStats", "Row", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -57,6 +57,10 @@ def observe(histogram: Histogram, buckets: tuple[float, ...], value: float) -> H
 
 
 _REASONS = tuple(Reason)
+_OVERRIDES = (State.FORCED_OPEN, State.DISABLED)
+# Why the HTTP server refused a request (daemon.access and daemon.server).
+_REFUSALS = ("misdirected", "too_large", "unauthorized", "cross_site", "content_type",
+             "no_admin_token")  # fmt: skip
 _REASON_INDEX = {reason: i for i, reason in enumerate(_REASONS)}
 Number = float | int | None
 _AUTOMATIC = (
@@ -99,6 +103,8 @@ class ProbeStats:
         if outcome.kind is Kind.REJECTED:
             self.rejected += 1
             return
+        if outcome.kind is Kind.LOCAL:  # not a probe of the vendor: the daemon counts it
+            return
         self.probes += 1
         self.retries += max(0, result.attempts - 1)
         if outcome.kind is Kind.THROTTLED:
@@ -134,16 +140,34 @@ class ProbeStats:
 
 @dataclass
 class DaemonStats:
-    """Daemon-wide values: the reload status (the Prometheus/Alertmanager convention) and
-    how late probes start against their schedule (is the daemon keeping up?)."""
+    """Daemon-wide values: the reload status (the Prometheus/Alertmanager convention), how
+    late probes start against their schedule (is the daemon keeping up?), and the probes
+    that failed for want of our own resources (is it us?)."""
 
     reload_successful: int = 1
     reload_success_at: float = 0.0
     state_persisted: int = 1
     start_delay: Histogram = field(default_factory=lambda: empty(DELAY_BUCKETS))
+    local_trouble: int = 0
+    local_failures: dict[str, int] = field(default_factory=dict)  # by errno name
 
     def started(self, delay: float) -> None:
         self.start_delay = observe(self.start_delay, DELAY_BUCKETS, delay)
+
+    def failed_locally(self, code: str) -> None:
+        self.local_failures = {**self.local_failures, code: self.local_failures.get(code, 0) + 1}
+
+
+@dataclass
+class HttpStats:
+    """The HTTP server's own numbers (written and read on the server's thread)."""
+
+    limit: int  # the most connections open at once
+    open: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # requests refused, by reason
+
+    def refuse(self, reason: str) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -221,9 +245,10 @@ def render(
     standard: CollectorRegistry,
     now: float,
     sinks: Mapping[str, SinkStats] | None = None,
+    http: HttpStats | None = None,
 ) -> bytes:
     """The whole /metrics page (`now`: wall-clock time, for the open-until timestamps;
-    `sinks`: the alert sinks' counters, by channel)."""
+    `sinks`: the alert sinks' counters, by channel; `http`: the HTTP server's)."""
     rows = list(rows)
     out: list[str] = []
     _head(
@@ -246,6 +271,13 @@ def render(
         "Unix time the open period ends (while open).",
         lambda r: None if (left := r.breaker.open_remaining) is None else now + left,
     )  # fmt: skip
+    name = "breakerwatch_breaker_override_since_timestamp_seconds"
+    _head(out, name, "gauge", "Unix time an operator forced the breaker open or disabled it "
+          "(while it is held so).")  # fmt: skip
+    for row in rows:
+        held = row.breaker.state
+        if held in _OVERRIDES:
+            out.append(f'{name}{{{row.label},mode="{held.value}"}} {row.breaker.since!r}\n')
     for name, help_text, counter in _COUNTERS:
         _head(out, name, "counter", help_text)
         out.extend(f"{name}{{{row.label}}} {counter(row.stats)}\n" for row in rows)
@@ -273,9 +305,31 @@ def render(
     name = "breakerwatch_probe_start_delay_seconds"
     _head(out, name, "histogram", "How late probes start after their scheduled time.")
     _histogram(out, name, "", "", DELAY_BUCKETS, daemon.start_delay)
+    _head(out, "breakerwatch_local_trouble", "gauge",
+          "1 while probes fail for want of breakerwatch's own resources (file descriptors, "
+          "ports, memory).")  # fmt: skip
+    out.append(f"breakerwatch_local_trouble {daemon.local_trouble}\n")
+    name = "breakerwatch_local_failures_total"
+    _head(out, name, "counter", "Probes that failed for want of our own resources, by errno.")
+    for code, count in sorted(daemon.local_failures.items()):
+        out.append(f'{name}{{reason="{code}"}} {count}\n')
+    if http is not None:
+        _http(out, http)
     if sinks:
         _notifications(out, sinks)
     return "".join(out).encode() + generate_latest(standard)
+
+
+def _http(out: list[str], http: HttpStats) -> None:
+    _head(out, "breakerwatch_http_connections", "gauge", "Open connections to the HTTP server.")
+    out.append(f"breakerwatch_http_connections {http.open}\n")
+    name = "breakerwatch_http_connections_limit"
+    _head(out, name, "gauge", "The most connections served at once; more wait to be accepted.")
+    out.append(f"{name} {http.limit}\n")
+    name = "breakerwatch_http_requests_refused_total"
+    _head(out, name, "counter", "HTTP requests refused, by reason.")
+    for reason in _REFUSALS:
+        out.append(f'{name}{{reason="{reason}"}} {http.refused.get(reason, 0)}\n')
 
 
 def _notifications(out: list[str], sinks: Mapping[str, SinkStats]) -> None:

@@ -1,35 +1,72 @@
-"""The daemon's HTTP endpoints, served from their own thread.
+"""The daemon's HTTP endpoints, on aiohttp's server, in a thread of its own with its own loop.
 
     GET  /metrics                              Prometheus text format
     GET  /healthz                              200 while the scheduler heartbeat is fresh, else 503
     GET  /readyz                               200 once config is loaded and state restored
     GET  /api/v1/status                        JSON: every integration's breaker and last probe
-    POST /api/v1/integrations/<name>/breaker   {"action": "force-open" | "disable" | "reset"}
+    POST /api/v1/integrations/<name>/breaker   {"action": "force-open" | "disable" | "reset",
+                                                "reason": TEXT}
     GET  /api/v1/silences                      JSON: the silences not yet over
     POST /api/v1/silences                      {"integration": NAME or "*", "duration": "2h",
                                                 "reason": TEXT}
     DELETE /api/v1/silences/<id>               end a silence now
 
-A thread, not the event loop, serves them: if the loop ever wedges, `/healthz` still answers
-(503, with the heartbeat's age) instead of hanging, and a scrape never stalls probing.
+HEAD works wherever GET does. Who may do what is `daemon.access`; this module enforces it
+and bounds what a client can cost: a body of at most `MAX_BODY` (413, and a declared larger
+one is never read), `IDLE_TIMEOUT` to send a request's head and between requests, a time
+limit on reading a body, at most `max_connections` open connections (more wait in the
+listen queue to be accepted, as with Prometheus's `--web.max-connections`), and aiohttp's
+HTTP parser, which refuses what could hide one request inside another. A malformed request
+gets a 4xx and one debug line.
+
+A thread, not the daemon's event loop, serves them: if that loop ever wedges, `/healthz`
+still answers (503, with the heartbeat's age) instead of hanging, and a scrape never stalls
+probing. Mutations run on the daemon's loop, which the handler awaits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import json
 import logging
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from daemon.config import parse_duration
-from daemon.metrics import CONTENT_TYPE
+import bcrypt
+from aiohttp import web
 
-__all__ = ["Endpoints", "HttpServer", "ListenError"]
+from daemon.access import AccessRules, Credentials, credentials
+from daemon.config import DaemonConfig, format_address
+from daemon.metrics import CONTENT_TYPE, HttpStats
+from daemon.tls import ServerTls, TlsError
+from probes.text import printable
+
+__all__ = ["ACTIONS", "Endpoints", "HttpServer", "ListenError"]
 
 logger = logging.getLogger(__name__)
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 ACTIONS = ("force-open", "disable", "reset")
+MAX_BODY = 1 << 20  # bytes of a request body
+IDLE_TIMEOUT = 15.0  # to send a request's head, and between requests on one connection
+BODY_TIMEOUT = 10.0  # to send a declared body
+HANDSHAKE_TIMEOUT = 10.0  # TLS
+CALL_TIMEOUT = 10.0  # for the daemon's loop to carry out a change
+MAX_REASON = 500  # characters of an operator's reason
+# bcrypt of a password nobody has: a wrong user costs what a wrong password does, so
+# timing does not tell which users exist (the exporter toolkit does the same).
+_DECOY = b"$2b$10$p/K/iYGSQJDXoQoMN0JKiOt25NYZSkF0blAvYiZl4ZpECt4EOdnmG"
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 class ListenError(Exception):
@@ -37,140 +74,360 @@ class ListenError(Exception):
 
 
 class Endpoints(Protocol):
-    """What the endpoints ask of the daemon; every method is called from the server thread."""
+    """What the endpoints ask of the daemon. The plain methods are called from the server's
+    thread; the coroutines are run on the daemon's loop."""
 
     def metrics(self) -> bytes: ...
     def health(self) -> tuple[bool, str]: ...
     def ready(self) -> bool: ...
     def status(self) -> dict[str, Any]: ...
-    def breaker_action(self, name: str, action: str) -> dict[str, Any] | None: ...
-    def silences(self, action: str, **arguments: Any) -> tuple[int, Any]: ...
+    async def breaker_action(
+        self, name: str, action: str, *, reason: str, by: str
+    ) -> tuple[int, Any]: ...
+    async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]: ...
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, endpoints: Endpoints) -> None:
-        try:
-            self._httpd = _Server((host, port), _handler(endpoints))
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="http", kwargs={"poll_interval": 0.2}
+    """Binds at once (ListenError, TlsError), serves after `start()`, until `close()`."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        endpoints: Endpoints,
+        daemon_loop: asyncio.AbstractEventLoop,
+        *,
+        hostname: str | None = None,
+    ) -> None:
+        host, port = config.listen
+        self._endpoints = endpoints
+        self._daemon_loop = daemon_loop
+        self._tls = ServerTls(config.tls) if config.tls is not None else None
+        self._scheme = "https" if self._tls else "http"
+        names = {(hostname or socket.gethostname()).lower(), socket.getfqdn().lower()}
+        self.rules = AccessRules(
+            loopback=config.loopback,
+            tokens={label: token.reveal() for label, token in config.admin_tokens},
+            users=dict(config.basic_auth_users),
+            hosts=tuple(config.allowed_hosts) + tuple(sorted(names)),
         )
+        self.stats = HttpStats(config.max_connections)
+        self._verified: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
+        self._sock = _bind(host, port)
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_loop_trouble)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="http", daemon=True)
+        self._closing = asyncio.Event()
+        self._serving: concurrent.futures.Future[None] | None = None
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._httpd.server_address[:2]
+        host, port = self._sock.getsockname()[:2]
         return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        return f"{self._scheme}://{format_address(*self.address)}"
 
     def start(self) -> None:
         self._thread.start()
+        self._serving = asyncio.run_coroutine_threadsafe(self._serve(), self._loop)
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        """Stop accepting, close every connection (a request in progress gets a second),
+        and end the thread."""
+        if self._serving is not None:
+            self._loop.call_soon_threadsafe(self._closing.set)
+            with contextlib.suppress(Exception):
+                self._serving.result(timeout=5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+        self._sock.close()
+        if not self._thread.is_alive():
+            self._loop.close()
 
+    # -- connections ---------------------------------------------------------------------
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+    async def _serve(self) -> None:
+        server = _Server(
+            self._handle,
+            keepalive_timeout=IDLE_TIMEOUT,
+            lingering_time=0,  # a body nobody asked for is never read: the connection closes
+            access_log=None,
+            logger=_ParserLog(logger, {}),
+            handler_cancellation=True,
+        )
+        connections: set[asyncio.Task[None]] = set()
+        accepting = asyncio.ensure_future(self._accept(server, connections))
+        await self._closing.wait()
+        accepting.cancel()
+        server.pre_shutdown()  # idle connections close now
+        await server.shutdown(timeout=1.0)  # a request in progress gets a second
+        for task in (accepting, *connections):
+            task.cancel()
+        await asyncio.gather(accepting, *connections, return_exceptions=True)
 
-
-def _handler(endpoints: Endpoints) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "breakerwatch"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # one line per request would be noise; errors are logged where they happen
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, endpoints.metrics(), CONTENT_TYPE)
-            elif path == "/healthz":
-                healthy, text = endpoints.health()
-                self._send(200 if healthy else 503, text.encode() + b"\n", "text/plain")
-            elif path == "/readyz":
-                ready = endpoints.ready()
-                body = b"ready\n" if ready else b"not ready: loading state\n"
-                self._send(200 if ready else 503, body, "text/plain")
-            elif path == "/api/v1/status":
-                self._json(200, endpoints.status())
-            elif path == "/api/v1/silences":
-                self._json(*endpoints.silences("list"))
-            else:
-                self._json(404, {"error": f"no such endpoint {path}"})
-
-        def do_DELETE(self) -> None:
-            parts = self.path.split("?", 1)[0].strip("/").split("/")
-            if len(parts) == 4 and parts[:3] == ["api", "v1", "silences"] and parts[3].isdigit():
-                self._json(*endpoints.silences("remove", id=int(parts[3])))
-            else:
-                self._json(404, {"error": f"no such endpoint {self.path}"})
-
-        def _add_silence(self, raw: bytes) -> None:
+    async def _accept(self, server: _Server, connections: set[asyncio.Task[None]]) -> None:
+        slots = asyncio.Semaphore(self.stats.limit)
+        while True:
+            await slots.acquire()  # at the limit, new connections wait to be accepted
             try:
-                body = json.loads(raw or b"{}")
-                integration, reason = body["integration"], body["reason"]
-                seconds = parse_duration(body["duration"])
-            except (ValueError, KeyError, TypeError):
-                self._json(
-                    400, {"error": 'send {"integration": NAME, "duration": "2h", "reason": TEXT}'}
-                )
-                return
-            if (
-                not isinstance(integration, str)
-                or not isinstance(reason, str)
-                or not reason.strip()
-            ):
-                self._json(400, {"error": "a silence needs an integration name and a reason"})
-                return
-            if seconds <= 0:
-                self._json(400, {"error": "the duration must be longer than 0s"})
-                return
-            self._json(
-                *endpoints.silences(
-                    "add", integration=integration, seconds=seconds, reason=reason.strip()
-                )
+                connection, _ = await self._loop.sock_accept(self._sock)
+            except OSError as error:  # EMFILE and friends: say so, breathe, go on
+                slots.release()
+                logger.error("cannot accept a connection: %s; retrying in 1s", error.strerror)
+                await asyncio.sleep(1.0)
+                continue
+            task = asyncio.ensure_future(self._connection(server, connection, slots))
+            connections.add(task)
+            task.add_done_callback(connections.discard)
+
+    async def _connection(
+        self, server: _Server, connection: socket.socket, slots: asyncio.Semaphore
+    ) -> None:
+        self.stats.open += 1
+        closed = self._loop.create_future()
+        try:
+            context = None
+            if self._tls is not None:
+                with contextlib.suppress(TlsError):  # keep serving the certificate we have
+                    self._tls.refresh()
+                context = self._tls.context
+            await self._loop.connect_accepted_socket(
+                lambda: server.tracked(closed),
+                connection,
+                ssl=context,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT if context else None,
             )
+            await closed
+        except (OSError, TimeoutError) as error:  # a failed handshake, a reset
+            logger.debug("a connection ended before its first request: %s", error)
+            connection.close()
+        finally:
+            self.stats.open -= 1
+            slots.release()
 
-        def do_POST(self) -> None:
-            parts = self.path.split("?", 1)[0].strip("/").split("/")
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            if parts == ["api", "v1", "silences"]:
-                self._add_silence(raw)
-                return
-            if (
-                len(parts) != 5
-                or parts[:3] != ["api", "v1", "integrations"]
-                or parts[4] != "breaker"
-            ):
-                self._json(404, {"error": f"no such endpoint {self.path}"})
-                return
-            try:
-                action = json.loads(raw or b"{}").get("action")
-            except (ValueError, AttributeError):
-                action = None
-            if action not in ACTIONS:
-                self._json(400, {"error": f"action must be one of {', '.join(ACTIONS)}"})
-                return
-            result = endpoints.breaker_action(parts[3], action)
-            if result is None:
-                self._json(404, {"error": f"no integration named {parts[3]!r}"})
-            else:
-                self._json(200, result)
+    # -- requests ------------------------------------------------------------------------
 
-        def _json(self, status: int, payload: object) -> None:
-            self._send(status, json.dumps(payload, indent=1).encode() + b"\n", "application/json")
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            response = await self._admitted(request)
+        except Exception:  # a bug of ours: say so, and answer
+            logger.exception("the HTTP handler failed on %s %s", request.method, request.path)
+            response = _json(500, {"error": "internal error; the daemon's log has the details"})
+        response.headers.update(_HEADERS)
+        return response
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    async def _admitted(self, request: web.BaseRequest) -> web.StreamResponse:
+        headers = request.headers
+        if not self.rules.host_allowed(headers.get("Host")):
+            self.stats.refuse("misdirected")
+            return web.Response(status=421)  # no body of ours: nothing to read across origins
+        declared = request.content_length
+        if declared is not None and declared > MAX_BODY:
+            self.stats.refuse("too_large")
+            return _json(413, {"error": f"a request body is at most {MAX_BODY} bytes"})
+        given = credentials(headers.get("Authorization"))
+        verdict = self.rules.decide(
+            method=request.method,
+            given=given,
+            token_label=self.rules.token_label(given.token) if given and given.token else None,
+            user=await self._user(given),
+            content_type=request.content_type,
+            origin=headers.get("Origin"),
+            fetch_site=headers.get("Sec-Fetch-Site"),
+            own_origin=f"{self._scheme}://{headers.get('Host', '')}",
+        )
+        if not verdict.allowed:
+            self.stats.refuse(verdict.reason)
+            response = _json(verdict.status, {"error": verdict.message})
+            if verdict.status == 401:
+                scheme = 'Basic realm="breakerwatch"' if self.rules.users else "Bearer"
+                response.headers["WWW-Authenticate"] = scheme
+            return response
+        return await self._route(request, verdict.who)
 
-    return Handler
+    async def _user(self, given: Credentials | None) -> str | None:
+        """The user whose password `given` carries, if it is right (bcrypt, off the loop,
+        one at a time, each answer remembered: a scrape every 15 s costs one check)."""
+        if given is None or not given.user or given.password is None:
+            return None
+        user, password = given.user, given.password
+        hashed = self.rules.users.get(user)
+        key = (user, hashed or "", password)
+        if key not in self._verified:
+            match = await self._loop.run_in_executor(_BCRYPT, _check, password, hashed)
+            self._verified[key] = match and hashed is not None
+            if len(self._verified) > 100:
+                self._verified.popitem(last=False)
+        return user if self._verified[key] else None
+
+    async def _route(self, request: web.BaseRequest, who: str) -> web.StreamResponse:
+        method, parts = request.method, request.path.strip("/").split("/")
+        read = method in ("GET", "HEAD")
+        if parts == ["metrics"] and read:
+            return web.Response(
+                body=self._endpoints.metrics(), headers={"Content-Type": CONTENT_TYPE}
+            )
+        if parts == ["healthz"] and read:
+            healthy, text = self._endpoints.health()
+            return web.Response(status=200 if healthy else 503, text=text + "\n")
+        if parts == ["readyz"] and read:
+            ready = self._endpoints.ready()
+            text = "ready\n" if ready else "not ready: loading state\n"
+            return web.Response(status=200 if ready else 503, text=text)
+        if parts == ["api", "v1", "status"] and read:
+            return _json(200, self._endpoints.status())
+        if parts == ["api", "v1", "silences"] and read:
+            return _json(*await self._call(self._endpoints.silences("list")))
+        if parts == ["api", "v1", "silences"] and method == "POST":
+            return await self._add_silence(request, who)
+        if len(parts) == 4 and parts[:3] == ["api", "v1", "silences"] and method == "DELETE":
+            if not parts[3].isdigit() or len(parts[3]) > 18:
+                return _json(404, {"error": f"no silence with id {parts[3]!r}"})
+            return _json(
+                *await self._call(self._endpoints.silences("remove", id=int(parts[3]), by=who))
+            )
+        if len(parts) == 5 and parts[:3] == ["api", "v1", "integrations"] and parts[4] == "breaker":
+            if method == "POST":
+                return await self._breaker(request, parts[3], who)
+            return _not_allowed("POST")
+        known = {"metrics", "healthz", "readyz", "api/v1/status", "api/v1/silences"}
+        if "/".join(parts) in known:
+            return _not_allowed("GET, HEAD, POST" if parts[-1] == "silences" else "GET, HEAD")
+        return _json(404, {"error": "no such endpoint"})
+
+    async def _breaker(self, request: web.BaseRequest, name: str, who: str) -> web.StreamResponse:
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        action, reason = body.get("action"), _reason(body.get("reason"))
+        if action not in ACTIONS:
+            return _json(400, {"error": f"action must be one of {', '.join(ACTIONS)}"})
+        if reason is None and action != "reset":
+            return _json(
+                400,
+                {"error": f"{action} needs a reason (a string, {MAX_REASON} characters at most)"},
+            )
+        coroutine = self._endpoints.breaker_action(name, action, reason=reason or "", by=who)
+        return _json(*await self._call(coroutine))
+
+    async def _add_silence(self, request: web.BaseRequest, who: str) -> web.StreamResponse:
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        integration, reason = body.get("integration"), _reason(body.get("reason"))
+        if not isinstance(integration, str) or reason is None or "duration" not in body:
+            return _json(
+                400, {"error": 'send {"integration": NAME, "duration": "2h", "reason": TEXT}'}
+            )
+        coroutine = self._endpoints.silences(
+            "add", integration=integration, duration=body["duration"], reason=reason, by=who
+        )
+        return _json(*await self._call(coroutine))
+
+    async def _call(self, work: Coroutine[Any, Any, tuple[int, Any]]) -> tuple[int, Any]:
+        """Run `work` on the daemon's loop; 503 if that loop does not get to it in time."""
+        done = asyncio.run_coroutine_threadsafe(work, self._daemon_loop)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(done), CALL_TIMEOUT)
+        except TimeoutError:
+            done.cancel()
+            return 503, {"error": "the daemon is too busy to do that now; try again"}
+
+
+class _Server(web.Server):
+    """aiohttp's low-level server, telling each connection's task when it closes."""
+
+    def __init__(self, handler: Handler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._closed: dict[web.RequestHandler, asyncio.Future[None]] = {}
+
+    def tracked(self, closed: asyncio.Future[None]) -> web.RequestHandler:
+        handler = self()
+        self._closed[handler] = closed
+        return handler
+
+    def connection_lost(
+        self, handler: web.RequestHandler, exc: BaseException | None = None
+    ) -> None:
+        super().connection_lost(handler, exc)
+        closed = self._closed.pop(handler, None)
+        if closed is not None and not closed.done():
+            closed.set_result(None)
+
+
+class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp logs a malformed request with its traceback; one debug line is enough."""
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info")
+        said = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else ""
+        self.logger.debug("malformed request refused: %s", said or (str(msg) % args))
+
+
+_BCRYPT = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bcrypt")  # one at a time
+
+
+def _check(password: str, hashed: str | None) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode() if hashed else _DECOY)
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+        sock.setblocking(False)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise ListenError(f"cannot listen on {format_address(host, port)}: {reason}") from None
+    return sock
+
+
+async def _body(request: web.BaseRequest) -> dict[str, Any] | web.Response:
+    """The JSON object in the body (within `MAX_BODY` and `BODY_TIMEOUT`), or the answer."""
+    try:
+        raw = await asyncio.wait_for(request.read(), BODY_TIMEOUT)
+    except web.HTTPRequestEntityTooLarge:
+        return _json(413, {"error": f"a request body is at most {MAX_BODY} bytes"})
+    except TimeoutError:
+        return _json(408, {"error": f"the body did not arrive within {BODY_TIMEOUT:g}s"})
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        return _json(400, {"error": "the body is not JSON"})
+    if not isinstance(body, dict):
+        return _json(400, {"error": "the body must be a JSON object"})
+    return body
+
+
+def _reason(value: object) -> str | None:
+    """An operator's reason, if it is one: a string of reasonable length with words in
+    it, kept on one line without control characters (it goes to logs and Slack)."""
+    if not isinstance(value, str) or len(value) > MAX_REASON:
+        return None
+    return printable(value).strip() or None
+
+
+def _json(status: int, payload: object) -> web.Response:
+    body = json.dumps(payload, indent=1).encode() + b"\n"
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def _not_allowed(allow: str) -> web.Response:
+    response = _json(405, {"error": f"method not allowed here (allowed: {allow})"})
+    response.headers["Allow"] = allow
+    return response
+
+
+def _loop_trouble(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The server loop's unhandled errors: one line, never a traceback."""
+    error = context.get("exception")
+    said = f": {type(error).__name__}: {error}" if error is not None else ""
+    logger.warning("HTTP server: %s%s", context.get("message", "trouble"), said)

@@ -1,5 +1,6 @@
-"""Durable state in SQLite (WAL): breaker snapshots, the transition history, and (schema 2)
-the alert outbox and silences, whose tables and queries live in alerts/outbox.py.
+"""Durable state in SQLite (WAL): breaker snapshots, the transition history, (schema 2)
+the alert outbox and silences, whose tables and queries live in alerts/outbox.py, and
+(schema 3) who holds which breaker and why, and who set each silence.
 
 A transition and the snapshot it produced are written in one transaction, so a crash can
 never leave the history and the snapshot disagreeing. When the file cannot be written (the
@@ -22,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alerts.model import Event
+from alerts.model import Event, Override
 from alerts.outbox import MIGRATION as OUTBOX_MIGRATION
 from alerts.outbox import add_event
 from probes import BreakerSnapshot, Kind, Outcome, Reason, State, Transition
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 FILENAME = "state.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE breakers (
@@ -58,6 +59,16 @@ _MIGRATIONS: dict[int, str] = {
         CREATE INDEX transitions_by_integration ON transitions (integration, id);
     """,
     2: OUTBOX_MIGRATION,
+    3: """
+        CREATE TABLE overrides (
+            integration TEXT PRIMARY KEY,
+            mode        TEXT NOT NULL,
+            by          TEXT NOT NULL,
+            reason      TEXT NOT NULL,
+            at          REAL NOT NULL
+        );
+        ALTER TABLE silences ADD COLUMN created_by TEXT NOT NULL DEFAULT 'local';
+    """,
 }
 
 
@@ -197,10 +208,33 @@ class StateStore:
         self.write(lambda db: _put(db, integration, snapshot))
 
     def forget(self, integration: str) -> None:
-        """Drop a retired integration's breaker (its transition history is kept)."""
-        self.write(
-            lambda db: db.execute("DELETE FROM breakers WHERE integration = ?", (integration,))
-        )
+        """Drop a retired integration's breaker and hold (its transition history is kept)."""
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM breakers WHERE integration = ?", (integration,))
+            db.execute("DELETE FROM overrides WHERE integration = ?", (integration,))
+
+        self.write(work)
+
+    def save_override(self, integration: str, override: Override | None, at: float) -> None:
+        """Who holds the breaker of `integration`, and why (None: nobody, any more)."""
+
+        def work(db: sqlite3.Connection) -> None:
+            if override is None:
+                db.execute("DELETE FROM overrides WHERE integration = ?", (integration,))
+                return
+            db.execute(
+                "INSERT OR REPLACE INTO overrides (integration, mode, by, reason, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (integration, override.mode, override.by, override.reason, at),
+            )
+
+        self.write(work)
+
+    def overrides(self) -> dict[str, tuple[Override, float]]:
+        """Every breaker an operator holds: (who, why, since when), by integration."""
+        rows = self._db.execute("SELECT integration, mode, by, reason, at FROM overrides")
+        return {name: (Override(mode, by, reason), at) for name, mode, by, reason, at in rows}
 
     # -- reading -------------------------------------------------------------------------
 

@@ -1,9 +1,15 @@
-"""`breakerwatch status`: the daemon's /api/v1/status as a table (pure formatting)."""
+"""`breakerwatch status`: the daemon's /api/v1/status as a table (pure formatting).
+
+Every cell is made printable (`probes.text.printable`): a vendor's error text, an
+operator's reason and whatever a daemon at the other end sends reach a terminal here,
+and a terminal obeys escape sequences."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from probes.text import printable
 
 __all__ = ["ago", "format_silences", "format_table"]
 
@@ -40,30 +46,44 @@ def format_table(status: dict[str, Any], now: float) -> str:
             )
         )
     footer = [status["summary"]]
+    trouble = status.get("trouble")
+    if trouble:
+        footer.append(f"IN TROUBLE: {trouble}; probes failing so are not counted against vendors")
     problem = (status.get("state") or {}).get("problem")
     if problem:
         footer.append(f"NOT PERSISTING: {problem}; the state is kept in memory")
+    for item in status["integrations"]:
+        held = item.get("override")
+        if held:
+            mode = "forced open" if held["mode"] == "forced_open" else held["mode"]
+            footer.append(
+                f"held: {item['name']} {mode} by {held['by']} {ago(now - held['at'])} ago: "
+                f"{held['reason']}"
+            )
     silenced = [i["name"] for i in status["integrations"] if i.get("silenced")]
     if silenced:
         footer.append(f"silenced: {', '.join(silenced)}")
     for sink, numbers in sorted((status.get("alerts") or {}).items()):
         footer.append(f"alerts via {sink}: {numbers['sent']} sent, {numbers['queued']} waiting")
-    return _columns(rows) + "\n" + "\n".join(footer) + "\n"
+    return _columns(rows) + "\n" + "\n".join(printable(line) for line in footer) + "\n"
 
 
 def format_silences(silences: list[dict[str, Any]], now: float) -> str:
     """The silences not yet over, as aligned columns."""
     if not silences:
         return "no silences\n"
-    rows = [("ID", "INTEGRATION", "ENDS", "REASON")]
+    rows = [("ID", "INTEGRATION", "ENDS", "BY", "REASON")]
     for item in silences:
         ends = f"in {ago(item['ends_at'] - now)}" if item["ends_at"] > now else "ended"
-        rows.append((str(item["id"]), item["integration"], ends, item["reason"]))
+        rows.append(
+            (str(item["id"]), item["integration"], ends, item.get("by", "-"), item["reason"])
+        )
     return _columns(rows)
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:
     """Aligned columns; the last one is not padded."""
+    rows = [tuple(printable(str(cell)) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))

@@ -47,15 +47,25 @@ class Checks:
             return self._fail(setting, "must be a finite number")
         return True
 
-    def at_least(self, setting: str, minimum: float, *, integer: bool = False) -> bool:
+    def at_least(
+        self, setting: str, minimum: float, *, integer: bool = False, maximum: float = math.inf
+    ) -> bool:
         if not self.number(setting, integer=integer):
             return False
-        return self._get(setting) >= minimum or self._fail(setting, f"must be >= {minimum:g}")
+        if self._get(setting) < minimum:
+            return self._fail(setting, f"must be >= {minimum:g}")
+        return self.at_most(setting, maximum)
 
-    def greater_than(self, setting: str, minimum: float) -> bool:
+    def greater_than(self, setting: str, minimum: float, *, maximum: float = math.inf) -> bool:
         if not self.number(setting):
             return False
-        return self._get(setting) > minimum or self._fail(setting, f"must be > {minimum:g}")
+        if self._get(setting) <= minimum:
+            return self._fail(setting, f"must be > {minimum:g}")
+        return self.at_most(setting, maximum)
+
+    def at_most(self, setting: str, maximum: float) -> bool:
+        """A sane ceiling: beyond it a value is a typo, or would cost memory or overflow."""
+        return self._get(setting) <= maximum or self._fail(setting, f"must be <= {maximum:g}")
 
     def fraction(self, setting: str, *, allow_zero: bool, allow_one: bool) -> bool:
         if not self.number(setting):

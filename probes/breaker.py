@@ -134,24 +134,30 @@ class BreakerConfig:
 
 def _check_breaker(values: Any) -> Checks:
     c = Checks(values)
-    c.at_least("failure_threshold", 1, integer=True)
-    reset = c.greater_than("reset_timeout", 0)
-    c.not_below("max_reset_timeout", "reset_timeout", valid=c.number("max_reset_timeout") and reset)
-    c.at_least("backoff_multiplier", 1)
+    c.at_least("failure_threshold", 1, integer=True, maximum=_MAX_COUNT)
+    reset = c.greater_than("reset_timeout", 0, maximum=_DAY)
+    maximum = c.number("max_reset_timeout") and c.at_most("max_reset_timeout", 7 * _DAY)
+    c.not_below("max_reset_timeout", "reset_timeout", valid=maximum and reset)
+    c.at_least("backoff_multiplier", 1, maximum=100)
     c.fraction("open_jitter", allow_zero=True, allow_one=False)
-    c.at_least("success_threshold", 1, integer=True)
-    c.at_least("half_open_permits", 1, integer=True)
+    c.at_least("success_threshold", 1, integer=True, maximum=_MAX_COUNT)
+    c.at_least("half_open_permits", 1, integer=True, maximum=_MAX_COUNT)
     c.fraction("failure_rate_threshold", allow_zero=False, allow_one=True)
-    window = c.at_least("window", 1, integer=True)
-    min_calls = c.at_least("min_calls", 1, integer=True)
+    window = c.at_least("window", 1, integer=True, maximum=_MAX_WINDOW)
+    min_calls = c.at_least("min_calls", 1, integer=True, maximum=_MAX_WINDOW)
     c.not_below("window", "min_calls", valid=window and min_calls)
-    c.greater_than("window_max_age", 0)
-    c.at_least("slow_call_threshold", 0)
+    c.greater_than("window_max_age", 0, maximum=7 * _DAY)
+    c.at_least("slow_call_threshold", 0, maximum=_DAY)
     c.fraction("slow_call_rate_threshold", allow_zero=False, allow_one=True)
-    c.greater_than("decay_interval", 0)
-    c.greater_than("lease_timeout", 0)
-    c.at_least("max_cooldown", 1)
+    c.greater_than("decay_interval", 0, maximum=7 * _DAY)
+    c.greater_than("lease_timeout", 0, maximum=_DAY)
+    c.at_least("max_cooldown", 1, maximum=7 * _DAY)
     return c
+
+
+_DAY = 86400.0
+_MAX_COUNT = 1000  # consecutive failures, successes, permits
+_MAX_WINDOW = 10_000  # outcomes kept per breaker
 
 
 class Permit:
@@ -512,7 +518,7 @@ class Breaker:
             if hint is None:  # no word from the server: back off 1 s, 2 s, 4 s ...
                 hint = capped_exponential(1.0, 2.0, self._throttle_streak - 1, cap)
             self._cooldown_until = now + min(max(hint, 1.0), cap)
-        # IGNORED and REJECTED only release the permit.
+        # IGNORED, LOCAL and REJECTED only release the permit.
 
     def _fail(self, outcome: Outcome, now: float, events: list[Transition]) -> None:
         self._last_failure = outcome

@@ -19,7 +19,6 @@ import logging
 import random
 import ssl
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -31,6 +30,7 @@ from probes.breaker import Breaker, BreakerOpen, Clock
 from probes.outcome import Kind, Outcome, ResponseTooLarge, classify
 from probes.redact import Redactor, redact_records
 from probes.retry import Retrier, RetryBudget, RetryPolicy, Stop
+from probes.text import clip, printable
 from probes.transport import AiohttpTransport
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+MAX_DETAIL = 400  # characters of an outcome's detail, after redaction
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _LEASE_GRACE = 1.0
 _CANCELLED = Outcome(Kind.IGNORED, detail="cancelled")
@@ -178,6 +179,7 @@ class ResilientClient:
         self.max_response_bytes = max_response_bytes
         self._redact = Redactor(secrets, headers)
         redact_records("httpx", self._redact)  # httpx logs every request's full URL
+        redact_records(__name__, self._redact)  # and ours, tracebacks included
         self._hooks = tuple(hooks)
         self._classify = classify
         self._clock = clock
@@ -310,12 +312,13 @@ class ResilientClient:
             outcome = self._classify(error, now=self._wall(), ok_status=ok_status)
             if outcome.kind is Kind.IGNORED:
                 logger.error(
-                    "%s: internal error during a request; not counted against the vendor\n%s",
+                    "%s: internal error during a request; not counted against the vendor",
                     self.name,
-                    self._redact(traceback.format_exc()),
+                    exc_info=True,
                 )
-        if outcome.detail:
-            outcome = replace(outcome, detail=self._redact(outcome.detail))
+        if outcome.detail:  # redacted first, then cut: a secret is never left half there
+            detail = printable(self._redact(outcome.detail))
+            outcome = replace(outcome, detail=clip(detail, MAX_DETAIL))
         duration = self._clock() - started
         logger.debug(
             "%s: %s %s attempt %d: %s %s in %.0f ms",

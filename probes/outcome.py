@@ -15,17 +15,25 @@ disagree about what happened. The taxonomy is section 4.2 of research/circuit-br
 | other 4xx, 3xx, 1xx                           | failure   | client_error     | no         |
 | body unreadable, malformed, too large         | failure   | invalid_response | no         |
 | a probe assertion did not hold                | failure   | assertion        | no         |
+| our own resources ran out (see below)         | local     |                  | no         |
 | cancellation, an exception in our own code    | ignored   |                  | no         |
 
 Throttling is neutral: it neither trips the breaker nor resets its failure count; it
-starts a cooldown instead. Our own bugs are ignored so the vendor is never blamed for them.
+starts a cooldown instead. Our own bugs are ignored so the vendor is never blamed for them,
+and so is our own exhaustion: a call that failed because this process ran out of file
+descriptors (EMFILE), the system did (ENFILE), socket buffers or memory ran out (ENOBUFS,
+ENOMEM, MemoryError), no local port was free (EADDRNOTAVAIL), or the resolver failed
+with a system error (EAI_SYSTEM) is `local`, never the vendor's failure (Linux's errno(3)
+and connect(2), getaddrinfo(3)).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import errno
 import json
+import socket
 from collections.abc import Container
 from dataclasses import dataclass
 
@@ -42,6 +50,7 @@ __all__ = [
     "Reason",
     "ResponseTooLarge",
     "classify",
+    "local_cause",
 ]
 
 
@@ -53,6 +62,7 @@ class Kind(enum.StrEnum):
     THROTTLED = "throttled"
     IGNORED = "ignored"
     REJECTED = "rejected"  # never sent: the breaker refused it
+    LOCAL = "local"  # failed for want of our own resources: not the vendor's doing
 
 
 class Reason(enum.StrEnum):
@@ -155,12 +165,45 @@ def _classify_response(response: httpx.Response, now: float, ok_status: Containe
     return failed(Reason.CLIENT_ERROR, f"unexpected status ({phrase})")
 
 
+_LOCAL = {
+    errno.EMFILE: "this process has too many open files",
+    errno.ENFILE: "the system has too many open files",
+    errno.ENOBUFS: "no socket buffer space is left",
+    errno.ENOMEM: "memory ran out",
+    errno.EADDRNOTAVAIL: "no local port is free",
+}
+
+
+def local_cause(error: BaseException) -> tuple[str, str] | None:
+    """(code, sentence) if `error`, or what caused it, is our own exhaustion: the code is
+    the errno's name (EMFILE ...), or ENOMEM for a MemoryError, EAI_SYSTEM for a resolver
+    that failed with a system error."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError):
+            return "ENOMEM", _LOCAL[errno.ENOMEM]
+        if isinstance(current, socket.gaierror) and current.errno == socket.EAI_SYSTEM:
+            return "EAI_SYSTEM", "the resolver failed with a system error"
+        if isinstance(current, OSError) and current.errno in _LOCAL:
+            return errno.errorcode[current.errno], _LOCAL[current.errno]
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _classify_error(error: BaseException) -> Outcome:
     name = type(error).__name__
     text = str(error)
     detail = f"{name}: {text}" if text else name
     if isinstance(error, asyncio.CancelledError):
         return Outcome(Kind.IGNORED, error=name, detail="cancelled")
+    local = local_cause(error)
+    if local is not None:
+        code, sentence = local
+        return Outcome(
+            Kind.LOCAL, error=code, detail=f"{sentence} ({code}): ours, not the vendor's"
+        )
     if isinstance(error, httpx.TimeoutException | TimeoutError):
         return Outcome(Kind.FAILURE, Reason.TIMEOUT, retryable=True, error=name, detail=detail)
     if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):

@@ -87,6 +87,10 @@ class _RecordRedaction(logging.Filter):
         if pattern is not None:
             record.msg = pattern.sub(REDACTED, record.getMessage())
             record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = pattern.sub(REDACTED, record.exc_text)
         return True
 
 

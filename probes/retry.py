@@ -78,10 +78,11 @@ class RetryPolicy:
 
 def _check_retry(values: Any) -> Checks:
     c = Checks(values)
-    c.at_least("max_attempts", 1, integer=True)
-    base = c.greater_than("base_delay", 0)
-    c.not_below("max_delay", "base_delay", valid=c.number("max_delay") and base)
-    c.at_least("backoff_factor", 1)
+    c.at_least("max_attempts", 1, integer=True, maximum=100)
+    base = c.greater_than("base_delay", 0, maximum=3600)
+    maximum = c.number("max_delay") and c.at_most("max_delay", 3600)
+    c.not_below("max_delay", "base_delay", valid=maximum and base)
+    c.at_least("backoff_factor", 1, maximum=100)
     if not isinstance(values.jitter, bool):
         c.problems.append(InvalidSetting("jitter", "must be true or false", values.jitter))
     return c

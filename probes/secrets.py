@@ -18,6 +18,7 @@ __all__ = ["Secret", "SecretError", "is_reference", "resolve"]
 _SCHEMES = ("env", "file", "credential")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CREDENTIAL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]*")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _HOW_TO_REFERENCE = (
     "write a reference instead: env:NAME (an environment variable), file:/path (a file), "
     "or credential:NAME (a systemd credential)"
@@ -59,8 +60,10 @@ def resolve(
     """Resolve `reference` to its value.
 
     `environ` defaults to `os.environ`; `credentials_directory` to
-    `$CREDENTIALS_DIRECTORY` (set by systemd for `LoadCredential=`). Values are stripped of
-    surrounding whitespace (files and credentials usually end with a newline).
+    `$CREDENTIALS_DIRECTORY` (set by systemd for `LoadCredential=`). One trailing newline
+    is dropped (files and credentials are usually written with one), and surrounding
+    spaces; any other control character (a second line, a tab, a NUL) is an error, since
+    it would break the header the secret travels in.
     """
     env = os.environ if environ is None else environ
     if not is_reference(reference):
@@ -84,9 +87,14 @@ def resolve(
                 f"LoadCredential=; outside systemd use env: or file: instead"
             )
         value = _read(Path(directory) / name, f"the credential {name}")
-    value = value.strip()
+    value = value.removesuffix("\n").removesuffix("\r").strip(" ")
     if not value:
         raise SecretError(f"{reference!r} resolves to an empty value")
+    if _CONTROL.search(value):
+        raise SecretError(
+            f"{reference!r} holds a control character (a second line, a tab?); a secret is "
+            "one line, optionally ending with one newline"
+        )
     return Secret(value, reference)
 
 

@@ -9,6 +9,7 @@ message in place and reply in its thread; the others get each notice's standalon
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 
 from alerts.messages import Message
+from probes.hints import retry_hint
 
 __all__ = [
     "TIMEOUT",
@@ -30,10 +32,13 @@ __all__ = [
     "SinkError",
     "SinkStats",
     "honour_no_proxy",
+    "retry_after",
     "retry_handlers",
 ]
 
 TIMEOUT = 10  # seconds per Slack request
+MAX_RETRY_AFTER = 900.0  # the longest a Retry-After may pause a sink: a wild one cannot
+# hold the alerts back for days
 
 
 class FailureReason(enum.StrEnum):
@@ -89,6 +94,19 @@ def honour_no_proxy(client: object, url: str) -> None:
     host = urlsplit(url).hostname or ""
     if getattr(client, "proxy", None) and proxy_bypass_environment(host):
         client.proxy = None  # type: ignore[attr-defined]
+
+
+def retry_after(headers: Mapping[str, object], now: float) -> float | None:
+    """Seconds from a response's Retry-After, in either form RFC 9110 allows (seconds, or
+    an HTTP-date read against the response's own Date), at most `MAX_RETRY_AFTER`; None if
+    it has none or it is not one."""
+    plain = {
+        name.lower(): value[0] if isinstance(value, list) and value else value
+        for name, value in headers.items()
+    }
+    strings = {name: value for name, value in plain.items() if isinstance(value, str)}
+    seconds = retry_hint(strings, now=now, throttled=False)
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:

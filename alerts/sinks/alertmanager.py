@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ import httpx
 
 from alerts.alertmanager import Ledger
 from alerts.model import Facts
-from alerts.sinks import TIMEOUT, FailureReason, SinkError, SinkStats
+from alerts.sinks import TIMEOUT, FailureReason, SinkError, SinkStats, retry_after
+from probes.retry import capped_exponential
+from probes.text import clip, printable
 
 __all__ = ["AlertmanagerSink", "channel_name", "push"]
 
@@ -49,14 +52,15 @@ async def push(http: httpx.AsyncClient, url: str, alerts: list[dict[str, Any]]) 
     status = response.status_code
     if status < 300:
         return
-    said = response.text.strip().replace("\n", " ")[:200]
+    said = clip(printable(response.text).strip(), 200)
     reason = (
         FailureReason.AUTH if status in (401, 403)
         else FailureReason.RATE_LIMITED if status == 429
         else FailureReason.SERVER_ERROR if status >= 500
         else FailureReason.PAYLOAD
     )  # fmt: skip
-    raise SinkError(reason, f"HTTP {status}" + (f": {said}" if said else ""))
+    hint = retry_after(response.headers, time.time())
+    raise SinkError(reason, f"HTTP {status}" + (f": {said}" if said else ""), hint)
 
 
 @dataclass
@@ -132,8 +136,8 @@ class AlertmanagerSink:
         except SinkError as error:
             stats.failed(error.reason)
             target.failures += 1
-            backoff = min(self.resend_interval, 2.0 ** min(target.failures - 1, 16))
-            target.retry_at = self._wall() + backoff
+            backoff = capped_exponential(1.0, 2.0, target.failures - 1, self.resend_interval)
+            target.retry_at = self._wall() + max(backoff, error.retry_after or 0.0)
             if target.failures == 1:
                 logger.warning(
                     "%s: cannot deliver (%s); retrying: the first send that gets through "

@@ -1,4 +1,7 @@
-"""The console sink: each notice's standalone text, one block of lines, on a stream."""
+"""The console sink: each notice's standalone text, one block of lines, on a stream.
+
+Its lines go to a terminal or the journal, so they carry no control characters, whatever
+a vendor or an operator wrote."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import sys
 from typing import TextIO
 
 from alerts.messages import Message
+from probes.text import printable
 
 __all__ = ["ConsoleSink"]
 
@@ -21,7 +25,7 @@ class ConsoleSink:
         self, message: Message, thread: tuple[str, str] | None = None
     ) -> tuple[str, str]:
         stream = self._stream or sys.stdout
-        lines = message.text.splitlines() or [""]
+        lines = printable(message.text, newlines=True).split("\n")
         stream.write("ALERT " + lines[0] + "".join(f"\n      {line}" for line in lines[1:]) + "\n")
         stream.flush()
         return "", ""

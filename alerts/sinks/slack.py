@@ -11,6 +11,7 @@ someone fixes it; a refused message is a payload problem.
 from __future__ import annotations
 
 import logging
+import time
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -18,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts.messages import Message
 from alerts.sinks import TIMEOUT, FailureReason, SinkError, honour_no_proxy, retry_handlers
+from alerts.sinks import retry_after as retry_after_header
 
 __all__ = ["SLACK_API", "SlackSink", "web_api_reason"]
 
@@ -98,9 +100,7 @@ class SlackSink:
             status = int(answer.status_code)
             code = str(answer.get("error") or "") if isinstance(answer.data, dict) else ""
             reason = web_api_reason(status, code)
-            retry_after = _seconds(
-                answer.headers.get("Retry-After") or answer.headers.get("retry-after")
-            )
+            retry_after = retry_after_header(answer.headers or {}, time.time())
             shown = (
                 code
                 if code and not code.startswith("Received a response in a non-JSON")
@@ -117,10 +117,3 @@ class SlackSink:
 
     async def aclose(self) -> None:
         pass
-
-
-def _seconds(value: object) -> float | None:
-    try:
-        return max(0.0, float(str(value)))
-    except (TypeError, ValueError):
-        return None

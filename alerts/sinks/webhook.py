@@ -7,11 +7,21 @@ mapped here; its retry handlers retry once on a 429, 500/503 and a dropped conne
 
 from __future__ import annotations
 
+import re
+import time
+
 import aiohttp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts.messages import Message
-from alerts.sinks import TIMEOUT, FailureReason, SinkError, honour_no_proxy, retry_handlers
+from alerts.sinks import (
+    TIMEOUT,
+    FailureReason,
+    SinkError,
+    honour_no_proxy,
+    retry_after,
+    retry_handlers,
+)
 
 __all__ = ["WebhookSink", "webhook_reason"]
 
@@ -66,14 +76,11 @@ class WebhookSink:
         if response.status_code == 200 and body == "ok":
             return "", ""
         reason = webhook_reason(response.status_code, body)
-        retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
-        if isinstance(retry_after, list):
-            retry_after = retry_after[0]
-        shown = body if body and len(body) <= 60 and "<" not in body else "no usable body"
+        shown = body if re.fullmatch(r"[a-z_]{1,60}", body) else "no usable body"
         raise SinkError(
             reason,
             f"the Slack webhook answered HTTP {response.status_code} ({shown})",
-            float(retry_after) if retry_after else None,
+            retry_after(response.headers or {}, time.time()),
         )  # fmt: skip
 
     async def update(self, where: tuple[str, str], message: Message) -> None:

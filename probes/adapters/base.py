@@ -34,7 +34,9 @@ __all__ = [
     "reveal",
 ]
 
-_MESSAGE_LIMIT = 200
+# The vendor's message is read up to this; `ResilientClient` cuts the whole detail short
+# only after redacting it, so a secret the vendor echoes is never left half there.
+_MESSAGE_READ = 4096
 
 
 class AdapterError(ValueError):
@@ -214,7 +216,7 @@ class Adapter:
         if response is not None and outcome.kind in (Kind.FAILURE, Kind.THROTTLED):
             message = self.vendor_message(json_body(response))
             if message:
-                outcome = replace(outcome, detail=f"{outcome.detail}: {message[:_MESSAGE_LIMIT]}")
+                outcome = replace(outcome, detail=f"{outcome.detail}: {message[:_MESSAGE_READ]}")
         return self.refine(outcome, response)
 
     def _observe(self, event: AttemptEvent) -> None:

@@ -181,10 +181,18 @@ def test_a_silence_from_the_cli_holds_alerts_and_ends_with_a_summary(
 
     added = cli("add", "kit", "--for", "1h", "--reason", "vendor maintenance")
     assert added.returncode == 0, added.stderr
-    assert re.search(r"^1\s+kit\s+in 59m\s+vendor maintenance$", added.stdout, re.M)
+    assert re.search(r"^1\s+kit\s+in 59m\s+local\s+vendor maintenance$", added.stdout, re.M)
     missing = cli("add", "nope", "--for", "1h", "--reason", "x")
     assert missing.returncode == 1
     assert "no integration named 'nope'" in missing.stderr
+    endless = cli("add", "*", "--for", "365d", "--reason", "quiet, please")
+    assert (endless.returncode, endless.stderr) == (
+        1, "a silence lasts more than 0s and at most 7d ([alerts] max_silence)\n",
+    )  # fmt: skip
+    overflow = cli("add", "*", "--for", "9" * 400 + "d", "--reason", "forever")
+    assert (overflow.returncode, overflow.stderr) == (
+        1, "duration must be a duration of at most 3650d\n",
+    )  # fmt: skip
     outage(simulator, daemon)
     recovery(simulator, daemon)
     time.sleep(1.0)

@@ -258,9 +258,9 @@ def test_the_deadline_stays_below_the_interval() -> None:
             'storm_window = "0s"\nrepeat_interval = "10s"\ndashboard_url = "grafana"\nconsol = true\n',
             [
                 "alerts.notify_on: 'sometimes' is not one of open, close, half_open (got ['close', 'sometimes'])",
-                "alerts.flap_max_transitions: must be >= 2 (got 1)",
+                "alerts.flap_max_transitions: must be from 2 to 1000 (got 1)",
                 "alerts.storm_window: must be a duration > 0 (got '0s')",
-                "alerts.repeat_interval: must be 0 (no reminders) or at least \"1m\" (got '10s')",
+                "alerts.repeat_interval: must be 0 (no reminders), or from \"1m\" to \"30d\" (got '10s')",
                 "alerts.dashboard_url: must be an http:// or https:// URL (got 'grafana')",
                 "alerts.consol: unknown key; did you mean 'console'?",
             ],

@@ -170,23 +170,44 @@ def test_operator_actions_persist_across_restarts(
 ) -> None:
     _, config, env = setup
     first = DaemonProcess(config, env).wait_ready()
-    run = subprocess.run(
+    unexplained = subprocess.run(
         [BREAKERWATCH, "breaker", "sendgrid", "force-open", "--url", first.url],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
+    assert (unexplained.returncode, unexplained.stderr) == (
+        2, "breakerwatch breaker: force-open needs --reason (it is told in Slack)\n",
+    )  # fmt: skip
+    run = subprocess.run(
+        [BREAKERWATCH, "breaker", "sendgrid", "force-open", "--url", first.url,
+         "--reason", "their API is migrating"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
     assert (run.returncode, run.stdout) == (
-        0, "sendgrid: breaker forced_open (saved: it stays so across restarts)\n",
+        0, "sendgrid: breaker forced_open by local (saved: it stays so across restarts)\n",
     )  # fmt: skip
     assert first.stop() == 0
+    assert "sendgrid: breaker forced_open by local: their API is migrating" in first.output
     second = DaemonProcess(config, env).wait_ready()
     try:
         assert second.state("sendgrid") == "forced_open"
+        held = second.status()["sendgrid"]["override"]
+        assert (held["mode"], held["by"], held["reason"]) == (
+            "forced_open", "local", "their API is migrating",
+        )  # fmt: skip
+        table = subprocess.run(
+            [BREAKERWATCH, "status", "--url", second.url],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert "held: sendgrid forced open by local " in table.stdout
+        assert "ago: their API is migrating" in table.stdout
         reset = subprocess.run(
             [BREAKERWATCH, "breaker", "sendgrid", "reset", "--url", second.url],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         assert reset.returncode == 0
         assert second.state("sendgrid") == "closed"
+        assert second.status()["sendgrid"]["override"] is None
+        assert "sendgrid: breaker reset by local (it was forced_open by local)" in second.output
         missing = subprocess.run(
             [BREAKERWATCH, "breaker", "nope", "reset", "--url", second.url],
             capture_output=True, text=True, timeout=30, check=False,
