@@ -63,7 +63,7 @@ from daemon.scheduler import ProbeScheduler
 from daemon.server import HttpServer, ListenError
 from daemon.state import StateError, StateStore
 from daemon.tls import TlsError
-from probes import Breaker, BreakerSnapshot, Kind, Outcome, State, Transition
+from probes import Breaker, BreakerSnapshot, Kind, State, Transition
 from probes.adapters import ClientOptions
 from probes.http import new_client
 from probes.redact import Redactor
@@ -78,7 +78,7 @@ HEARTBEAT_EVERY = 2.0  # seconds between scheduler heartbeats
 HEARTBEAT_STALE = 10.0  # /healthz turns 503 (and the watchdog stops) after this
 SHUTDOWN_GRACE = 10.0  # in-flight probes get this long to finish on SIGTERM
 MAX_CONCURRENT_PROBES = 200
-TROUBLE_QUIET = 60.0  # our own trouble is over after this long without a local failure
+TROUBLE_QUIET = 30.0  # our own trouble is over after this long without a local failure
 LOCAL = "breakerwatch"  # the name our own trouble goes by in alerts (its own incident kind)
 _HELD = {State.FORCED_OPEN: "forced_open", State.DISABLED: "disabled"}
 
@@ -238,28 +238,28 @@ class Daemon:
         if integration is not None:
             result = await integration.probe()
             logger.debug("%s: %s", name, result.outcome.detail or result.outcome.kind)
-            if result.outcome.kind is Kind.LOCAL:
-                self._local_failure(result.outcome)
+            outcome = result.outcome
+            if outcome.kind is Kind.LOCAL:
+                self.local_failure(outcome.error or "local", outcome.detail)
             if self.alerter is not None:
                 self._check_throttling(integration, result.outcome.status)
 
-    def _local_failure(self, outcome: Outcome) -> None:
-        """A probe failed for want of our own resources: counted, never the vendor's; the
-        first one starts our own trouble (one log line, one alert), which ends after
-        `TROUBLE_QUIET` seconds without another."""
-        code = outcome.error or "local"
+    def local_failure(self, code: str, detail: str) -> None:
+        """A probe (or the HTTP server) failed for want of our own resources: counted, never
+        the vendor's; the first starts our own trouble (one log line, one alert), which ends
+        after `TROUBLE_QUIET` seconds without another."""
         self.stats.failed_locally(code)
         self._trouble_last = self._clock()
         if self._trouble is not None:
             return
         now = self._wall()
-        self._trouble = (outcome.detail, now)
+        self._trouble = (detail, now)
         self.stats.local_trouble = 1
         logger.error(
             "breakerwatch itself is in trouble: %s; probes failing so are not counted against "
-            "the vendors (LimitNOFILE and the connection cap: docs/operations.md)", outcome.detail,
+            "the vendors (LimitNOFILE and the connection cap: docs/operations.md)", detail,
         )  # fmt: skip
-        failure = Failure("local", None, code, outcome.detail)
+        failure = Failure("local", None, code, detail)
         self._alert(Event(LOCAL, EventKind.LOCAL_TROUBLE, now, failure))
 
     def _trouble_over(self) -> None:

@@ -164,6 +164,7 @@ class HttpStats:
 
     limit: int  # the most connections open at once
     open: int = 0
+    evicted: int = 0  # idle connections closed to make room at the limit
     refused: dict[str, int] = field(default_factory=dict)  # requests refused, by reason
 
     def refuse(self, reason: str) -> None:
@@ -326,6 +327,9 @@ def _http(out: list[str], http: HttpStats) -> None:
     name = "breakerwatch_http_connections_limit"
     _head(out, name, "gauge", "The most connections served at once; more wait to be accepted.")
     out.append(f"{name} {http.limit}\n")
+    name = "breakerwatch_http_connections_evicted_total"
+    _head(out, name, "counter", "Idle connections closed to make room at the limit.")
+    out.append(f"{name} {http.evicted}\n")
     name = "breakerwatch_http_requests_refused_total"
     _head(out, name, "counter", "HTTP requests refused, by reason.")
     for reason in _REFUSALS:

@@ -15,7 +15,8 @@ HEAD works wherever GET does. Who may do what is `daemon.access`; this module en
 and bounds what a client can cost: a body of at most `MAX_BODY` (413, and a declared larger
 one is never read), `IDLE_TIMEOUT` to send a request's head and between requests, a time
 limit on reading a body, at most `max_connections` open connections (more wait in the
-listen queue to be accepted, as with Prometheus's `--web.max-connections`), and aiohttp's
+listen queue to be accepted, as with Prometheus's `--web.max-connections`, but first the
+connection idle the longest is closed to make room), and aiohttp's
 HTTP parser, which refuses what could hide one request inside another. A malformed request
 gets a 4xx and one debug line.
 
@@ -44,6 +45,7 @@ from daemon.access import AccessRules, Credentials, credentials
 from daemon.config import DaemonConfig, format_address
 from daemon.metrics import CONTENT_TYPE, HttpStats
 from daemon.tls import ServerTls, TlsError
+from probes.outcome import local_cause
 from probes.text import printable
 
 __all__ = ["ACTIONS", "Endpoints", "HttpServer", "ListenError"]
@@ -75,12 +77,14 @@ class ListenError(Exception):
 
 class Endpoints(Protocol):
     """What the endpoints ask of the daemon. The plain methods are called from the server's
-    thread; the coroutines are run on the daemon's loop."""
+    thread, but for `local_failure` (the server could not accept a connection for want of
+    our own resources); the coroutines are run on the daemon's loop."""
 
     def metrics(self) -> bytes: ...
     def health(self) -> tuple[bool, str]: ...
     def ready(self) -> bool: ...
     def status(self) -> dict[str, Any]: ...
+    def local_failure(self, code: str, detail: str) -> None: ...
     async def breaker_action(
         self, name: str, action: str, *, reason: str, by: str
     ) -> tuple[int, Any]: ...
@@ -156,6 +160,7 @@ class HttpServer:
             logger=_ParserLog(logger, {}),
             handler_cancellation=True,
         )
+        self._server = server
         connections: set[asyncio.Task[None]] = set()
         accepting = asyncio.ensure_future(self._accept(server, connections))
         await self._closing.wait()
@@ -168,15 +173,29 @@ class HttpServer:
 
     async def _accept(self, server: _Server, connections: set[asyncio.Task[None]]) -> None:
         slots = asyncio.Semaphore(self.stats.limit)
+        failures = 0
         while True:
-            await slots.acquire()  # at the limit, new connections wait to be accepted
+            # At the limit, a connection idle the longest makes room (one that sends no
+            # request cannot hold a place for ever); if none is idle, new ones wait.
+            if slots.locked() and server.evict_idle():
+                self.stats.evicted += 1
+            await slots.acquire()
             try:
                 connection, _ = await self._loop.sock_accept(self._sock)
-            except OSError as error:  # EMFILE and friends: say so, breathe, go on
+            except OSError as error:  # EMFILE and friends: say so once, breathe, go on
                 slots.release()
-                logger.error("cannot accept a connection: %s; retrying in 1s", error.strerror)
+                if failures == 0:
+                    logger.error("cannot accept connections: %s; retrying every second",
+                                 error.strerror)  # fmt: skip
+                failures += 1
+                local = local_cause(error)
+                if local is not None:
+                    self._daemon_loop.call_soon_threadsafe(self._endpoints.local_failure, *local)
                 await asyncio.sleep(1.0)
                 continue
+            if failures:
+                logger.info("accepting connections again after %d failures", failures)
+                failures = 0
             task = asyncio.ensure_future(self._connection(server, connection, slots))
             connections.add(task)
             task.add_done_callback(connections.discard)
@@ -209,11 +228,16 @@ class HttpServer:
     # -- requests ------------------------------------------------------------------------
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        idle = self._server.idle
+        idle.pop(request.protocol, None)  # busy: not one to make room with
         try:
             response = await self._admitted(request)
         except Exception:  # a bug of ours: say so, and answer
             logger.exception("the HTTP handler failed on %s %s", request.method, request.path)
             response = _json(500, {"error": "internal error; the daemon's log has the details"})
+        finally:
+            if request.protocol.transport is not None:
+                idle[request.protocol] = self._loop.time()
         response.headers.update(_HEADERS)
         return response
 
@@ -336,24 +360,40 @@ class HttpServer:
 
 
 class _Server(web.Server):
-    """aiohttp's low-level server, telling each connection's task when it closes."""
+    """aiohttp's low-level server, telling each connection's task when it closes, and
+    knowing which connections sit idle (connected, between requests) since when."""
 
     def __init__(self, handler: Handler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._closed: dict[web.RequestHandler, asyncio.Future[None]] = {}
+        self.idle: dict[web.RequestHandler, float] = {}
 
     def tracked(self, closed: asyncio.Future[None]) -> web.RequestHandler:
         handler = self()
         self._closed[handler] = closed
         return handler
 
+    def connection_made(self, handler: web.RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        self.idle[handler] = self._loop.time()
+
     def connection_lost(
         self, handler: web.RequestHandler, exc: BaseException | None = None
     ) -> None:
         super().connection_lost(handler, exc)
+        self.idle.pop(handler, None)
         closed = self._closed.pop(handler, None)
         if closed is not None and not closed.done():
             closed.set_result(None)
+
+    def evict_idle(self) -> bool:
+        """Close the connection idle the longest, if one is; True if it did."""
+        if not self.idle:
+            return False
+        handler = min(self.idle, key=self.idle.__getitem__)
+        del self.idle[handler]
+        handler.force_close()
+        return True
 
 
 class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]

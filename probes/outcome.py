@@ -201,9 +201,7 @@ def _classify_error(error: BaseException) -> Outcome:
     local = local_cause(error)
     if local is not None:
         code, sentence = local
-        return Outcome(
-            Kind.LOCAL, error=code, detail=f"{sentence} ({code}): ours, not the vendor's"
-        )
+        return Outcome(Kind.LOCAL, error=code, detail=f"{sentence} ({code})")
     if isinstance(error, httpx.TimeoutException | TimeoutError):
         return Outcome(Kind.FAILURE, Reason.TIMEOUT, retryable=True, error=name, detail=detail)
     if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):

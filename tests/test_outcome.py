@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import json
+import resource
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from probes import (
+    Breaker,
+    BreakerConfig,
     InvalidResponse,
     Kind,
     ProbeAssertionFailed,
     Reason,
     Redactor,
     ResponseTooLarge,
+    State,
     classify,
 )
 from probes.redact import REDACTED
+from tests.fakes.http_server import ScriptedServer
 
 NOW = 1_445_412_480.0
 REQUEST = httpx.Request("GET", "https://api.example.com/health")
@@ -157,3 +167,89 @@ def test_redactor_without_secrets_is_the_identity() -> None:
     assert Redactor()("nothing to hide") == "nothing to hide"
     assert Redactor([""])("empty secrets are ignored") == "empty secrets are ignored"
     assert CANARY not in repr(Redactor([CANARY]))
+
+
+# -- our own exhaustion -------------------------------------------------------------------
+
+
+def _caused(error: BaseException, cause: BaseException) -> BaseException:
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (_caused(httpx.ConnectError("cannot connect"), OSError(errno.EMFILE, "Too many open files")), "EMFILE"),
+        (_caused(httpx.ConnectError("x"), OSError(errno.ENFILE, "File table overflow")), "ENFILE"),
+        (_caused(httpx.ReadError("x"), OSError(errno.ENOBUFS, "No buffer space")), "ENOBUFS"),
+        (_caused(httpx.ConnectError("x"), OSError(errno.EADDRNOTAVAIL, "no address")), "EADDRNOTAVAIL"),
+        (_caused(httpx.ConnectError("x"), socket.gaierror(socket.EAI_SYSTEM, "System error")), "EAI_SYSTEM"),
+        (MemoryError(), "ENOMEM"),
+    ],
+)  # fmt: skip
+def test_our_own_exhaustion_is_local_never_the_vendors(error: BaseException, code: str) -> None:
+    outcome = classify(error, now=NOW)
+    assert (outcome.kind, outcome.reason, outcome.error, outcome.retryable) == (
+        Kind.LOCAL, None, code, False,
+    )  # fmt: skip
+    assert f"({code})" in outcome.detail
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _caused(httpx.ConnectError("refused"), OSError(errno.ECONNREFUSED, "refused")),
+        _caused(httpx.ConnectError("dns"), socket.gaierror(socket.EAI_NONAME, "not known")),
+        _caused(httpx.ConnectError("x"), OSError(errno.ENETUNREACH, "unreachable")),
+    ],
+)
+def test_the_networks_trouble_is_still_the_vendors_connect_error(error: BaseException) -> None:
+    assert classify(error, now=NOW).reason is Reason.CONNECT_ERROR
+
+
+def test_a_breaker_ignores_local_failures() -> None:
+    breaker = Breaker("kit", BreakerConfig(failure_threshold=1))
+    local = classify(MemoryError(), now=NOW)
+    for _ in range(5):
+        permit = breaker.try_acquire()
+        assert permit is not None
+        breaker.record(permit, local)
+    assert (breaker.state, breaker.consecutive_failures) == (State.CLOSED, 0)
+
+
+_EXHAUSTED = """
+import asyncio, resource, sys
+from probes import Breaker, BreakerConfig, ResilientClient
+from probes.retry import RetryPolicy
+
+async def main():
+    breaker = Breaker("kit", BreakerConfig(failure_threshold=1))
+    async with ResilientClient("kit", breaker=breaker, retry=RetryPolicy(max_attempts=1)) as kit:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        held = []
+        try:  # use up every descriptor this process may open
+            while True:
+                held.append(open("/dev/null"))
+        except OSError:
+            pass
+        result = await kit.request("GET", sys.argv[1])
+        for f in held:
+            f.close()
+    print(result.outcome.kind, result.outcome.error, breaker.state, sep=",")
+
+asyncio.run(main())
+"""
+
+
+def test_a_real_emfile_is_local(server: ScriptedServer) -> None:
+    """A process out of file descriptors, calling a healthy server: the call fails, and it
+    is ours, not the server's."""
+    done = subprocess.run(
+        [sys.executable, "-c", _EXHAUSTED, server.url + "/health"],
+        capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)),
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "local,EMFILE,closed"

@@ -64,3 +64,25 @@ def test_errors_say_what_to_fix_and_never_the_value(reference: str, message: str
 def test_is_reference() -> None:
     assert all(map(is_reference, ["env:A", "file:/a", "credential:a"]))
     assert not any(map(is_reference, ["xoxb-123", "https://x", "env:", "kit-key"]))
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
+def test_one_trailing_newline_is_how_files_are_written(tmp_path: Path, ending: str) -> None:
+    path = tmp_path / "kit-api-key"
+    path.write_bytes((CANARY + ending).encode())
+    assert resolve(f"file:{path}", environ={}).reveal() == CANARY
+
+
+@pytest.mark.parametrize(
+    "value", [f"{CANARY}\n\n", f"{CANARY}\nsecond line\n", f"{CANARY}\t", f"ab\x00{CANARY}",
+              f"\x1b[2J{CANARY}"],
+)  # fmt: skip
+def test_any_other_control_character_is_refused_by_name(tmp_path: Path, value: str) -> None:
+    """A second line or a tab would break the header the secret travels in: the check
+    says so (naming the reference, never the value) instead of a probe failing for ever."""
+    path = tmp_path / "kit-api-key"
+    path.write_text(value)
+    with pytest.raises(SecretError) as error:
+        resolve(f"file:{path}", environ={})
+    assert str(error.value).startswith(f"'file:{path}' holds a control character")
+    assert CANARY not in str(error.value)

@@ -8,7 +8,10 @@ message in place and reply in its thread; the others get each notice's standalon
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,6 +24,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from alerts.messages import Message
 from probes.hints import retry_hint
@@ -111,9 +117,44 @@ def retry_after(headers: Mapping[str, object], now: float) -> float | None:
 
 def retry_handlers() -> list[AsyncRetryHandler]:
     """slack-sdk's own retries, once each, inside one call: a dropped connection, a 429 after
-    its Retry-After, a 500 or 503. The outbox retries the rest, for as long as it takes."""
+    a short Retry-After, a 500 or 503. The outbox retries the rest, for as long as it takes."""
     return [
         AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+        _RateLimitRetry(max_retry_count=1),
         AsyncServerErrorRetryHandler(max_retry_count=1),
     ]
+
+
+IN_CALL_WAIT = 10.0  # the longest Retry-After waited out inside one call
+
+
+class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack-sdk's retry of a 429, reading Retry-After in either form (slack-sdk's own reads
+    whole seconds only, and raises ValueError on an HTTP-date), and only when the wait is
+    short: a longer one is the outbox's to wait, with the sink paused, not this call's."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = retry_after(response.headers, time.time())
+        return wait is None or wait <= IN_CALL_WAIT
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        wait = retry_after(response.headers, time.time()) if response is not None else None
+        state.next_attempt_requested = True
+        await asyncio.sleep((1.0 if wait is None else wait) + random.random())
+        state.increment_current_attempt()

@@ -29,10 +29,10 @@ class EndpointFake(VendorFake):
     def throttled(self, credential: str | None) -> SimResponse:
         return json_response(429, {"error": "too many requests"})
 
-    def server_error(self, status: int, html: bool) -> SimResponse:
+    def server_error(self, status: int, html: bool, message: str | None = None) -> SimResponse:
         if html:
             return html_error(status)
-        return json_response(status, {"status": "down"})
+        return json_response(status, {"status": message or "down"})
 
     def not_found(self) -> SimResponse:
         return json_response(404, {"error": "not found"})

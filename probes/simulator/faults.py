@@ -48,6 +48,10 @@ class Fault:
     delay_ms: int = 0  # for slow and drip
     body: Malformed = Malformed.TRUNCATED  # for malformed
     times: int = 1  # in a script: how many requests this step lasts
+    # For 5xx: the text in the vendor's own error body, as a hostile or careless vendor
+    # might send (markup, escape sequences, newlines); "{credential}" in it becomes the
+    # credential the request presented, as a vendor that echoes it would.
+    message: str | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Fault:
@@ -66,6 +70,7 @@ class Fault:
                 delay_ms=_int(data, "delay_ms", 0),
                 body=Malformed(data.get("body", "truncated")),
                 times=_int(data, "times", 1),
+                message=_text(data, "message"),
             )
         except ValueError as error:
             if isinstance(error, FaultError):
@@ -82,6 +87,13 @@ class Fault:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise FaultError(f"{key} must be a string (got {value!r})")
+    return value
 
 
 def _int(data: dict[str, Any], key: str, default: int | None) -> Any:

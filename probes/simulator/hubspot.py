@@ -80,10 +80,10 @@ class HubSpotFake(VendorFake):
             policyName=policy,
         )
 
-    def server_error(self, status: int, html: bool) -> SimResponse:
+    def server_error(self, status: int, html: bool, message: str | None = None) -> SimResponse:
         if html or status in _EDGE_STATUSES:
             return html_error(status, "Origin Error", "text/html; charset=UTF-8")
-        return _error(status, "internal error", "INTERNAL_ERROR")
+        return _error(status, message or "internal error", "INTERNAL_ERROR")
 
     def not_found(self) -> SimResponse:
         return _error(404, "resource not found", "OBJECT_NOT_FOUND")

@@ -86,10 +86,10 @@ class KitFake(VendorFake):
     def throttled(self, credential: str | None) -> SimResponse:
         return errors(429, "Rate limit exceeded")
 
-    def server_error(self, status: int, html: bool) -> SimResponse:
+    def server_error(self, status: int, html: bool, message: str | None = None) -> SimResponse:
         if html:
             return html_error(status)
-        return errors(status, "Internal server error")
+        return errors(status, message or "Internal server error")
 
     def not_found(self) -> SimResponse:
         return errors(404, "Not Found")

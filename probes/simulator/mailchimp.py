@@ -100,10 +100,11 @@ class MailchimpFake(VendorFake):
             "You have exceeded the limit of 10 simultaneous connections.",
         )
 
-    def server_error(self, status: int, html: bool) -> SimResponse:
+    def server_error(self, status: int, html: bool, message: str | None = None) -> SimResponse:
         if html or status == 503:  # the WAF answers in plain HTML, not problem+json
             return html_error(status, "Request Blocked")
-        return problem(status, "Internal Server Error", "An unexpected internal error occurred.")
+        detail = message or "An unexpected internal error occurred."
+        return problem(status, "Internal Server Error", detail)
 
     def not_found(self) -> SimResponse:
         return problem(404, "Resource Not Found", "The requested resource could not be found.")

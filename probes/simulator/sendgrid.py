@@ -71,10 +71,10 @@ class SendGridFake(VendorFake):
     def throttled(self, credential: str | None) -> SimResponse:
         return self._headers(errors(429, "too many requests"), 0, self.limit.limit.window)
 
-    def server_error(self, status: int, html: bool) -> SimResponse:
+    def server_error(self, status: int, html: bool, message: str | None = None) -> SimResponse:
         if html:
             return html_error(status)
-        return errors(status, "internal server error")
+        return errors(status, message or "internal server error")
 
     def not_found(self) -> SimResponse:
         return errors(404, "resource not found")

@@ -139,7 +139,8 @@ class VendorFake:
         """The vendor's 429 (with its own headers, or none)."""
         raise NotImplementedError
 
-    def server_error(self, status: int, html: bool) -> SimResponse:
+    def server_error(self, status: int, html: bool, message: str | None = None) -> SimResponse:
+        """The vendor's 5xx, its own error body saying `message` if given."""
         raise NotImplementedError
 
     def not_found(self) -> SimResponse:
@@ -170,7 +171,10 @@ class VendorFake:
             return SimResponse(0, reset=True)
         credential = self.credential(request)
         if mode is Mode.ERROR:
-            return self.decorate(self.server_error(fault.status, fault.html), credential)
+            message = fault.message
+            if message is not None:
+                message = message.replace("{credential}", credential or "")
+            return self.decorate(self.server_error(fault.status, fault.html, message), credential)
         if mode is Mode.UNAVAILABLE:
             response = self.server_error(503, fault.html)
             response.headers.append(("Retry-After", str(fault.retry_after or 30)))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 
 import pytest
+from slack_sdk.models.blocks import Block
 
-from alerts.messages import MAX_LISTED, duration, render
-from alerts.model import Facts, Failure, IncidentKind, Notice, NoticeKind
+from alerts.messages import MAX_LISTED, TEXT_LIMIT, Message, duration, render
+from alerts.model import Facts, Failure, IncidentKind, Notice, NoticeKind, Override
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
 FAIL = Failure("http_5xx", 503, "HTTPStatusError", "HTTP 503 Service Unavailable")
@@ -141,3 +144,144 @@ def test_every_notice_kind_renders() -> None:
         notice = Notice(kind, "t", T0 + 60, subject, (subject,), change="trial", count=1)
         rendered = render(notice)
         assert (rendered.parent or rendered.standalone or rendered.reply) is not None
+
+
+# -- hostile text and Slack's limits -------------------------------------------------------
+
+HOSTILE = (
+    "<!channel> <!here> <@U123> <https://evil.example|click here> & \x1b[2J\x1b[31mred\x1b[0m"
+    "\nForged: 2026-01-01T00:00:00Z INFO breakerwatch: all good\r\u202eevil"
+)
+
+
+def slack_valid(message: Message) -> None:
+    """What Slack would refuse or misread, checked with slack-sdk's own models: each block's
+    limits (3,000 per section text, 10 fields, 150 per header), 2,000 per field, 50 blocks,
+    and a fallback text within 3,000 with no bare control character of Slack's."""
+    payload = message.payload()
+    assert 0 < len(payload["text"]) <= TEXT_LIMIT
+    assert "<" not in payload["text"]
+    assert ">" not in payload["text"]
+    blocks = payload.get("blocks", [])
+    assert len(blocks) <= 50
+    for block in blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.validate_json()  # raises SlackObjectFormationError past a limit
+        for field in block.get("fields", ()):
+            assert len(field["text"]) <= 2000
+    for text in _texts(blocks):
+        bare = re.sub(r"<!date\^\d+\^[^|<>]*\|[^<>]*>|<https://grafana\.example\.com[^<>|]*\|Grafana dashboard>", "", text)
+        assert "<" not in bare, text
+        assert ">" not in bare, text
+        assert "\x1b" not in text
+
+
+def _texts(value: object) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["text"]] if isinstance(value.get("text"), str) else []
+        return found + [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def hostile_notices() -> list[Notice]:
+    evil = Failure("http_5xx", 500, "HTTPStatusError", HOSTILE * 40)
+    subject = facts(failure=evil)
+    closed = facts(failure=evil, closed_at=T0 + 90)
+    crowd = tuple(facts(integration=f"customer-{i:04d}", failure=evil) for i in range(500))
+    held = Override("disabled", "alice", HOSTILE * 10, "bob", HOSTILE)
+    override = facts(kind=IncidentKind.OVERRIDE, failure=None, override=held)
+    local = facts(kind=IncidentKind.LOCAL, integration="breakerwatch",
+                  failure=Failure("local", None, "EMFILE", HOSTILE))  # fmt: skip
+    notices = []
+    for kind in NoticeKind:
+        for chosen in (subject, closed, override, local):
+            notices.append(Notice(kind, "t", T0 + 60, chosen, crowd, change="trial",
+                                  count=len(crowd), reason=HOSTILE))  # fmt: skip
+    notices.append(Notice(NoticeKind.RESOLVED, "t", T0 + 60, None, crowd, count=500))
+    notices.append(Notice(NoticeKind.UPDATED, "t", T0, subject, crowd, change="joined"))
+    return notices
+
+
+@pytest.mark.parametrize("link", [None, "https://grafana.example.com/d/bw?orgId=1"])
+def test_every_notice_is_valid_slack_whatever_the_vendor_sent(link: str | None) -> None:
+    for notice in hostile_notices():
+        rendered = render(notice, link)
+        for message in (rendered.parent, rendered.reply, rendered.standalone):
+            if message is not None:
+                slack_valid(message)
+                slack_valid(Message(message.text))  # the plain-text retry too
+
+
+def test_the_fallback_text_is_escaped_where_slack_reads_it() -> None:
+    evil = Failure("http_5xx", 500, None, "<!channel> call us & <https://evil.example|now>")
+    message = render(Notice(NoticeKind.OPENED, "t", T0, facts(failure=evil))).parent
+    assert message is not None
+    assert "<!channel>" in message.text  # the console shows what the vendor said
+    text = message.payload()["text"]
+    assert "&lt;!channel&gt; call us &amp; &lt;https://evil.example|now&gt;" in text
+
+
+def test_a_long_list_ends_with_how_many_more() -> None:
+    evil = Failure("http_5xx", 500, None, "x" * 280)
+    crowd = tuple(facts(integration=f"customer-{i:04d}", failure=evil) for i in range(500))
+    message = render(Notice(NoticeKind.STORM, "t", T0, None, crowd, count=500)).parent
+    assert message is not None
+    body = message.blocks[1]["text"]["text"]
+    listed = body.count("• customer-")
+    assert 0 < listed <= MAX_LISTED
+    assert body.endswith(f"• …and {500 - listed} more")
+    summary = render(Notice(NoticeKind.SILENCE_ENDED, "t", T0, crowd[0], crowd, count=500))
+    assert summary.parent is not None
+    assert re.search(r"…and \d+ more\.$", summary.parent.blocks[2]["text"]["text"])
+
+
+def test_an_operator_hold_says_who_and_why() -> None:
+    held = Override("forced_open", "alice", "their API is migrating")
+    hold = facts(kind=IncidentKind.OVERRIDE, failure=None, override=held)
+    rendered = render(Notice(NoticeKind.OPENED, "kit#1", T0, hold))
+    assert rendered.parent is not None
+    text = rendered.parent.text
+    assert text.startswith(
+        "mailchimp: breaker forced open by alice: no probes go out until it is reset"
+    )
+    assert "Reason: their API is migrating" in text
+    assert "By: alice" in text
+    assert "Failed probes" not in text
+    disabled = facts(kind=IncidentKind.OVERRIDE, failure=None,
+                     override=Override("disabled", "local", "noisy vendor"))  # fmt: skip
+    said = render(Notice(NoticeKind.OPENED, "t", T0, disabled)).parent
+    assert said is not None
+    assert said.text.startswith("mailchimp: breaker disabled by local: it cannot open")
+    ended = replace(hold, closed_at=T0 + 7200,
+                    override=replace(held, ended_by="bob", ended_reason="done"))  # fmt: skip
+    resolved = render(Notice(NoticeKind.RESOLVED, "kit#1", T0 + 7200, ended))
+    assert resolved.parent is not None
+    assert resolved.reply is not None
+    assert resolved.parent.text.startswith(
+        "mailchimp: breaker back in service, reset by bob after 2h forced open"
+    )
+    assert "Reset by: bob: done" in resolved.parent.text
+    assert resolved.reply.text == "Reset by bob after 2h."
+    changed = render(Notice(NoticeKind.UPDATED, "kit#1", T0, replace(
+        hold, override=Override("disabled", "bob", "keep probing")), change="overridden"))
+    assert changed.reply is not None
+    assert changed.reply.text == "Now disabled by bob: keep probing"
+
+
+def test_our_own_trouble_is_not_a_vendor_outage() -> None:
+    trouble = facts(
+        integration="breakerwatch", kind=IncidentKind.LOCAL,
+        failure=Failure("local", None, "EMFILE", "this process has too many open files (EMFILE)"),
+    )  # fmt: skip
+    opened = render(Notice(NoticeKind.OPENED, "t", T0, trouble)).parent
+    assert opened is not None
+    assert opened.text.startswith("breakerwatch itself is in trouble: probes failing for want")
+    assert "this process has too many open files (EMFILE)" in opened.text
+    over = render(Notice(NoticeKind.RESOLVED, "t", T0 + 95, replace(trouble, closed_at=T0 + 95)))
+    assert over.parent is not None
+    assert over.reply is not None
+    assert over.parent.text.startswith("breakerwatch is out of trouble after 1m 35s")
+    assert over.reply.text == "Out of trouble after 1m 35s."

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import json
 
-from alerts.model import AlertSettings, Event, EventKind, Failure, IncidentKind, Notice, NoticeKind
+from alerts.model import (
+    AlertSettings,
+    Event,
+    EventKind,
+    Failure,
+    IncidentKind,
+    Notice,
+    NoticeKind,
+    Override,
+)
 from alerts.policy import Policy, PolicyState
 
 T0 = 1_790_000_000.0
@@ -276,3 +285,59 @@ def test_same_state_events_and_time_decide_the_same() -> None:
             run.step(event.at, event)
         run.step(T0 + 100)
     assert runs[0].told == runs[1].told
+
+
+def held(name: str, at: float, mode: str = "disabled", by: str = "alice") -> Event:
+    override = Override(mode, by, "their API is migrating")
+    return Event(name, EventKind.OVERRIDDEN, at, cause=mode, override=override)
+
+
+def let_go(name: str, at: float, by: str = "bob") -> Event:
+    return Event(name, EventKind.OVERRIDE_ENDED, at, override=Override("", by, "done"))
+
+
+def test_an_operator_hold_is_told_when_set_changed_and_let_go_whatever_else_happens() -> None:
+    run = Run(silenced={"*": (T0 - 1, T0 + 10_000)}, repeat_interval=600.0)
+    (told,) = run.step(T0, held("kit", T0))  # a silence holds back outages, not this
+    assert told.kind is NoticeKind.OPENED
+    assert told.subject is not None
+    assert told.subject.kind is IncidentKind.OVERRIDE
+    assert told.subject.override == Override("disabled", "alice", "their API is migrating")
+    assert run.step(T0 + 5000) == []  # no reminders: the Prometheus rule says "held long"
+    (changed,) = run.step(T0 + 5001, held("kit", T0 + 5001, "forced_open", "carol"))
+    assert (changed.kind, changed.thread, changed.change) == (
+        NoticeKind.UPDATED, told.thread, "overridden",
+    )  # fmt: skip
+    (ended,) = run.step(T0 + 7200, let_go("kit", T0 + 7200))
+    assert (ended.kind, ended.thread) == (NoticeKind.RESOLVED, told.thread)
+    assert ended.subject is not None
+    assert ended.subject.override == Override(
+        "forced_open", "carol", "their API is migrating", "bob", "done"
+    )
+    assert run.current.incidents == {}
+
+
+def test_a_hold_and_an_outage_are_two_incidents() -> None:
+    run = Run()
+    (outage,) = run.step(T0, opened("kit", T0))
+    (hold,) = run.step(T0 + 1, held("kit", T0 + 1))
+    assert outage.thread != hold.thread
+    assert sorted(run.current.incidents) == ["kit", "kit:override"]
+    told = run.step(T0 + 2, Event("kit", EventKind.RETIRED, T0 + 2))
+    assert sorted((n.kind.value, n.thread) for n in told) == sorted(
+        [("resolved", outage.thread), ("resolved", hold.thread)]
+    )
+    assert all(n.subject is not None and n.subject.retired for n in told)
+
+
+def test_our_own_trouble_is_told_once_and_when_it_ends() -> None:
+    run = Run(storm_min_integrations=2, storm_window=30.0)
+    emfile = Failure("local", None, "EMFILE", "this process has too many open files (EMFILE)")
+    trouble = Event("breakerwatch", EventKind.LOCAL_TROUBLE, T0, emfile)
+    (told,) = run.step(T0, trouble, opened("kit", T0 + 0.5))[:1]  # not part of a storm
+    assert told.subject is not None
+    assert told.subject.kind is IncidentKind.LOCAL
+    again = run.step(T0 + 3, Event("breakerwatch", EventKind.LOCAL_TROUBLE, T0 + 3, emfile))
+    assert [n.quiet for n in again] == [True]  # a refresh of the message, nothing sent
+    (over,) = run.step(T0 + 90, Event("breakerwatch", EventKind.LOCAL_TROUBLE_ENDED, T0 + 90))
+    assert (over.kind, over.thread) == (NoticeKind.RESOLVED, told.thread)

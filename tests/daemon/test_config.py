@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import AlertmanagerConfig, ConfigError, load, parse, parse_duration
+from daemon.config import (
+    AlertmanagerConfig,
+    ConfigError,
+    DaemonConfig,
+    load,
+    load_daemon,
+    local_url,
+    parse,
+    parse_duration,
+)
 from probes import BreakerConfig, RetryPolicy
 from probes.adapters import BodyAssertion
 
@@ -414,3 +423,143 @@ def test_alertmanager_is_read_with_its_defaults() -> None:
     assert alerts.alertmanager == AlertmanagerConfig(
         ("http://am-1:9093", "https://am-2/am"), 60, 3, (("team", "growth"),), ha=True
     )
+
+
+# -- the control plane, and sane bounds -----------------------------------------------------
+
+TOKENS = {"ADMIN_TOKEN": "admin-token-0123456789", "ALICE": "alice-token-0123456789",
+          "SHORT": "0123456789"}  # fmt: skip
+HASH = "$2b$04$8vL1v7bB8Gq2cXhYh6xHUeI6m0J5m9P9m7Yb3C8hC0l1Qy7m6a8uS"
+
+
+def daemon_of(text: str, environ: dict[str, str] | None = None) -> object:
+    return parse(
+        "[daemon]\n" + text, PATH, environ={**ENV, **TOKENS, **(environ or {})}
+    ).daemon
+
+
+def daemon_errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse("[daemon]\n" + text, PATH, environ={**ENV, **TOKENS})
+    return [line.removeprefix(f"{PATH}: ") for line in raised.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("listen", "address", "loopback"),
+    [("127.0.0.1:9478", ("127.0.0.1", 9478), True), ("localhost:9478", ("127.0.0.1", 9478), True),
+     (":9478", ("127.0.0.1", 9478), True), ("9478", ("127.0.0.1", 9478), True),
+     ("[::1]:9478", ("::1", 9478), True), ("[::]:9478", ("::", 9478), False),
+     ("0.0.0.0:9478", ("0.0.0.0", 9478), False), ("10.1.2.3:0", ("10.1.2.3", 0), False)],
+)  # fmt: skip
+def test_listen_addresses(listen: str, address: tuple[str, int], loopback: bool) -> None:
+    daemon = daemon_of(f'listen = "{listen}"\n')
+    assert (daemon.listen, daemon.loopback) == (address, loopback)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("listen", "message"),
+    [("::1:9478", "write an IPv6 address in brackets, such as [::1]:9478"),
+     ("metrics.example.com:9478", "listen on an IP address (127.0.0.1, ::1, 0.0.0.0 or :: for "
+                                  "every interface) or localhost, not a host name"),
+     ("127.0.0.1:70000", "is not HOST:PORT (a port is 0 to 65535)")],
+)  # fmt: skip
+def test_listen_addresses_run_would_refuse_are_refused_by_check(listen: str, message: str) -> None:
+    (error,) = daemon_errors(f'listen = "{listen}"\n')
+    assert error.startswith("daemon.listen: ")
+    assert message in error
+
+
+def test_the_control_plane_keys() -> None:
+    daemon = daemon_of(
+        'admin_token = "env:ADMIN_TOKEN"\nallowed_hosts = ["Breakerwatch.Internal.", ".svc"]\n'
+        f'max_connections = 64\n[daemon.basic_auth_users]\nprometheus = "{HASH}"\n'
+        '[daemon.tls]\ncert_file = "tls/cert.pem"\nkey_file = "/etc/tls/key.pem"\n'
+        'min_version = "TLS13"\n'
+    )
+    assert [(label, token.reveal()) for label, token in daemon.admin_tokens] == [  # type: ignore[attr-defined]
+        ("admin", TOKENS["ADMIN_TOKEN"])
+    ]
+    assert daemon.allowed_hosts == ("breakerwatch.internal", ".svc")  # type: ignore[attr-defined]
+    assert daemon.max_connections == 64  # type: ignore[attr-defined]
+    assert daemon.basic_auth_users == (("prometheus", HASH),)  # type: ignore[attr-defined]
+    tls = daemon.tls  # type: ignore[attr-defined]
+    assert (tls.cert_file, tls.key_file, tls.min_version, tls.client_auth_type) == (
+        PATH.parent / "tls/cert.pem", Path("/etc/tls/key.pem"), "TLS13", "NoClientCert",
+    )  # fmt: skip
+    labelled = daemon_of('[daemon.admin_tokens]\nalice = "env:ALICE"\nci-bot = "env:ADMIN_TOKEN"\n')
+    assert [label for label, _ in labelled.admin_tokens] == ["alice", "ci-bot"]  # type: ignore[attr-defined]
+    credential = daemon_of(
+        '[daemon.tls]\ncert_file = "c.pem"\nkey_file = "credential:tls-key"\n',
+        {"CREDENTIALS_DIRECTORY": "/run/credentials/breakerwatch.service"},
+    )
+    assert credential.tls.key_file == Path(  # type: ignore[attr-defined]
+        "/run/credentials/breakerwatch.service/tls-key"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('admin_token = "env:SHORT"\n', "daemon.admin_token: 'env:SHORT' is shorter than 16 characters; make one with `openssl rand -hex 32`"),
+        ('admin_token = "admin-token-inline-0123"\n', "daemon.admin_token: a secret must not be written inline"),
+        ('admin_token = "env:ADMIN_TOKEN"\nadmin_tokens = { a = "env:ALICE" }\n', "daemon.admin_tokens: set admin_token or admin_tokens, not both"),
+        ('admin_tokens = { Alice = "env:ALICE" }\n', "daemon.admin_tokens.Alice: a label is lower-case letters, digits, _ and -"),
+        ('allowed_hosts = ["evil example"]\n', "daemon.allowed_hosts: 'evil example' is not a host name"),
+        ("max_connections = 0\n", "daemon.max_connections: must be from 1 to 65536 (got 0)"),
+        ('[daemon.basic_auth_users]\nprometheus = "secret"\n', "daemon.basic_auth_users: the password of 'prometheus' must be a bcrypt hash"),
+        ('[daemon.tls]\ncert_file = "c.pem"\n', "daemon.tls.key_file: is required: a PEM file"),
+        ('[daemon.tls]\ncert_file = "c.pem"\nkey_file = "k.pem"\nclient_auth_type = "RequireAndVerifyClientCert"\n', "daemon.tls.client_ca_file: is required with client_auth_type RequireAndVerifyClientCert"),
+        ('[daemon.tls]\ncert_file = "c.pem"\nkey_file = "k.pem"\nmin_version = "TLS10"\n', "daemon.tls.min_version: must be one of TLS12, TLS13"),
+    ],
+)  # fmt: skip
+def test_control_plane_mistakes(text: str, message: str) -> None:
+    errors = daemon_errors(text)
+    assert any(error.startswith(message) for error in errors), errors
+    assert all(TOKENS["ADMIN_TOKEN"] not in error for error in errors)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[defaults]\ninterval = \"2d\"\n", "defaults.interval: must be at most 1d (got '2d')"),
+        ("[defaults]\ntimeout = 7200\n", "defaults.timeout: must be at most 1h (got 7200)"),
+        ("[defaults.breaker]\nfailure_threshold = 100000\n", "defaults.breaker.failure_threshold: must be <= 1000 (got 100000)"),
+        ("[defaults.breaker]\nwindow = 1000000\nmin_calls = 5\n", "defaults.breaker.window: must be <= 10000 (got 1000000)"),
+        ("[defaults.breaker]\nmax_reset_timeout = \"30d\"\n", "defaults.breaker.max_reset_timeout: must be <= 604800 (got 2592000.0)"),
+        ("[defaults.retry]\nmax_attempts = 1000\n", "defaults.retry.max_attempts: must be <= 100 (got 1000)"),
+        ('[defaults]\ninterval = "99999999999999999999999999999999d"\n', "defaults.interval: must be a duration of at most 3650d"),
+        ("[defaults]\ninterval = 1e400\n", "defaults.interval: must be a duration"),
+        ("[alerts]\nmax_silence = \"400d\"\n", "alerts.max_silence: must be at most 365d (got '400d')"),
+        ("[alerts]\nstorm_window = \"2h\"\n", "alerts.storm_window: must be at most 1h (got '2h')"),
+    ],
+)  # fmt: skip
+def test_counts_and_durations_have_sane_maxima(text: str, message: str) -> None:
+    errors = [line.removeprefix(f"{PATH}: ") for line in errors_of(text)]
+    assert any(error.startswith(message) for error in errors), errors
+
+
+def test_toml_beyond_what_a_config_can_mean_is_one_line() -> None:
+    (huge,) = errors_of("[defaults.breaker]\nfailure_threshold = 99999999999999999999999\n")
+    assert huge == f"{PATH}: defaults.breaker.failure_threshold: an integer beyond TOML's 64 bits"
+    (listed,) = errors_of("x = [[1, 2], [3, 123456789012345678901234567890]]\n")
+    assert listed == f"{PATH}: x[1][1]: an integer beyond TOML's 64 bits"
+    (deep,) = errors_of("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert deep == f"{PATH}: not valid TOML: arrays or tables nested too deep"
+    (tables,) = errors_of("x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n")
+    assert tables == f"{PATH}: not valid TOML: arrays or tables nested too deep"
+
+
+def test_the_cli_reads_daemon_alone(tmp_path: Path) -> None:
+    """`status`, `breaker` and `silence` need [daemon] (address, TLS, token), not the vendor
+    secrets, which the operator's shell may not have."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[daemon]\nlisten = "[::1]:9600"\nadmin_token = "env:ADMIN_TOKEN"\n'
+        '[[integrations]]\nname = "kit"\nkind = "convertkit"\napi_key = "env:NOT_SET"\n'
+    )
+    daemon = load_daemon(path, environ=TOKENS)
+    assert daemon.listen == ("::1", 9600)
+    assert local_url(daemon) == "http://[::1]:9600"
+    with pytest.raises(ConfigError):
+        load(path, environ=TOKENS)
+    assert local_url(DaemonConfig(listen=("0.0.0.0", 0))) == "http://127.0.0.1:9478"

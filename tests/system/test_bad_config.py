@@ -22,6 +22,14 @@ VALID: dict[str, Any] = tomllib.loads(
 [daemon]
 listen = "127.0.0.1:9478"
 shard = "1/3"
+admin_token = "env:ADMIN_TOKEN"
+allowed_hosts = ["breakerwatch.internal"]
+max_connections = 128
+[daemon.basic_auth_users]
+prometheus = "$2b$04$8vL1v7bB8Gq2cXhYh6xHUeI6m0J5m9P9m7Yb3C8hC0l1Qy7m6a8uS"
+[daemon.tls]
+cert_file = "/etc/breakerwatch/tls.crt"
+key_file = "credential:tls-key"
 [defaults]
 interval = "30s"
 timeout = "10s"
@@ -33,6 +41,7 @@ max_attempts = 3
 [alerts]
 storm_window = "30s"
 repeat_interval = "0s"
+max_silence = "7d"
 [[alerts.maintenance]]
 timezone = "Europe/Berlin"
 start = "02:00"
@@ -52,7 +61,8 @@ kind = "convertkit"
 api_key = "env:KIT_API_KEY"
 """
 )
-ENV = {"KIT_API_KEY": "kit-key"}
+ENV = {"KIT_API_KEY": "kit-key", "ADMIN_TOKEN": "admin-token-0123456789",
+       "CREDENTIALS_DIRECTORY": "/run/credentials/breakerwatch.service"}  # fmt: skip
 
 leaves = st.one_of(
     st.booleans(),
@@ -61,7 +71,8 @@ leaves = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["30s", "-1s", "1e400s", "0ms", "99999999h", "env:NOPE", "file:/nonexistent",
                      "credential:x", "ünïcode-näme", "Kit", "*", "25:00", "Mars/Olympus", "3/3",
-                     "0/0", "http://"]),
+                     "0/0", "http://", "[::1]:9478", "::1", "0.0.0.0:0", "localhost:1",
+                     "$2y$10$short", "TLS13"]),
     st.lists(st.integers(min_value=-1000, max_value=1000), max_size=4),
 )  # fmt: skip
 
@@ -150,7 +161,14 @@ def test_the_commands_exit_1_with_one_line_per_problem(tmp_path: Path) -> None:
         '[alerts]\nflap_max_transitions = 1e308\n[[alerts.maintenance]]\ntimezone = "x"\n',
         "integrations = 7\n",
         '[[integrations]]\nname = "a"\nkind = "hubspot"\ntoken = "pat-inline-secret"\n',
+        "[defaults.breaker]\nfailure_threshold = 123456789012345678901234567890\n",
+        "x = " + "[" * 3000 + "]" * 3000 + "\n",
+        '[daemon]\nlisten = "::1:9478"\n',
+        '[daemon]\nlisten = "metrics.example.com:9478"\n',
+        f'[daemon]\nadmin_token = "file:{tmp_path / "two-lines"}"\n',
+        f'[daemon.tls]\ncert_file = "{tmp_path / "missing.pem"}"\nkey_file = "k.pem"\n',
     ]
+    (tmp_path / "two-lines").write_text("pat-inline-secret-0123456789\nsecond line\n")
     config = tmp_path / "config.toml"
     for text in cases:
         config.write_text(text)
