@@ -397,10 +397,11 @@ class _Server(web.Server):
 
 
 class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """aiohttp logs a malformed request with its traceback; one debug line is enough."""
+    """aiohttp logs a malformed request with its traceback, at debug or error level; one
+    debug line is enough (a port scanner or a TLS client on the plain port is not news)."""
 
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        error = kwargs.get("exc_info")
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.pop("exc_info", None)
         said = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else ""
         self.logger.debug("malformed request refused: %s", said or (str(msg) % args))
 

@@ -171,7 +171,11 @@ def slack_valid(message: Message) -> None:
         for field in block.get("fields", ()):
             assert len(field["text"]) <= 2000
     for text in _texts(blocks):
-        bare = re.sub(r"<!date\^\d+\^[^|<>]*\|[^<>]*>|<https://grafana\.example\.com[^<>|]*\|Grafana dashboard>", "", text)
+        bare = re.sub(
+            r"<!date\^\d+\^[^|<>]*\|[^<>]*>|<https://grafana\.example\.com[^<>|]*\|Grafana dashboard>",
+            "",
+            text,
+        )
         assert "<" not in bare, text
         assert ">" not in bare, text
         assert "\x1b" not in text
@@ -265,8 +269,15 @@ def test_an_operator_hold_says_who_and_why() -> None:
     )
     assert "Reset by: bob: done" in resolved.parent.text
     assert resolved.reply.text == "Reset by bob after 2h."
-    changed = render(Notice(NoticeKind.UPDATED, "kit#1", T0, replace(
-        hold, override=Override("disabled", "bob", "keep probing")), change="overridden"))
+    changed = render(
+        Notice(
+            NoticeKind.UPDATED,
+            "kit#1",
+            T0,
+            replace(hold, override=Override("disabled", "bob", "keep probing")),
+            change="overridden",
+        )
+    )
     assert changed.reply is not None
     assert changed.reply.text == "Now disabled by bob: keep probing"
 

@@ -19,7 +19,7 @@ from probes.simulator import Simulator
 from tests.simulator.helpers import admin
 
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
-_LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
+_LISTENING = re.compile(r"listening on (https?://\S+:\d+)")
 
 
 def config_text(sim: Simulator, state_dir: Path, *, reset: str = "2s", extra: str = "") -> str:
@@ -92,6 +92,7 @@ class DaemonProcess:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.url = ""
+        self.client: dict[str, Any] = {}  # for an httpx call: verify=, auth=, headers=
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -124,7 +125,7 @@ class DaemonProcess:
         raise AssertionError(f"timed out waiting for {what or check}:\n{self.output}")
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=5)
+        return httpx.get(self.url + path, timeout=5, **self.client)
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {i["name"]: i for i in self.get("/api/v1/status").json()["integrations"]}

@@ -25,7 +25,9 @@ def test_credentials_are_read_from_the_authorization_header() -> None:
     assert credentials("") is None
     assert credentials(f"Bearer {TOKEN}") == Credentials(token=TOKEN)
     assert credentials(f"bearer   {TOKEN} ") == Credentials(token=TOKEN)
-    assert credentials(basic("prometheus", "p:ss")) == Credentials(user="prometheus", password="p:ss")
+    assert credentials(basic("prometheus", "p:ss")) == Credentials(
+        user="prometheus", password="p:ss"
+    )
     wrong = Credentials(user="", password="")  # present, and proving nobody
     assert credentials("Basic not-base64!") == wrong
     assert credentials("Digest whatever") == wrong

@@ -269,7 +269,7 @@ def test_the_deadline_stays_below_the_interval() -> None:
                 "alerts.notify_on: 'sometimes' is not one of open, close, half_open (got ['close', 'sometimes'])",
                 "alerts.flap_max_transitions: must be from 2 to 1000 (got 1)",
                 "alerts.storm_window: must be a duration > 0 (got '0s')",
-                "alerts.repeat_interval: must be 0 (no reminders), or from \"1m\" to \"30d\" (got '10s')",
+                'alerts.repeat_interval: must be 0 (no reminders), or from "1m" to "30d" (got \'10s\')',
                 "alerts.dashboard_url: must be an http:// or https:// URL (got 'grafana')",
                 "alerts.consol: unknown key; did you mean 'console'?",
             ],
@@ -433,9 +433,7 @@ HASH = "$2b$04$8vL1v7bB8Gq2cXhYh6xHUeI6m0J5m9P9m7Yb3C8hC0l1Qy7m6a8uS"
 
 
 def daemon_of(text: str, environ: dict[str, str] | None = None) -> object:
-    return parse(
-        "[daemon]\n" + text, PATH, environ={**ENV, **TOKENS, **(environ or {})}
-    ).daemon
+    return parse("[daemon]\n" + text, PATH, environ={**ENV, **TOKENS, **(environ or {})}).daemon
 
 
 def daemon_errors(text: str) -> list[str]:

@@ -14,7 +14,9 @@ from daemon import logs
 from daemon.status import format_silences, format_table
 from probes.redact import Redactor
 
-EVIL = "HTTP 500: \x1b[2J\x1b]0;pwned\x07owned\nFORGED 2026-01-01 INFO breakerwatch: all good\r\u202e"
+EVIL = (
+    "HTTP 500: \x1b[2J\x1b]0;pwned\x07owned\nFORGED 2026-01-01 INFO breakerwatch: all good\r\u202e"
+)
 SECRET = "kitkey-0123456789-SECRET"
 
 
