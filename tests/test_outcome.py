@@ -177,17 +177,21 @@ def _caused(error: BaseException, cause: BaseException) -> BaseException:
     return error
 
 
+def _connect(cause: BaseException) -> BaseException:
+    return _caused(httpx.ConnectError("cannot connect"), cause)
+
+
 @pytest.mark.parametrize(
     ("error", "code"),
     [
-        (_caused(httpx.ConnectError("cannot connect"), OSError(errno.EMFILE, "Too many open files")), "EMFILE"),
-        (_caused(httpx.ConnectError("x"), OSError(errno.ENFILE, "File table overflow")), "ENFILE"),
+        (_connect(OSError(errno.EMFILE, "Too many open files")), "EMFILE"),
+        (_connect(OSError(errno.ENFILE, "File table overflow")), "ENFILE"),
         (_caused(httpx.ReadError("x"), OSError(errno.ENOBUFS, "No buffer space")), "ENOBUFS"),
-        (_caused(httpx.ConnectError("x"), OSError(errno.EADDRNOTAVAIL, "no address")), "EADDRNOTAVAIL"),
-        (_caused(httpx.ConnectError("x"), socket.gaierror(socket.EAI_SYSTEM, "System error")), "EAI_SYSTEM"),
+        (_connect(OSError(errno.EADDRNOTAVAIL, "no address")), "EADDRNOTAVAIL"),
+        (_connect(socket.gaierror(socket.EAI_SYSTEM, "System error")), "EAI_SYSTEM"),
         (MemoryError(), "ENOMEM"),
     ],
-)  # fmt: skip
+)
 def test_our_own_exhaustion_is_local_never_the_vendors(error: BaseException, code: str) -> None:
     outcome = classify(error, now=NOW)
     assert (outcome.kind, outcome.reason, outcome.error, outcome.retryable) == (
