@@ -329,8 +329,9 @@ class Daemon:
             )
 
     def _beat(self) -> None:
+        """The scheduler's heartbeat (from APScheduler's thread pool, not the loop)."""
         self._heartbeat = self._clock()
-        self._trouble_over()
+        self._loop.call_soon_threadsafe(self._trouble_over)
 
     def _on_transition(self, event: Transition) -> None:
         integration = self.integrations.get(event.breaker)

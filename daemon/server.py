@@ -32,6 +32,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import math
 import socket
 import threading
 from collections import OrderedDict
@@ -59,6 +60,7 @@ IDLE_TIMEOUT = 15.0  # to send a request's head, and between requests on one con
 BODY_TIMEOUT = 10.0  # to send a declared body
 HANDSHAKE_TIMEOUT = 10.0  # TLS
 CALL_TIMEOUT = 10.0  # for the daemon's loop to carry out a change
+TROUBLE_REPEAT = 60.0  # a failing accept is logged again only after this long without one
 MAX_REASON = 500  # characters of an operator's reason
 # bcrypt of a password nobody has: a wrong user costs what a wrong password does, so
 # timing does not tell which users exist (the exporter toolkit does the same).
@@ -173,7 +175,7 @@ class HttpServer:
 
     async def _accept(self, server: _Server, connections: set[asyncio.Task[None]]) -> None:
         slots = asyncio.Semaphore(self.stats.limit)
-        failures = 0
+        failed_at = -math.inf
         while True:
             # At the limit, a connection idle the longest makes room (one that sends no
             # request cannot hold a place for ever); if none is idle, new ones wait.
@@ -182,20 +184,19 @@ class HttpServer:
             await slots.acquire()
             try:
                 connection, _ = await self._loop.sock_accept(self._sock)
-            except OSError as error:  # EMFILE and friends: say so once, breathe, go on
+            except OSError as error:  # EMFILE and friends: say so once, make room, go on
                 slots.release()
-                if failures == 0:
+                if self._loop.time() - failed_at > TROUBLE_REPEAT:  # once an episode
                     logger.error("cannot accept connections: %s; retrying every second",
                                  error.strerror)  # fmt: skip
-                failures += 1
+                failed_at = self._loop.time()
                 local = local_cause(error)
                 if local is not None:
                     self._daemon_loop.call_soon_threadsafe(self._endpoints.local_failure, *local)
+                    if server.evict_idle():  # a descriptor for the next in line
+                        self.stats.evicted += 1
                 await asyncio.sleep(1.0)
                 continue
-            if failures:
-                logger.info("accepting connections again after %d failures", failures)
-                failures = 0
             task = asyncio.ensure_future(self._connection(server, connection, slots))
             connections.add(task)
             task.add_done_callback(connections.discard)

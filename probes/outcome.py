@@ -175,20 +175,23 @@ _LOCAL = {
 
 
 def local_cause(error: BaseException) -> tuple[str, str] | None:
-    """(code, sentence) if `error`, or what caused it, is our own exhaustion: the code is
-    the errno's name (EMFILE ...), or ENOMEM for a MemoryError, EAI_SYSTEM for a resolver
-    that failed with a system error."""
+    """(code, detail) if `error`, or what caused it, is our own exhaustion: the code is the
+    errno's name (EMFILE ...), or ENOMEM for a MemoryError, EAI_SYSTEM for a resolver that
+    failed with a system error; the detail says it in words, the code after them."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, MemoryError):
-            return "ENOMEM", _LOCAL[errno.ENOMEM]
-        if isinstance(current, socket.gaierror) and current.errno == socket.EAI_SYSTEM:
-            return "EAI_SYSTEM", "the resolver failed with a system error"
-        if isinstance(current, OSError) and current.errno in _LOCAL:
-            return errno.errorcode[current.errno], _LOCAL[current.errno]
-        current = current.__cause__ or current.__context__
+            code, sentence = "ENOMEM", _LOCAL[errno.ENOMEM]
+        elif isinstance(current, socket.gaierror) and current.errno == socket.EAI_SYSTEM:
+            code, sentence = "EAI_SYSTEM", "the resolver failed with a system error"
+        elif isinstance(current, OSError) and current.errno in _LOCAL:
+            code, sentence = errno.errorcode[current.errno], _LOCAL[current.errno]
+        else:
+            current = current.__cause__ or current.__context__
+            continue
+        return code, f"{sentence} ({code})"
     return None
 
 
@@ -200,8 +203,7 @@ def _classify_error(error: BaseException) -> Outcome:
         return Outcome(Kind.IGNORED, error=name, detail="cancelled")
     local = local_cause(error)
     if local is not None:
-        code, sentence = local
-        return Outcome(Kind.LOCAL, error=code, detail=f"{sentence} ({code})")
+        return Outcome(Kind.LOCAL, error=local[0], detail=local[1])
     if isinstance(error, httpx.TimeoutException | TimeoutError):
         return Outcome(Kind.FAILURE, Reason.TIMEOUT, retryable=True, error=name, detail=detail)
     if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -78,16 +79,28 @@ class DaemonProcess:
     """`breakerwatch run [--config PATH]`, its output collected line by line."""
 
     def __init__(
-        self, config: Path | None, env: dict[str, str], binary: str = BREAKERWATCH
+        self,
+        config: Path | None,
+        env: dict[str, str],
+        binary: str = BREAKERWATCH,
+        *,
+        open_files: int | None = None,
     ) -> None:
-        """No `config`: the daemon finds its own, as under systemd ($CONFIGURATION_DIRECTORY)."""
+        """No `config`: the daemon finds its own, as under systemd ($CONFIGURATION_DIRECTORY).
+        `open_files`: its RLIMIT_NOFILE, as systemd's LimitNOFILE= would set it."""
         self.lines: list[str] = []
+
+        def limit() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
         self.process = subprocess.Popen(
             [binary, "run", *(["--config", str(config)] if config else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            preexec_fn=limit,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
