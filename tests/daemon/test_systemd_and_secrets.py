@@ -65,8 +65,14 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         alerts += 'resend_interval = "1s"\n'
     config = tmp_path / "config.toml"
     config.write_text(config_text(simulator, tmp_path / "state", extra=alerts))
-    env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token)
-    config.write_text(config.read_text().replace("[daemon]\n", '[daemon]\nlog_level = "debug"\n'))
+    admin_token = f"admin-{CANARY}"  # the daemon's own secret, too
+    env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token,
+                      ADMIN_TOKEN=admin_token)  # fmt: skip
+    config.write_text(
+        config.read_text().replace(
+            "[daemon]\n", '[daemon]\nlog_level = "debug"\nadmin_token = "env:ADMIN_TOKEN"\n'
+        )
+    )
     admin(simulator, "PUT", "/kit/script", {"steps": [
         {"mode": "401"}, {"mode": "5xx"}, {"mode": "reset"}, {"mode": "malformed"},
         {"mode": "429"}, {"mode": "401", "times": 10},
@@ -86,6 +92,27 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         outputs += [table.stdout, table.stderr]
+        operator = {**env, "BREAKERWATCH_TOKEN": admin_token, "BREAKERWATCH_URL": daemon.url}
+        for command in (
+            ["breaker", "sendgrid", "disable", "--reason", "rotating keys"],
+            ["silence", "add", "hubspot", "--for", "1h", "--reason", "vendor maintenance"],
+            ["silence", "list"],
+            ["check", "--config", str(config)],
+        ):
+            done = subprocess.run(
+                [BREAKERWATCH, *command], capture_output=True, text=True, timeout=30,
+                env=operator, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            outputs += [done.stdout, done.stderr]
+        wrong = httpx.post(
+            daemon.url + "/api/v1/silences", json={},
+            headers={"Authorization": f"Bearer {admin_token}x"},
+        )  # fmt: skip
+        assert wrong.status_code == 401
+        outputs += [wrong.text, daemon.get("/api/v1/silences").text]
+        daemon.until(lambda: any("breaker disabled by admin" in t for t in slack.texts()),
+                     what="the hold told in Slack")  # fmt: skip
         explain = subprocess.run(
             [BREAKERWATCH, "probe", "kit", "--explain", "--config", str(config)],
             capture_output=True, text=True, timeout=30, env=env, check=False,
@@ -98,7 +125,8 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
             alertmanager.close()
     outputs.append(daemon.output)
     db = sqlite3.connect(tmp_path / "state" / "state.db")
-    for table in ("transitions", "breakers", "deliveries", "alert_policy", "threads"):
+    for table in ("transitions", "breakers", "deliveries", "alert_policy", "threads",
+                  "overrides", "silences"):  # fmt: skip
         outputs += [str(row) for row in db.execute(f"SELECT * FROM {table}")]
     outputs += slack.texts()  # every message body sent to Slack, edits included
     outputs += [request.body.decode() for request in slack.requests]  # webhooks too
