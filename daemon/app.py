@@ -171,8 +171,10 @@ class Daemon:
         self._notifier.ready(self._summary())
         watchdog = asyncio.ensure_future(self._watchdog())
         alerting = asyncio.ensure_future(self._alerting())
+        trouble = asyncio.ensure_future(self._watch_trouble())
         await self._stop.wait()
         watchdog.cancel()
+        trouble.cancel()
         await self._shutdown(alerting)
         return 0
 
@@ -262,6 +264,11 @@ class Daemon:
         failure = Failure("local", None, code, detail)
         self._alert(Event(LOCAL, EventKind.LOCAL_TROUBLE, now, failure))
 
+    async def _watch_trouble(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            self._trouble_over()
+
     def _trouble_over(self) -> None:
         if self._trouble is None or self._clock() - self._trouble_last < TROUBLE_QUIET:
             return
@@ -329,9 +336,7 @@ class Daemon:
             )
 
     def _beat(self) -> None:
-        """The scheduler's heartbeat (from APScheduler's thread pool, not the loop)."""
         self._heartbeat = self._clock()
-        self._loop.call_soon_threadsafe(self._trouble_over)
 
     def _on_transition(self, event: Transition) -> None:
         integration = self.integrations.get(event.breaker)

@@ -14,6 +14,7 @@ from daemon.config import Config
 from daemon.integrations import build_adapter
 from daemon.state import StateStore
 from probes import AttemptEvent, Breaker, Kind, Result, State
+from probes.text import printable
 from probes.transport import EVENTS
 
 __all__ = ["explain"]
@@ -43,18 +44,18 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
         marks.clear()
 
     adapter = build_adapter(chosen, breaker, {"hooks": [attempt]})
+    lines: list[str] = []
     async with adapter:
         result = await adapter.health_check(trace=trace)
         if show:
             request = f"{adapter.base_url}{adapter.health_path}"
-            out.write(f"probe {name} ({chosen.kind}): {adapter.health_method} {request}\n")
-            for header, value in adapter.client.headers.items():
-                out.write(f"  {header}: {value}\n")
-            for event, phases in attempts:
-                out.write(_attempt_line(event, phases))
-    out.write(_outcome_line(result))
+            lines.append(f"probe {name} ({chosen.kind}): {adapter.health_method} {request}")
+            lines += [f"  {header}: {value}" for header, value in adapter.client.headers.items()]
+            lines += [_attempt_line(event, phases) for event, phases in attempts]
+    lines.append(_outcome_line(result))
     threshold = chosen.breaker.failure_threshold
-    out.write(_breaker_line(breaker, result, before, threshold, saved is not None))
+    lines.append(_breaker_line(breaker, result, before, threshold, saved is not None))
+    out.write("".join(printable(line) + "\n" for line in lines))  # it goes to a terminal
     return 0 if result.outcome.ok else 1
 
 
@@ -67,7 +68,7 @@ def _attempt_line(event: AttemptEvent, marks: dict[str, float]) -> str:
     outcome = event.outcome
     answer = f"HTTP {outcome.status}" if outcome.status else (outcome.error or outcome.kind)
     timing = f" ({', '.join(phases)})" if phases else ""
-    return f"  attempt {event.attempt}: {answer} in {1000 * event.duration:.0f}ms{timing}\n"
+    return f"  attempt {event.attempt}: {answer} in {1000 * event.duration:.0f}ms{timing}"
 
 
 def _outcome_line(result: Result) -> str:
@@ -75,7 +76,7 @@ def _outcome_line(result: Result) -> str:
     kind = outcome.kind.value + (f" ({outcome.reason})" if outcome.reason else "")
     detail = f": {outcome.detail}" if outcome.detail and not outcome.ok else ""
     retries = f"; {result.attempts} attempts, stopped: {result.stop}" if result.attempts > 1 else ""
-    return f"outcome: {kind}{detail}{retries}\n"
+    return f"outcome: {kind}{detail}{retries}"
 
 
 def _breaker_line(
@@ -94,4 +95,4 @@ def _breaker_line(
         text += f"; {failures} of {threshold} consecutive failures before it opens"
     elif result.outcome.kind is Kind.THROTTLED:
         text += "; throttled: not counted as a failure, probes pause for the cooldown"
-    return text + "\n"
+    return text

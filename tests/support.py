@@ -1,4 +1,4 @@
-"""Test helpers: a clock the test drives, and free loopback ports."""
+"""Test helpers: a clock the test drives, free loopback ports, and the texts of a message."""
 
 from __future__ import annotations
 
@@ -30,3 +30,13 @@ def free_port() -> int:
             except OSError:
                 continue
         return port
+
+
+def texts(value: object) -> list[str]:
+    """Every `text` string in a Slack message's blocks (or any JSON), however deep."""
+    if isinstance(value, dict):
+        own = [value["text"]] if isinstance(value.get("text"), str) else []
+        return own + [t for v in value.values() for t in texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in texts(v)]
+    return []

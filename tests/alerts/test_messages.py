@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import Block
 
 from alerts.messages import MAX_LISTED, TEXT_LIMIT, Message, duration, render
 from alerts.model import Facts, Failure, IncidentKind, Notice, NoticeKind, Override
+from tests.support import texts
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
 FAIL = Failure("http_5xx", 503, "HTTPStatusError", "HTTP 503 Service Unavailable")
@@ -176,20 +177,11 @@ def slack_valid(message: Message) -> None:
         parsed.validate_json()  # raises SlackObjectFormationError past a limit
         for field in block.get("fields", ()):
             assert len(field["text"]) <= 2000
-    for text in _texts(blocks):
+    for text in texts(blocks):
         bare = re.sub(SLACK_TOKENS, "", text)
         assert "<" not in bare, text
         assert ">" not in bare, text
         assert "\x1b" not in text
-
-
-def _texts(value: object) -> list[str]:
-    if isinstance(value, dict):
-        found = [value["text"]] if isinstance(value.get("text"), str) else []
-        return found + [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _texts(v)]
-    return []
 
 
 def hostile_notices() -> list[Notice]:

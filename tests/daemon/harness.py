@@ -23,6 +23,16 @@ BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
 _LISTENING = re.compile(r"listening on (https?://\S+:\d+)")
 
 
+def breakerwatch(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`breakerwatch ARGS`, as someone at a shell would run it, its output captured."""
+    return subprocess.run(
+        [BREAKERWATCH, *args], capture_output=True, text=True, timeout=timeout, env=env,
+        check=False,
+    )  # fmt: skip
+
+
 def config_text(sim: Simulator, state_dir: Path, *, reset: str = "2s", extra: str = "") -> str:
     """Four vendors and the plain endpoint on `sim`, probed every 0.5 s."""
     vendors = {"kit": ("convertkit", "api_key", "KIT_KEY"),

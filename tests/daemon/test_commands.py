@@ -13,7 +13,7 @@ from freezegun import freeze_time
 from alerts.sinks import FailureReason, SinkStats
 from daemon.cli import main
 from daemon.config import load
-from daemon.metrics import DaemonStats, ProbeStats, Row, process_registry, render
+from daemon.metrics import DaemonStats, HttpStats, ProbeStats, Row, process_registry, render
 from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, Result, Stop
 from probes.simulator import Simulator
 from tests.daemon.harness import BREAKERWATCH, config_text, environment
@@ -154,11 +154,18 @@ def sample_page() -> str:
     breaker.record(breaker.acquire(), failure)
     stats.rate_limit_remaining = 42
     stats.tls_expiry = 1_900_000_000.0
-    rows = [Row("billing", breaker, stats), Row("kit", Breaker("kit"), ProbeStats())]
+    held = Breaker("sendgrid", wall=lambda: 1500.0)
+    held.disable()
+    rows = [Row("billing", breaker, stats), Row("kit", Breaker("kit"), ProbeStats()),
+            Row("sendgrid", held, ProbeStats())]  # fmt: skip
     slack = SinkStats(sent=3, depth=2)
     slack.failed(FailureReason.RATE_LIMITED)
     sinks = {"slack": slack, "console": SinkStats(sent=3)}
-    return render(rows, DaemonStats(1, 1000.0), process_registry(), 2000.0, sinks).decode()
+    daemon = DaemonStats(1, 1000.0, local_trouble=1)
+    daemon.failed_locally("EMFILE")
+    http = HttpStats(512, open=3, evicted=1)
+    http.refuse("unauthorized")
+    return render(rows, daemon, process_registry(), 2000.0, sinks, http).decode()
 
 
 def test_the_metrics_page_counts_what_happened() -> None:
@@ -183,6 +190,15 @@ def test_the_metrics_page_counts_what_happened() -> None:
         'breakerwatch_notification_failures_total{channel="slack",reason="auth"} 0',
         'breakerwatch_notification_queue_depth{channel="slack"} 2',
         'breakerwatch_notification_queue_depth{channel="console"} 0',
+        'breakerwatch_breaker_override_since_timestamp_seconds{integration="sendgrid",'
+        'mode="disabled"} 1500.0',
+        "breakerwatch_local_trouble 1",
+        'breakerwatch_local_failures_total{reason="EMFILE"} 1',
+        "breakerwatch_http_connections 3",
+        "breakerwatch_http_connections_limit 512",
+        "breakerwatch_http_connections_evicted_total 1",
+        'breakerwatch_http_requests_refused_total{reason="unauthorized"} 1',
+        'breakerwatch_http_requests_refused_total{reason="misdirected"} 0',
     ):
         assert line + "\n" in page
     assert (

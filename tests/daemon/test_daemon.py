@@ -16,7 +16,13 @@ import pytest
 
 from daemon.state import SCHEMA_VERSION
 from probes.simulator import Simulator
-from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
+from tests.daemon.harness import (
+    BREAKERWATCH,
+    DaemonProcess,
+    breakerwatch,
+    config_text,
+    environment,
+)
 from tests.simulator.helpers import admin
 
 
@@ -170,18 +176,12 @@ def test_operator_actions_persist_across_restarts(
 ) -> None:
     _, config, env = setup
     first = DaemonProcess(config, env).wait_ready()
-    unexplained = subprocess.run(
-        [BREAKERWATCH, "breaker", "sendgrid", "force-open", "--url", first.url],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+    unexplained = breakerwatch("breaker", "sendgrid", "force-open", "--url", first.url)
     assert (unexplained.returncode, unexplained.stderr) == (
         2, "breakerwatch breaker: force-open needs --reason (it is told in Slack)\n",
     )  # fmt: skip
-    run = subprocess.run(
-        [BREAKERWATCH, "breaker", "sendgrid", "force-open", "--url", first.url,
-         "--reason", "their API is migrating"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+    run = breakerwatch("breaker", "sendgrid", "force-open", "--url", first.url,
+                       "--reason", "their API is migrating")  # fmt: skip
     assert (run.returncode, run.stdout) == (
         0, "sendgrid: breaker forced_open by local (saved: it stays so across restarts)\n",
     )  # fmt: skip
@@ -194,24 +194,15 @@ def test_operator_actions_persist_across_restarts(
         assert (held["mode"], held["by"], held["reason"]) == (
             "forced_open", "local", "their API is migrating",
         )  # fmt: skip
-        table = subprocess.run(
-            [BREAKERWATCH, "status", "--url", second.url],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+        table = breakerwatch("status", "--url", second.url)
         assert "held: sendgrid forced open by local " in table.stdout
         assert "ago: their API is migrating" in table.stdout
-        reset = subprocess.run(
-            [BREAKERWATCH, "breaker", "sendgrid", "reset", "--url", second.url],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+        reset = breakerwatch("breaker", "sendgrid", "reset", "--url", second.url)
         assert reset.returncode == 0
         assert second.state("sendgrid") == "closed"
         assert second.status()["sendgrid"]["override"] is None
         assert "sendgrid: breaker reset by local (it was forced_open by local)" in second.output
-        missing = subprocess.run(
-            [BREAKERWATCH, "breaker", "nope", "reset", "--url", second.url],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+        missing = breakerwatch("breaker", "nope", "reset", "--url", second.url)
         assert (missing.returncode, missing.stderr) == (1, "no integration named 'nope'\n")
     finally:
         assert second.stop() == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import trustme
 
 from probes.simulator import Simulator
-from tests.daemon.harness import BREAKERWATCH, DaemonProcess, config_text, environment
+from tests.daemon.harness import DaemonProcess, breakerwatch, config_text, environment
 from tests.daemon.test_daemon import metric
 
 TOKENS = {"ALICE_TOKEN": "alice-token-0123456789abcdef", "DEPLOY_TOKEN": "deploy-token-0123456789"}
@@ -196,10 +195,7 @@ def test_beyond_loopback_without_a_token_nothing_changes(
     simulator: Simulator, tmp_path: Path
 ) -> None:
     config, env = write_config(simulator, tmp_path, listen="0.0.0.0:0")
-    check = subprocess.run(
-        [BREAKERWATCH, "check", "--config", str(config)],
-        capture_output=True, text=True, timeout=30, env=env, check=False,
-    )  # fmt: skip
+    check = breakerwatch("check", "--config", str(config), env=env)
     assert check.returncode == 0
     assert (
         f"{config}: note: daemon.listen: 0.0.0.0:0 is reachable beyond this host and there is "
@@ -230,21 +226,18 @@ def test_admin_tokens_say_who_changed_what(simulator: Simulator, tmp_path: Path)
         alice = {**JSON, "Authorization": f"Bearer {TOKENS['ALICE_TOKEN']}"}
         assert httpx.post(url, content=DISABLE, headers=alice).status_code == 200
         assert daemon.status()["kit"]["override"]["by"] == "alice"
-        cli = subprocess.run(
-            [BREAKERWATCH, "breaker", "kit", "reset", "--config", str(config)],
-            capture_output=True, text=True, timeout=30, check=False,
-            env={**env, "BREAKERWATCH_TOKEN": TOKENS["DEPLOY_TOKEN"],
-                 "BREAKERWATCH_URL": daemon.url},
-        )  # fmt: skip
+        deploy = {
+            **env,
+            "BREAKERWATCH_TOKEN": TOKENS["DEPLOY_TOKEN"],
+            "BREAKERWATCH_URL": daemon.url,
+        }
+        cli = breakerwatch("breaker", "kit", "reset", "--config", str(config), env=deploy)
         assert (cli.returncode, cli.stdout) == (
             0, "kit: breaker closed (saved: it stays so across restarts)\n",
         )  # fmt: skip
         assert "kit: breaker reset by deploy (it was disabled by alice)" in daemon.output
-        anonymous = subprocess.run(
-            [BREAKERWATCH, "silence", "add", "kit", "--for", "1h", "--reason", "x",
-             "--config", str(config), "--url", daemon.url],
-            capture_output=True, text=True, timeout=30, env=env, check=False,
-        )  # fmt: skip
+        anonymous = breakerwatch("silence", "add", "kit", "--for", "1h", "--reason", "x",
+                                 "--config", str(config), "--url", daemon.url, env=env)  # fmt: skip
         assert (anonymous.returncode, anonymous.stderr) == (
             1, "changes need an admin token (Authorization: Bearer); set $BREAKERWATCH_TOKEN\n",
         )  # fmt: skip
@@ -296,10 +289,8 @@ def test_tls_and_basic_auth_guard_every_endpoint(
             httpx.get(daemon.url.replace("https", "http") + "/metrics", timeout=5)
         with pytest.raises(httpx.ConnectError):  # untrusted certificate
             httpx.get(daemon.url + "/metrics", timeout=5)
-        table = subprocess.run(  # the CLI trusts the daemon's own certificate and sends the token
-            [BREAKERWATCH, "status", "--config", str(config), "--url", daemon.url],
-            capture_output=True, text=True, timeout=30, env=env, check=False,
-        )  # fmt: skip
+        # The CLI trusts the daemon's own certificate and sends the token.
+        table = breakerwatch("status", "--config", str(config), "--url", daemon.url, env=env)
         assert table.returncode == 0, table.stderr
         assert "4 integrations" in table.stdout
         assert refused(daemon, "unauthorized") >= 6
@@ -340,10 +331,7 @@ def test_check_refuses_what_run_would_refuse(
     tls = f'[daemon.tls]\ncert_file = "{certificates["cert"]}"\nkey_file = "{mismatched}"\n'
     config, env = write_config(simulator, tmp_path, sections=tls)
     for command in ("check", "run"):
-        done = subprocess.run(
-            [BREAKERWATCH, command, "--config", str(config)],
-            capture_output=True, text=True, timeout=30, env=env, check=False,
-        )  # fmt: skip
+        done = breakerwatch(command, "--config", str(config), env=env)
         said = (done.stdout + done.stderr).strip().splitlines()
         assert done.returncode == 1
         assert f"daemon.tls: cannot use {certificates['cert']} with {mismatched}" in said[-1]
@@ -361,10 +349,7 @@ def test_an_ipv6_listen_address_works(simulator: Simulator, tmp_path: Path) -> N
     try:
         assert daemon.url.startswith("http://[::1]:")
         assert daemon.state("kit") == "closed"
-        table = subprocess.run(
-            [BREAKERWATCH, "status", "--url", daemon.url],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+        table = breakerwatch("status", "--url", daemon.url)
         assert table.returncode == 0, table.stderr
     finally:
         assert daemon.stop() == 0

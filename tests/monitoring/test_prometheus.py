@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import ssl
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import httpx
 import pytest
 import trustme
@@ -48,32 +50,40 @@ def tls_endpoint(tmp_path: Path) -> Iterator[tuple[ScriptedServer, Path]]:
         yield server, bundle
 
 
-@pytest.fixture
-def prometheus(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """Prometheus scraping job "breakerwatch" every second, with the bundled rules loaded."""
-    port, target = free_port(), free_port()
+@contextlib.contextmanager
+def running_prometheus(
+    directory: Path, scrape_configs: list[dict[str, Any]], port: int
+) -> Iterator[str]:
+    """Debian's Prometheus with these scrape jobs (every second) and the bundled rules."""
     for name in ("alerts.yml", "recording.yml"):
-        shutil.copy(PROMETHEUS / name, tmp_path / name)
+        shutil.copy(PROMETHEUS / name, directory / name)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": ["alerts.yml", "recording.yml"],
-        "scrape_configs": [
-            {"job_name": "breakerwatch", "static_configs": [{"targets": [f"127.0.0.1:{target}"]}]}
-        ],
+        "scrape_configs": scrape_configs,
     }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    with (tmp_path / "prometheus.log").open("w") as log:
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    with (directory / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
-            ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp_path / 'data'}",
+            ["prometheus", f"--config.file={directory / 'prometheus.yml'}",
+             f"--storage.tsdb.path={directory / 'data'}",
              f"--web.listen-address=127.0.0.1:{port}"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        yield f"http://127.0.0.1:{port}", target
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """Prometheus scraping job "breakerwatch" every second, with the bundled rules loaded."""
+    port, target = free_port(), free_port()
+    job = {"job_name": "breakerwatch", "static_configs": [{"targets": [f"127.0.0.1:{target}"]}]}
+    with running_prometheus(tmp_path, [job], port) as url:
+        yield url, target
 
 
 def query(url: str, expr: str, start: float, end: float) -> list[Any]:
@@ -120,6 +130,12 @@ def test_every_dashboard_and_rule_query_returns_data(
         daemon.until(lambda: slack.top_level(), 30, "the Slack alert")
         admin(simulator, "PUT", "/kit/mode", {"mode": "healthy"})
         daemon.until(lambda: daemon.state("kit") == "closed", 30, "kit to close")
+        hold = {"action": "disable", "reason": "for the rule's series"}
+        assert httpx.post(f"{daemon.url}/api/v1/integrations/sendgrid/breaker", json=hold,
+                          timeout=5).status_code == 200  # fmt: skip
+        time.sleep(3)
+        httpx.post(f"{daemon.url}/api/v1/integrations/sendgrid/breaker",
+                   json={"action": "reset"}, timeout=5).raise_for_status()  # fmt: skip
         time.sleep(6)  # a few more scrapes and rule evaluations after the recovery
         end = time.time()
         empty = []
@@ -148,5 +164,58 @@ def test_every_dashboard_and_rule_query_returns_data(
                         if not query(url, metric, start, end):
                             empty.append(f"{rule.get('alert')}: {metric}")
         assert empty == []
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_prometheus_scrapes_through_tls_and_basic_auth(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A scrape_config with basic_auth and tls_config, as for any exporter, just works; a
+    wrong password is a 401, counted, and Prometheus's up is 0 for that job."""
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1", "localhost")
+    files = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    issued.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    issued.private_key_pem.write_to_path(str(files["key"]))
+    password = "scrape-pass-0123"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    target = free_port()
+    config = tmp_path / "config.toml"
+    secured = (
+        f'listen = "127.0.0.1:{target}"\n[daemon.tls]\ncert_file = "{files["cert"]}"\n'
+        f'key_file = "{files["key"]}"\n[daemon.basic_auth_users]\nprometheus = "{hashed}"\n'
+    )
+    text = config_text(simulator, tmp_path / "state").replace('listen = "127.0.0.1:0"\n', "")
+    config.write_text(text.replace("\n[defaults]", "\n" + secured + "[defaults]", 1))
+    daemon = DaemonProcess(config, environment(simulator))
+    trust = ssl.create_default_context(cafile=files["ca"])
+    daemon.client = {"verify": trust, "auth": ("prometheus", password)}
+    daemon.wait_ready()
+    tls = {"ca_file": str(files["ca"])}
+    jobs = [
+        {"job_name": job, "scheme": "https", "tls_config": tls,
+         "basic_auth": {"username": "prometheus", "password": secret},
+         "static_configs": [{"targets": [f"127.0.0.1:{target}"]}]}
+        for job, secret in (("breakerwatch", password), ("wrong", "not-the-password"))
+    ]  # fmt: skip
+    start = time.time()
+    try:
+        with running_prometheus(tmp_path, jobs, free_port()) as url:
+            daemon.until(lambda: query(url, 'up{job="breakerwatch"} == 1', start, time.time()),
+                         30, "the scrape through TLS and basic auth")  # fmt: skip
+            daemon.until(lambda: query(url, 'up{job="wrong"} == 0', start, time.time()),
+                         30, "the refused scrape")  # fmt: skip
+            scraped = query(url, 'breakerwatch_breaker_state{job="breakerwatch"}', start,
+                            time.time())  # fmt: skip
+            assert {series["metric"]["integration"] for series in scraped} >= {"kit", "hubspot"}
+            refused = daemon.get("/metrics").text
+            found = re.search(
+                r'^breakerwatch_http_requests_refused_total\{reason="unauthorized"\} (\S+)$',
+                refused, re.M,
+            )  # fmt: skip
+            assert found is not None
+            assert float(found[1]) >= 1
     finally:
         assert daemon.stop() == 0

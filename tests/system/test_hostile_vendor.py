@@ -5,7 +5,6 @@ our own key, echoed: what it says reaches Slack, the journal, `breakerwatch stat
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,14 +14,15 @@ from probes.simulator import Simulator
 from tests.alertmanagers import BINARY as ALERTMANAGER
 from tests.alertmanagers import Alertmanagers
 from tests.daemon.harness import (
-    BREAKERWATCH,
     DaemonProcess,
     alerts_config,
+    breakerwatch,
     config_text,
     environment,
 )
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
+from tests.support import texts
 
 KEY = "kitkey-0123456789-SENT"
 HOSTILE = (
@@ -57,15 +57,9 @@ def test_nothing_a_vendor_sends_acts_anywhere(
         daemon.until(lambda: daemon.state("kit") == "open", what="kit to open")
         daemon.until(lambda: slack.top_level(), what="the Slack alert")
         outputs["status"] = daemon.get("/api/v1/status").text
-        table = subprocess.run(
-            [BREAKERWATCH, "status", "--url", daemon.url],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+        table = breakerwatch("status", "--url", daemon.url)
         outputs["status table"] = table.stdout + table.stderr
-        explain = subprocess.run(
-            [BREAKERWATCH, "probe", "kit", "--explain", "--config", str(config)],
-            capture_output=True, text=True, timeout=30, env=env, check=False,
-        )  # fmt: skip
+        explain = breakerwatch("probe", "kit", "--explain", "--config", str(config), env=env)
         outputs["probe --explain"] = explain.stdout + explain.stderr
         if alertmanager is not None:
             daemon.until(lambda: any(m.attachments for m in slack.top_level()), 30, "AM's")
@@ -99,19 +93,10 @@ def test_nothing_a_vendor_sends_acts_anywhere(
             assert control not in text, (where, control)
     assert "[REDACTED]" in outputs["journal"]
     for message in slack.top_level() + [r for m in slack.top_level() for r in slack.replies(m.ts)]:
-        for text in [message.text or "", *_texts(message.blocks)]:
+        for text in [message.text or "", *texts(message.blocks)]:
             for mention in ("<!channel>", "<!here>", "<https://evil.example"):
                 assert mention not in text
     forged = [line for line in daemon.lines if "FORGED" in line]
     assert forged
     assert all(not line.startswith("2026-01-01") for line in forged)  # never a line of its own
     assert "Traceback" not in outputs["journal"]
-
-
-def _texts(value: object) -> list[str]:
-    if isinstance(value, dict):
-        own = [value["text"]] if isinstance(value.get("text"), str) else []
-        return own + [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _texts(v)]
-    return []
