@@ -1,8 +1,14 @@
 """The daemon at scale, 30 s interval: start-up, memory, /metrics, schedule keeping, CPU.
 
     .venv/bin/python bench/daemon_scale.py [--integrations 100 1000 10000] [--seconds 90]
+        [--interval 30s] [--baseline DIR]
 
-Several sizes in one run give the scale curve, each as a ratio against the first.
+Several sizes in one run give the scale curve, each as a ratio against the first. With
+`--baseline DIR` (a checkout of an earlier commit: `git worktree add /tmp/old REV`), each
+size is also run from that code, right after this code's run, and the ratios this/baseline
+are printed: a change to the daemon measured against what it replaced, in one run. A long
+`--interval` (`1d`: each integration probed once, at start) leaves the scrapes alone on
+the machine, for a quieter comparison of GET /metrics.
 
 The daemon (`breakerwatch run`, http probes) probes the fast local target of
 bench/target.py (its own process). Measured: the time from starting the process to
@@ -15,6 +21,7 @@ schedule (the p99 is the upper bound of the bucket holding the 99th percentile).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import subprocess
@@ -61,13 +68,17 @@ def delay_quantile(text: str, q: float) -> float:
     return next(le for le, count in buckets if count >= q * buckets[-1][1])
 
 
-def measure(n: int, seconds: float, target: str, tmp: str) -> dict[str, float]:
-    """One daemon with `n` http integrations at 30 s, measured for `seconds` after READY."""
+def measure(
+    n: int, seconds: float, target: str, tmp: str, code: str | None = None, interval: str = "30s"
+) -> dict[str, float]:
+    """One daemon with `n` http integrations at 30 s, measured for `seconds` after READY;
+    `code`: a checkout to run the daemon from instead of the installed one."""
     port = free_port()
+    Path(tmp).mkdir(exist_ok=True)
     config = Path(tmp) / f"config-{n}.toml"
     config.write_text(
         f'[daemon]\nlisten = "127.0.0.1:{port}"\nstate_dir = "{tmp}/state-{n}"\n'
-        'log_level = "warning"\n\n[defaults]\ninterval = "30s"\ntimeout = "5s"\n\n'
+        f'log_level = "warning"\n\n[defaults]\ninterval = "{interval}"\ntimeout = "5s"\n\n'
         + "".join(
             f'[[integrations]]\nname = "i{i}"\nkind = "http"\nurl = "{target}i{i}"\n\n'
             for i in range(n)
@@ -75,10 +86,12 @@ def measure(n: int, seconds: float, target: str, tmp: str) -> dict[str, float]:
     )
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
+    command = [BREAKERWATCH] if code is None else [sys.executable, "-m", "daemon.cli"]
     daemon = subprocess.Popen(
-        [BREAKERWATCH, "run", "--config", str(config)],
+        [*command, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=None if code is None else {**os.environ, "PYTHONPATH": code},
     )
     try:
         while True:
@@ -127,11 +140,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--integrations", type=int, nargs="+", default=[10_000])
     parser.add_argument("--seconds", type=float, default=90.0, help="how long to run after READY")
+    parser.add_argument("--baseline", metavar="DIR", help="a checkout to compare against")
+    parser.add_argument("--interval", default="30s", help="the probe interval (default 30s)")
     args = parser.parse_args()
+    baselines = []
     with running_target() as target, tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(n, args.seconds, target, tmp) for n in args.integrations]
+        rows = []
+        for n in args.integrations:
+            rows.append(measure(n, args.seconds, target, tmp, interval=args.interval))
+            if args.baseline:
+                baselines.append(
+                    measure(n, args.seconds, target, f"{tmp}/b", args.baseline, args.interval)
+                )
     base = rows[0]
-    print(f"# 30 s interval, {args.seconds:.0f} s after READY; ratios against {base['n']:,}\n")
+    print(f"# {args.interval} interval, {args.seconds:.0f} s after READY; ratios against "
+          f"{base['n']:,}\n")  # fmt: skip
     print(
         "| integrations | READY | peak RSS | GET /metrics | start delay p50 / p99 "
         "| CPU per probe | missed |\n|---|---|---|---|---|---|---|"
@@ -144,6 +167,13 @@ def main() -> int:
         cpu = f"{r['cpu_per_probe_us']:.0f} us ({ratio:.2f}x, {r['probes']:.0f} probes)"
         cells = [f"{r['n']:,}", f"{r['ready']:.2f} s", rss, scrape, lag, cpu, f"{r['missed']:.0f}"]
         print("| " + " | ".join(cells) + " |")
+    if baselines:
+        print(f"\n# this code / the baseline in {args.baseline}, size by size\n")
+        print("| integrations | READY | peak RSS | GET /metrics | CPU per probe |")
+        print("|---|---|---|---|---|")
+        for r, b in zip(rows, baselines, strict=True):
+            ratios = [r[k] / b[k] for k in ("ready", "rss", "metrics", "cpu_per_probe_us")]
+            print(f"| {r['n']:,} | " + " | ".join(f"{x:.2f}x" for x in ratios) + " |")
     return 0
 
 

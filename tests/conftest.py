@@ -7,9 +7,17 @@ from pathlib import Path
 import pytest
 
 from probes.simulator import Simulator
+from tests.daemon.harness import stop_leftovers
 from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import running_simulator
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_outlives_its_test() -> Iterator[None]:
+    """A test that fails before stopping its daemon must not leave it running."""
+    yield
+    stop_leftovers()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from probes.simulator import Simulator
 from tests.simulator.helpers import admin
 
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
+STARTED: list[DaemonProcess] = []  # every daemon started, for stop_leftovers()
 _LISTENING = re.compile(r"listening on (https?://\S+:\d+)")
 
 
@@ -85,6 +86,14 @@ def environment(sim: Simulator, **more: str) -> dict[str, str]:
     }
 
 
+def stop_leftovers() -> None:
+    """Kill every daemon a test started and did not stop (it failed before its stop)."""
+    while STARTED:
+        daemon = STARTED.pop()
+        if daemon.process.poll() is None:
+            daemon.kill()
+
+
 class DaemonProcess:
     """`breakerwatch run [--config PATH]`, its output collected line by line."""
 
@@ -112,6 +121,7 @@ class DaemonProcess:
             env=env,
             preexec_fn=limit,
         )
+        STARTED.append(self)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.url = ""
