@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -101,20 +102,17 @@ class HttpServer:
         config: DaemonConfig,
         endpoints: Endpoints,
         daemon_loop: asyncio.AbstractEventLoop,
-        *,
-        hostname: str | None = None,
     ) -> None:
         host, port = config.listen
         self._endpoints = endpoints
         self._daemon_loop = daemon_loop
         self._tls = ServerTls(config.tls) if config.tls is not None else None
         self._scheme = "https" if self._tls else "http"
-        names = {(hostname or socket.gethostname()).lower(), socket.getfqdn().lower()}
         self.rules = AccessRules(
             loopback=config.loopback,
             tokens={label: token.reveal() for label, token in config.admin_tokens},
             users=dict(config.basic_auth_users),
-            hosts=tuple(config.allowed_hosts) + tuple(sorted(names)),
+            hosts=(*config.allowed_hosts, socket.gethostname().lower()),  # no DNS lookup
         )
         self.stats = HttpStats(config.max_connections)
         self._verified: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
@@ -278,7 +276,7 @@ class HttpServer:
             return None
         user, password = given.user, given.password
         hashed = self.rules.users.get(user)
-        key = (user, hashed or "", password)
+        key = (user, hashed or "", hashlib.sha256(password.encode()).hexdigest())
         if key not in self._verified:
             match = await self._loop.run_in_executor(_BCRYPT, _check, password, hashed)
             self._verified[key] = match and hashed is not None

@@ -20,7 +20,10 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
         "# (a systemd LoadCredential=), resolved when the daemon starts or reloads.\n\n"
         "# The daemon: where it serves /metrics, /healthz, /readyz and /api/v1/status, where\n"
         "# it keeps its state (under systemd, $STATE_DIRECTORY wins), and how it logs\n"
-        "# (text, or json for journald/Loki; debug, info, warning or error).",
+        "# (text, or json for journald/Loki; debug, info, warning or error).\n"
+        "# On loopback (the default) only this host can reach it. To listen beyond it, set\n"
+        "# an admin_token (who may hold breakers and set silences), [daemon.tls] and\n"
+        "# [daemon.basic_auth_users]: the security model in docs/operations.md.",
         {"daemon": {"listen": "127.0.0.1:9478", "state_dir": ".breakerwatch",
                     "log_format": "text", "log_level": "info"}},
     ),

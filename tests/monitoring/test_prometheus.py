@@ -70,11 +70,23 @@ def running_prometheus(
              f"--web.listen-address=127.0.0.1:{port}"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not _ready(url):  # its API answers only once the TSDB is open
+            assert time.monotonic() < deadline, (directory / "prometheus.log").read_text()
+            time.sleep(0.1)
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture
