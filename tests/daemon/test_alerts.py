@@ -20,6 +20,7 @@ from tests.daemon.harness import (
     BREAKERWATCH,
     DaemonProcess,
     alerts_config,
+    breakerwatch,
     config_text,
     environment,
 )
@@ -323,3 +324,34 @@ def test_an_integration_that_leaves_while_failing_ends_its_message(
         assert "sendgrid" not in daemon.status()
     finally:
         assert daemon.stop() == 0
+
+
+def test_a_hold_is_told_with_who_and_why_and_so_is_its_end(
+    slack: FakeSlack, daemon: DaemonProcess
+) -> None:
+    """Even under a silence of everything: an operator's act is news."""
+    silenced = breakerwatch("silence", "add", "*", "--for", "1h", "--reason", "deploy",
+                            "--url", daemon.url)  # fmt: skip
+    assert silenced.returncode == 0, silenced.stderr
+    held = breakerwatch("breaker", "kit", "disable", "--reason", "Kit migrates our account",
+                        "--url", daemon.url)  # fmt: skip
+    assert held.returncode == 0, held.stderr
+    daemon.until(lambda: slack.top_level(), what="the hold in Slack")
+    (message,) = slack.top_level()
+    assert message.text is not None
+    assert message.text.startswith("kit: breaker disabled by local: it cannot open")
+    assert "Reason: Kit migrates our account" in message.text
+    series = (
+        'breakerwatch_breaker_override_since_timestamp_seconds{integration="kit",mode="disabled"}'
+    )
+    assert metric(daemon.get("/metrics").text, series) is not None
+    reset = breakerwatch("breaker", "kit", "reset", "--reason", "done", "--url", daemon.url)
+    assert reset.returncode == 0, reset.stderr
+    daemon.until(lambda: slack.replies(message.ts), what="the reset in its thread")
+    (message,) = slack.top_level()
+    assert message.text is not None
+    assert message.text.startswith("kit: breaker back in service, reset by local after")
+    (reply,) = slack.replies(message.ts)
+    assert reply.text is not None
+    assert reply.text.startswith("Reset by local after ")
+    assert metric(daemon.get("/metrics").text, series) is None
