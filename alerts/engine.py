@@ -26,6 +26,7 @@ from alerts.model import Notice
 from alerts.outbox import Delivery, Outbox
 from alerts.policy import Policy
 from alerts.sinks import FailureReason, Sink, SinkError, SinkStats
+from probes.retry import capped_exponential
 
 __all__ = ["Alerter"]
 
@@ -163,7 +164,7 @@ class Alerter:
         failures = self._failures.get(name, 0) + 1
         self._failures[name] = failures
         cap = CONFIG_BACKOFF if error.reason in _CONFIG else MAX_BACKOFF
-        backoff = min(cap, BASE_BACKOFF * 2 ** min(failures - 1, 16))
+        backoff = capped_exponential(BASE_BACKOFF, 2.0, failures - 1, cap)
         if error.retry_after is not None:
             backoff = max(
                 backoff if error.reason is not FailureReason.RATE_LIMITED else 0.0,

@@ -33,6 +33,7 @@ Rules (design.md section 7; research/probe-monitors.md sections 4, 5 and 7):
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -48,9 +49,17 @@ from alerts.model import (
     NoticeKind,
 )
 
-__all__ = ["Policy", "PolicyState", "Silenced", "incident_key"]
+__all__ = ["Hold", "Policy", "PolicyState", "Silenced", "incident_key"]
 
 Silenced = Callable[[str, float], str | None]  # (integration, time) -> the silence's reason
+
+
+class Hold(enum.StrEnum):
+    """Why an incident is not told yet."""
+
+    BURST = "burst"  # it opened within a storm window: told when the window ends
+    EGRESS = "egress"  # our egress canary is open: probably our own network
+    SILENCE = "silence"  # a silence or maintenance window covers it
 
 
 @dataclass
@@ -58,7 +67,7 @@ class Incident:
     facts: Facts
     thread: str
     told: bool = False  # a notice opened its thread
-    held: str | None = None  # "burst" | "egress" | "silence": not told yet, and why
+    held: Hold | None = None  # not told yet, and why
     group: str | None = None  # the storm or egress thread it belongs to
     last_told: float = 0.0
 
@@ -113,7 +122,13 @@ class PolicyState:
         return cls(
             next_id=data["next_id"],
             incidents={
-                k: Incident(**{**v, "facts": facts(v["facts"])})
+                k: Incident(
+                    **{
+                        **v,
+                        "facts": facts(v["facts"]),
+                        "held": Hold(v["held"]) if v["held"] else None,
+                    }
+                )
                 for k, v in data["incidents"].items()
             },
             transitions=data["transitions"],
@@ -202,9 +217,7 @@ class Policy:
             self._trial(state, event, out)
 
     def _new(self, state: PolicyState, facts: Facts) -> Incident:
-        thread = f"{facts.integration}#{state.next_id}"
-        state.next_id += 1
-        incident = Incident(facts, thread)
+        incident = Incident(facts, _mint(state, facts.integration))
         state.incidents[_key(facts)] = incident
         return incident
 
@@ -216,10 +229,7 @@ class Policy:
         self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
     ) -> None:
         name = event.integration
-        facts = Facts(
-            name, _kind(event.failure), event.at, event.failure, event.failed_probes,
-            event.next_trial_at, egress=event.egress,
-        )  # fmt: skip
+        facts = _opened_facts(event)
         current = state.incidents.get(name)
         if current is not None:  # the same unresolved incident (a restart, a missed close)
             current.facts = replace(current.facts, failure=event.failure,
@@ -229,7 +239,7 @@ class Policy:
         incident = self._new(state, facts)
         reason = silenced(name, event.at)
         if reason is not None:
-            incident.held = "silence"
+            incident.held = Hold.SILENCE
             state.silenced.setdefault(name, []).append(facts)
             return
         if event.egress:
@@ -240,7 +250,7 @@ class Policy:
         if state.egress:  # our own network is suspect: hold behind the first canary
             canary = next(iter(state.egress))
             thread = state.egress[canary]
-            incident.held, incident.group = "egress", thread
+            incident.held, incident.group = Hold.EGRESS, thread
             state.groups[thread].members[name] = facts
             canary_facts = state.incidents[canary].facts
             members = tuple(state.groups[thread].members.values())
@@ -253,7 +263,7 @@ class Policy:
             return
         burst = state.burst
         if burst is not None and event.at <= burst.deadline:
-            incident.held = "burst"
+            incident.held = Hold.BURST
             burst.held.append(name)
             return
         state.burst = Burst(incident.thread, name, event.at + window)
@@ -300,14 +310,14 @@ class Policy:
         if incident is None:
             return
         facts = replace(incident.facts, closed_at=event.at, retired=retired)
-        if incident.held == "silence":
+        if incident.held is Hold.SILENCE:
             state.silenced.setdefault(name, []).append(facts)
             return
-        if incident.held == "burst" and state.burst is not None:
+        if incident.held is Hold.BURST and state.burst is not None:
             state.burst.held.remove(name)
             state.burst.recovered[name] = facts
             return
-        if incident.held == "egress":
+        if incident.held is Hold.EGRESS:
             group = state.groups.get(incident.group or "")
             if group is not None:
                 group.members[name] = facts
@@ -349,7 +359,7 @@ class Policy:
             out.append(Notice(NoticeKind.RESOLVED, incident.thread, at, facts, members))
         for member in members:  # still failing with our network back: real incidents now
             held = state.incidents.get(member.integration)
-            if held is not None and held.held == "egress":
+            if held is not None and held.held is Hold.EGRESS:
                 held.group = None
                 self._tell(held, out, at)
 
@@ -369,7 +379,7 @@ class Policy:
             facts = Facts(event.integration, IncidentKind.THROTTLED, event.at, event.failure)
             incident = self._new(state, facts)
             if silenced(event.integration, event.at) is not None:
-                incident.held = "silence"
+                incident.held = Hold.SILENCE
                 state.silenced.setdefault(event.integration, []).append(facts)
             else:
                 self._tell(incident, out, event.at)
@@ -378,7 +388,7 @@ class Policy:
         if ended is None:
             return
         facts = replace(ended.facts, closed_at=event.at, retired=retired)
-        if ended.held == "silence":
+        if ended.held is Hold.SILENCE:
             state.silenced.setdefault(event.integration, []).append(facts)
         elif ended.told and "close" in self.settings.notify_on:
             out.append(Notice(NoticeKind.RESOLVED, ended.thread, event.at, facts))
@@ -428,8 +438,7 @@ class Policy:
         if incident is not None and incident.told and incident.group is None:
             thread = incident.thread
         else:
-            thread = f"{name}#{state.next_id}"
-            state.next_id += 1
+            thread = _mint(state, name)
         state.flapping[name] = Flap(thread, recent[0], event.at, len(recent))
         self._track_quietly(state, event)
         current = state.incidents.get(name)
@@ -443,19 +452,11 @@ class Policy:
         """Keep the incident's existence in step with the breaker while flapping."""
         name = event.integration
         if event.kind is EventKind.OPENED:
-            facts = Facts(
-                name,
-                _kind(event.failure),
-                event.at,
-                event.failure,
-                event.failed_probes,
-                event.next_trial_at,
-                egress=event.egress,
-            )
+            facts = _opened_facts(event)
             incident = state.incidents.get(name)
             if incident is None:
                 flap = state.flapping.get(name)
-                thread = flap.thread if flap else f"{name}#{state.next_id}"
+                thread = flap.thread if flap else _mint(state, name)
                 state.incidents[name] = Incident(facts, thread, told=True)
             else:
                 incident.facts = facts
@@ -535,15 +536,14 @@ class Policy:
         still = [
             state.incidents[key]
             for key in (name, incident_key(name, IncidentKind.THROTTLED))
-            if key in state.incidents and state.incidents[key].held == "silence"
+            if key in state.incidents and state.incidents[key].held is Hold.SILENCE
         ]
         for incident in still:  # still failing: the summary opens the incident
             incident.told, incident.held, incident.last_told = True, None, now
             out.append(Notice(NoticeKind.SILENCE_ENDED, incident.thread, now, incident.facts,
                               tuple(hidden), count=len(hidden)))  # fmt: skip
         if not still:
-            thread = f"{name}#{state.next_id}"
-            state.next_id += 1
+            thread = _mint(state, name)
             last = hidden[-1]
             out.append(Notice(NoticeKind.SILENCE_ENDED, thread, now, last, tuple(hidden),
                               count=len(hidden)))  # fmt: skip
@@ -551,3 +551,16 @@ class Policy:
 
 def _key(facts: Facts) -> str:
     return incident_key(facts.integration, facts.kind)
+
+
+def _mint(state: PolicyState, integration: str) -> str:
+    """A new thread id, never given before: the one place ids are made."""
+    thread = f"{integration}#{state.next_id}"
+    state.next_id += 1
+    return thread
+
+
+def _opened_facts(event: Event) -> Facts:
+    """The facts of the incident an OPENED event starts."""
+    return Facts(event.integration, _kind(event.failure), event.at, event.failure,
+                 event.failed_probes, event.next_trial_at, egress=event.egress)  # fmt: skip

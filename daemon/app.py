@@ -40,7 +40,7 @@ from alerts.model import (
     event_from_transition,
 )
 from alerts.outbox import Outbox
-from alerts.policy import Policy, incident_key
+from alerts.policy import Hold, Policy, incident_key
 from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
 from alerts.sinks import SinkStats
 from alerts.sinks.alertmanager import AlertmanagerSink
@@ -588,7 +588,7 @@ class Daemon:
             key: incident.facts
             for key, incident in self.outbox.state.incidents.items()
             if incident.facts.integration in self.integrations
-            and incident.held != "silence"
+            and incident.held is not Hold.SILENCE
             and incident.facts.kind in ALERTNAMES
         }
 

@@ -125,11 +125,7 @@ class ProbeStats:
         self._time(result.duration)
 
     def _time(self, seconds: float) -> None:
-        counts, total = self.histogram
-        bumped = tuple(
-            c + (seconds <= b) for c, b in zip(counts, (*BUCKETS, float("inf")), strict=True)
-        )
-        self.histogram = (bumped, total + seconds)  # one assignment: scrapes see it whole
+        self.histogram = observe(self.histogram, BUCKETS, seconds)  # one assignment
         self.last_duration = seconds
 
     def transition(self, event: Transition) -> None:

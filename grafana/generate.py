@@ -59,8 +59,9 @@ SUCCESS_RATIO = (
 )
 
 
-def target(expr: str, legend: str = "{{integration}}", ref: str = "A") -> dict[str, Any]:
-    return {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ref, "range": True}
+def target(expr: str, legend: str = "{{integration}}") -> dict[str, Any]:
+    """A query; `panel` gives it its refId (A, B, ... in order)."""
+    return {"datasource": DS, "expr": expr, "legendFormat": legend, "range": True}
 
 
 def panel(

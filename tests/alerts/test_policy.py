@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from alerts.model import (
     AlertSettings,
     Event,
@@ -341,3 +344,40 @@ def test_our_own_trouble_is_told_once_and_when_it_ends() -> None:
     assert [n.quiet for n in again] == [True]  # a refresh of the message, nothing sent
     (over,) = run.step(T0 + 90, Event("breakerwatch", EventKind.LOCAL_TROUBLE_ENDED, T0 + 90))
     assert (over.kind, over.thread) == (NoticeKind.RESOLVED, told.thread)
+
+
+_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["kit", "hubspot", "egress"]),
+        st.sampled_from([EventKind.OPENED, EventKind.CLOSED, EventKind.TRIAL,
+                         EventKind.TRIAL_FAILED, EventKind.THROTTLED, EventKind.THROTTLE_ENDED,
+                         EventKind.RETIRED, EventKind.OVERRIDDEN, EventKind.OVERRIDE_ENDED]),
+        st.floats(min_value=0.0, max_value=400.0),
+        st.booleans(),
+    ),
+    max_size=40,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EVENTS)
+def test_two_incidents_never_share_a_thread(
+    events: list[tuple[str, EventKind, float, bool]],
+) -> None:
+    """Whatever happens, in any order: a live incident's thread is its own, and a thread
+    that was resolved never opens again."""
+    run = Run(silenced={"hubspot": (T0 + 50, T0 + 150)}, flap_max_transitions=3,
+              storm_min_integrations=2, repeat_interval=60.0)  # fmt: skip
+    now, resolved = T0, set()
+    for name, kind, wait, auth in events:
+        now += wait
+        override = Override("disabled", "alice", "x") if "OVERRIDE" in kind.name else None
+        event = Event(name, kind, now, AUTH if auth else FAIL, 3, now + 30,
+                      egress=name == "egress", override=override)  # fmt: skip
+        for notice in run.step(now, event):
+            if notice.kind in (NoticeKind.OPENED, NoticeKind.STORM, NoticeKind.FLAPPING):
+                assert notice.thread not in resolved, notice
+            if notice.kind is NoticeKind.RESOLVED:
+                resolved.add(notice.thread)
+        threads = [incident.thread for incident in run.current.incidents.values()]
+        assert len(threads) == len(set(threads)), run.current.incidents
