@@ -32,7 +32,8 @@ class EventKind(enum.StrEnum):
     TRIAL = "trial"  # open -> half_open: a trial probe is running
     TRIAL_FAILED = "trial_failed"  # half_open -> open: still failing
     CLOSED = "closed"  # -> closed: the incident ends
-    THROTTLED = "throttled"  # 429s for longer than the threshold
+    THROTTLING = "throttling"  # 429s began: an incident once they last `throttled_after`
+    THROTTLED = "throttled"  # 429s for longer than the threshold: an incident now
     THROTTLE_ENDED = "throttle_ended"
     RETIRED = "retired"  # no longer probed here: removed from the config, or another shard's
     OVERRIDDEN = "overridden"  # an operator forced the breaker open or disabled it

@@ -23,6 +23,8 @@ Rules (design.md section 7; research/probe-monitors.md sections 4, 5 and 7):
   when the silence ends, one summary, which opens the incident if it is still failing.
 - Reminders every `repeat_interval` (0: none) while an incident is open.
 - 401/403 (auth) and long 429 (throttled) incidents are their own kinds, for their wording.
+  The daemon says when 429s begin and end; throttling becomes an incident once it has
+  lasted `throttled_after`.
 - An integration no longer probed here (removed from the config, or now another shard's)
   ends its incidents like a close, told as "no longer watched", never as a recovery.
 - An operator's hold on a breaker (forced open, disabled) and breakerwatch's own trouble
@@ -109,6 +111,12 @@ class PolicyState:
     burst: Burst | None = None
     egress: dict[str, str] = field(default_factory=dict)  # open canary -> its thread
     silenced: dict[str, list[Facts]] = field(default_factory=dict)  # what a silence hid
+    throttling: dict[str, Facts] = field(default_factory=dict)  # 429s since, not long yet
+
+    def throttled(self, integration: str) -> bool:
+        """Whether the policy knows `integration` as throttled (for long, or not yet)."""
+        key = incident_key(integration, IncidentKind.THROTTLED)
+        return integration in self.throttling or key in self.incidents
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +153,7 @@ class PolicyState:
             ),
             egress=data["egress"],
             silenced={k: [facts(f) for f in v] for k, v in data["silenced"].items()},
+            throttling={k: facts(v) for k, v in data.get("throttling", {}).items()},
         )
 
 
@@ -194,6 +203,10 @@ class Policy:
         self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
     ) -> None:
         kind = event.kind
+        if kind is EventKind.THROTTLING:  # told by `_tick` once it has lasted
+            facts = Facts(event.integration, IncidentKind.THROTTLED, event.at, event.failure)
+            state.throttling.setdefault(event.integration, facts)
+            return
         if kind in (EventKind.THROTTLED, EventKind.THROTTLE_ENDED):
             self._throttle(state, event, silenced, out)
             return
@@ -201,6 +214,7 @@ class Policy:
             self._standalone(state, event, out)
             return
         if kind is EventKind.RETIRED:  # its incidents end, told as such: nobody watches it here
+            state.throttling.pop(event.integration, None)
             self._closed(state, replace(event, kind=EventKind.CLOSED), out, retired=True)
             ended = replace(event, kind=EventKind.THROTTLE_ENDED)
             self._throttle(state, ended, silenced, out, retired=True)
@@ -384,6 +398,7 @@ class Policy:
             else:
                 self._tell(incident, out, event.at)
             return
+        state.throttling.pop(event.integration, None)
         ended = state.incidents.pop(key, None)
         if ended is None:
             return
@@ -466,6 +481,11 @@ class Policy:
     # -- time ----------------------------------------------------------------------------
 
     def _tick(self, state: PolicyState, now: float, silenced: Silenced, out: list[Notice]) -> None:
+        for name, begun in list(state.throttling.items()):
+            if now - begun.opened_at >= self.settings.throttled_after:
+                del state.throttling[name]
+                long = Event(name, EventKind.THROTTLED, begun.opened_at, begun.failure)
+                self._throttle(state, long, silenced, out)
         burst = state.burst
         if burst is not None and now > burst.deadline:
             state.burst = None

@@ -40,7 +40,7 @@ from alerts.model import (
     event_from_transition,
 )
 from alerts.outbox import Outbox
-from alerts.policy import Hold, Policy, incident_key
+from alerts.policy import Hold, Policy
 from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
 from alerts.sinks import SinkStats
 from alerts.sinks.alertmanager import AlertmanagerSink
@@ -238,13 +238,14 @@ class Daemon:
     async def _probe(self, name: str) -> None:
         integration = self.integrations.get(name)
         if integration is not None:
+            before = integration.stats.throttled_since
             result = await integration.probe()
             logger.debug("%s: %s", name, result.outcome.detail or result.outcome.kind)
             outcome = result.outcome
             if outcome.kind is Kind.LOCAL:
                 self.local_failure(outcome.error or "local", outcome.detail)
             if self.alerter is not None:
-                self._check_throttling(integration, result.outcome.status)
+                self._throttling(name, before, integration.stats.throttled_since, outcome.status)
 
     def local_failure(self, code: str, detail: str) -> None:
         """A probe (or the HTTP server) failed for want of our own resources: counted, never
@@ -289,20 +290,15 @@ class Daemon:
                 soft, needed, len(self._mine(self.config)), self.config.daemon.max_connections,
             )  # fmt: skip
 
-    def _check_throttling(self, integration: Integration, status: int | None) -> None:
-        """Throttled (429) for longer than `throttled_after` is an incident of its own."""
-        assert self.alerter is not None
-        assert self.config.alerts is not None
-        since = integration.stats.throttled_since
-        name = integration.name
-        told = incident_key(name, IncidentKind.THROTTLED) in self.outbox.state.incidents
-        now = self._wall()
-        if since is not None and not told:
-            if now - since >= self.config.alerts.settings.throttled_after:
-                failure = Failure("throttled", status or 429, None, "HTTP 429 Too Many Requests")
-                self._queue(Event(name, EventKind.THROTTLED, since, failure))
-        elif since is None and told:
-            self._queue(Event(name, EventKind.THROTTLE_ENDED, now))
+    def _throttling(
+        self, name: str, before: float | None, since: float | None, status: int | None
+    ) -> None:
+        """Tell the policy when 429s begin and end (it decides when that is an incident)."""
+        if since is not None and before is None:
+            failure = Failure("throttled", status or 429, None, "HTTP 429 Too Many Requests")
+            self._queue(Event(name, EventKind.THROTTLING, since, failure))
+        elif since is None and self.outbox.state.throttled(name):
+            self._queue(Event(name, EventKind.THROTTLE_ENDED, self._wall()))
 
     def _end_unwatched(self) -> None:
         """End the open incidents of integrations this replica no longer probes."""

@@ -381,3 +381,26 @@ def test_two_incidents_never_share_a_thread(
                 resolved.add(notice.thread)
         threads = [incident.thread for incident in run.current.incidents.values()]
         assert len(threads) == len(set(threads)), run.current.incidents
+
+
+def test_throttling_becomes_an_incident_only_once_it_has_lasted() -> None:
+    """The daemon says when 429s begin and end; the policy decides when that is news."""
+    run = Run(throttled_after=600.0)
+    throttled = Failure("throttled", 429, None, "HTTP 429 Too Many Requests")
+    assert run.step(T0, Event("sendgrid", EventKind.THROTTLING, T0, throttled)) == []
+    assert run.current.throttled("sendgrid")
+    assert run.step(T0 + 599) == []
+    (start,) = run.step(T0 + 600)
+    assert start.subject is not None
+    assert (start.kind, start.subject.kind, start.subject.opened_at) == (
+        NoticeKind.OPENED, IncidentKind.THROTTLED, T0,
+    )  # fmt: skip
+    again = Event("sendgrid", EventKind.THROTTLING, T0 + 700, throttled)  # after a restart
+    assert run.step(T0 + 700, again) == []
+    (end,) = run.step(T0 + 900, Event("sendgrid", EventKind.THROTTLE_ENDED, T0 + 900))
+    assert (end.kind, end.thread) == (NoticeKind.RESOLVED, start.thread)
+    assert not run.current.throttled("sendgrid")
+    brief = [Event("kit", EventKind.THROTTLING, T0 + 1000, throttled),
+             Event("kit", EventKind.THROTTLE_ENDED, T0 + 1300)]  # fmt: skip
+    assert run.step(T0 + 1300, *brief) == []
+    assert run.step(T0 + 5000) == []  # a short spell of 429s is never told
