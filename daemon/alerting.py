@@ -1,25 +1,243 @@
-"""Wiring of alerts: the sinks `[alerts]` asks for, and `breakerwatch test-alert`."""
+"""Alerts at run time: the alert loop over the outbox, the Alertmanager sink, silences and
+maintenance windows, their counters (rebuilt by a reload, counters kept); and `breakerwatch
+test-alert`.
+
+Everything the daemon has to say goes through `AlertRuntime.queue` as an `Event`: written
+to the state file, then the alert loop wakes. With no `[alerts]`, nothing is queued.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 import time
-from typing import TextIO
+from collections.abc import Callable, Container
+from typing import Any, TextIO
 
 import httpx
 
-from alerts.alertmanager import Alert
-from alerts.messages import render
-from alerts.model import Notice, NoticeKind
-from alerts.sinks import Sink, SinkError
-from alerts.sinks.alertmanager import channel_name, push
+from alerts.alertmanager import ALERTNAMES, Alert, Ledger
+from alerts.engine import Alerter
+from alerts.messages import duration, render
+from alerts.model import (
+    AlertSettings,
+    Event,
+    EventKind,
+    Facts,
+    Failure,
+    IncidentKind,
+    Notice,
+    NoticeKind,
+)
+from alerts.outbox import Outbox
+from alerts.policy import Hold, Policy
+from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
+from alerts.sinks import Sink, SinkError, SinkStats
+from alerts.sinks.alertmanager import AlertmanagerSink, channel_name, push
 from alerts.sinks.console import ConsoleSink
 from alerts.sinks.slack import SlackSink
 from alerts.sinks.webhook import WebhookSink
-from daemon.config import AlertmanagerConfig, AlertsConfig
+from daemon.config import AlertmanagerConfig, AlertsConfig, parse_duration
+from daemon.state import StateStore
 
-__all__ = ["build_sinks", "test_alert"]
+__all__ = ["AlertRuntime", "build_sinks", "test_alert"]
+
+logger = logging.getLogger("breakerwatch")
 
 TEST_FOR = 300.0  # seconds a test alert fires in Alertmanager
+
+
+class AlertRuntime:
+    """What `[alerts]` asks for, running: `watched()` says which integrations this replica
+    probes (Alertmanager hears only of theirs)."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        watched: Callable[[], Container[str]],
+        *,
+        wall: Callable[[], float],
+        console: TextIO,
+    ) -> None:
+        self.outbox = Outbox(store)
+        self.alerter: Alerter | None = None
+        self.alertmanager: AlertmanagerSink | None = None
+        self.settings = AlertSettings()
+        self._store = store
+        self._watched = watched
+        self._wall = wall
+        self._console = console
+        self._pushing: asyncio.Future[None] | None = None
+        self._silences = Silences((), ())
+        self._windows: tuple[MaintenanceWindow, ...] = ()
+
+    def configure(self, config: AlertsConfig | None) -> None:
+        """Build (or rebuild, on reload) the alerter; pending notices stay in the outbox."""
+        self.settings = config.settings if config is not None else AlertSettings()
+        self._windows = config.maintenance if config is not None else ()
+        self._refresh_silences()
+        if self.alerter is not None:
+            self.alerter.stop()
+        previous = self.sink_stats()
+        self._configure_alertmanager(config.alertmanager if config is not None else None)
+        if config is None:
+            self.alerter = None
+            return
+        wake = self.alertmanager.wake if self.alertmanager is not None else (lambda: None)
+        self.alerter = Alerter(
+            self.outbox, build_sinks(config, self._console), Policy(config.settings),
+            self.silenced, wall=self._wall, dashboard_url=config.settings.dashboard_url,
+            decided=wake,
+        )  # fmt: skip
+        for stats in (self.alerter.stats, self.alertmanager.stats if self.alertmanager else {}):
+            for name in stats.keys() & previous.keys():  # counters never go back
+                stats[name] = previous[name]
+
+    async def run(self) -> None:
+        """The alert loop, re-entered after a reload replaces it; until cancelled."""
+        while True:
+            alerter = self.alerter
+            if alerter is None:
+                await asyncio.sleep(1.0)
+                continue
+            await alerter.run()
+
+    async def stop(self) -> None:
+        """Stop telling Alertmanager (it keeps our alerts until their endsAt)."""
+        if self._pushing is not None:
+            self._pushing.cancel()
+            await asyncio.gather(self._pushing, return_exceptions=True)
+
+    # -- what the daemon says ------------------------------------------------------------
+
+    @property
+    def on(self) -> bool:
+        """Whether anything is told at all (`[alerts]` is set)."""
+        return self.alerter is not None
+
+    def queue(self, event: Event) -> None:
+        """Queue `event` for the policy and wake the alert loop (nothing without [alerts])."""
+        if self.alerter is None:
+            return
+        try:
+            self._store.record_event(event)
+        except (sqlite3.Error, OSError) as error:
+            logger.error("%s: cannot queue the alert: %s", event.integration, error)
+            return
+        self.alerter.wake()
+
+    def wake(self) -> None:
+        if self.alerter is not None:
+            self.alerter.wake()
+
+    def throttling(
+        self, name: str, before: float | None, since: float | None, status: int | None
+    ) -> None:
+        """Tell the policy when 429s begin and end (it decides when that is an incident)."""
+        if since is not None and before is None:
+            failure = Failure("throttled", status or 429, None, "HTTP 429 Too Many Requests")
+            self.queue(Event(name, EventKind.THROTTLING, since, failure))
+        elif since is None and self.on and self.outbox.state.throttled(name):
+            self.queue(Event(name, EventKind.THROTTLE_ENDED, self._wall()))
+
+    def end_unwatched(self) -> None:
+        """End the open incidents of integrations this replica no longer probes."""
+        if not self.on:
+            return
+        watched = self._watched()
+        incidents = self.outbox.state.incidents.values()
+        named = {i.facts.integration for i in incidents if i.facts.kind is not IncidentKind.LOCAL}
+        for name in sorted(n for n in named if n not in watched):
+            self.queue(Event(name, EventKind.RETIRED, self._wall()))
+
+    # -- silences ------------------------------------------------------------------------
+
+    def silenced(self, integration: str, now: float) -> str | None:
+        """The reason of the silence or maintenance window covering `integration` now."""
+        return self._silences.reason(integration, now)
+
+    async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]:
+        """List, add or end silences: (HTTP status, JSON body)."""
+        now = self._wall()
+        if action == "add":
+            name, by = arguments["integration"], arguments["by"]
+            if name != ALL and name not in self._watched():
+                return 404, {"error": f"no integration named {name!r} (use * for all)"}
+            try:
+                seconds = parse_duration(arguments["duration"])
+            except ValueError as error:
+                return 400, {"error": f"duration {error}"}
+            longest = self.settings.max_silence
+            if not 0 < seconds <= longest:
+                limit = duration(longest)
+                return 400, {
+                    "error": f"a silence lasts more than 0s and at most {limit} "
+                    "([alerts] max_silence)"
+                }
+            silence = self.outbox.add_silence(name, now, now + seconds, arguments["reason"], by)
+            logger.info("silenced %s for %ds by %s: %s", name, seconds, by, silence.reason)
+        elif action == "remove":
+            if not self.outbox.end_silence(arguments["id"], now):
+                return 404, {"error": f"no active silence with id {arguments['id']}"}
+            logger.info("silence %d ended by %s", arguments["id"], arguments["by"])
+        self._refresh_silences()
+        self.wake()
+        return 200, {"silences": [_silence_json(s) for s in self._silences.silences]}
+
+    def _refresh_silences(self) -> None:
+        self._silences = Silences(self.outbox.silences(self._wall()), self._windows)
+
+    # -- counters and Alertmanager -------------------------------------------------------
+
+    def sink_stats(self) -> dict[str, SinkStats]:
+        """Every sink's counters: the alerter's, then each Alertmanager's."""
+        stats = dict(self.alerter.stats) if self.alerter is not None else {}
+        if self.alertmanager is not None:
+            stats.update(self.alertmanager.stats)
+        return stats
+
+    def _configure_alertmanager(self, config: AlertmanagerConfig | None) -> None:
+        """The Alertmanager sink, (re)started; its ledger kept while its labels stay."""
+        old = self.alertmanager
+        if old is not None and self._pushing is not None:
+            self._pushing.cancel()
+        self.alertmanager, self._pushing = None, None
+        if config is None:
+            return
+        ledger = Ledger(config.resend_interval, dict(config.labels), ha=config.ha)
+        if old is not None and (old.ledger.hold, old.ledger.extra) == (ledger.hold, ledger.extra):
+            old.ledger.ha = config.ha
+            ledger = old.ledger
+        self.alertmanager = AlertmanagerSink(
+            config.urls, ledger, self._open_incidents, resend_interval=config.resend_interval,
+            wall=self._wall, timeout=config.timeout,
+        )  # fmt: skip
+        self._pushing = asyncio.ensure_future(self.alertmanager.run())
+
+    def _open_incidents(self) -> dict[str, Facts]:
+        """What Alertmanager hears: open incidents of the integrations this replica probes,
+        except those a silence or maintenance window holds (as Slack would not hear of them).
+        Operator holds and our own trouble are Prometheus rules' to tell (docs/monitoring.md)."""
+        watched = self._watched()
+        return {
+            key: incident.facts
+            for key, incident in self.outbox.state.incidents.items()
+            if incident.facts.integration in watched
+            and incident.held is not Hold.SILENCE
+            and incident.facts.kind in ALERTNAMES
+        }
+
+
+def _silence_json(silence: Silence) -> dict[str, Any]:
+    return {
+        "id": silence.id,
+        "integration": silence.integration,
+        "starts_at": silence.starts_at,
+        "ends_at": silence.ends_at,
+        "reason": silence.reason,
+        "by": silence.created_by,
+    }
 
 
 def build_sinks(config: AlertsConfig, console: TextIO | None = None) -> list[Sink]:

@@ -30,7 +30,7 @@ from daemon.config import (
     local_url,
     parse_listen,
 )
-from daemon.server import ACTIONS
+from daemon.holds import ACTIONS
 from daemon.sharding import MAX_SHARDS, Shard, assign, parse_shard
 from daemon.starter import starter_config
 from daemon.status import format_silences, format_table

@@ -241,6 +241,15 @@ class Config:
     integrations: tuple[IntegrationConfig, ...]
     alerts: AlertsConfig | None = None  # None: no [alerts] table, nothing is sent
 
+    def secrets(self) -> list[Secret]:
+        """Every secret the file references: what the log redacts."""
+        found = [token for _, token in self.daemon.admin_tokens]
+        for integration in self.integrations:
+            settings = integration.settings
+            headers = settings.get("headers") or {}
+            found += [v for v in (*settings.values(), *headers.values()) if isinstance(v, Secret)]
+        return found + (self.alerts.secrets() if self.alerts is not None else [])
+
 
 def load(
     path: Path,

@@ -45,17 +45,17 @@ from aiohttp import web
 
 from daemon.access import AccessRules, Credentials, credentials
 from daemon.config import DaemonConfig, format_address
+from daemon.holds import ACTIONS
 from daemon.metrics import CONTENT_TYPE, HttpStats
 from daemon.tls import ServerTls, TlsError
 from probes.outcome import local_cause
 from probes.text import printable
 
-__all__ = ["ACTIONS", "Endpoints", "HttpServer", "ListenError"]
+__all__ = ["Endpoints", "HttpServer", "ListenError"]
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
-ACTIONS = ("force-open", "disable", "reset")
 MAX_BODY = 1 << 20  # bytes of a request body
 IDLE_TIMEOUT = 15.0  # to send a request's head, and between requests on one connection
 BODY_TIMEOUT = 10.0  # to send a declared body

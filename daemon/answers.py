@@ -1,0 +1,75 @@
+"""What the HTTP endpoints are told (`daemon.server.Endpoints`), read from the daemon's
+parts: the fleet, the alerts, the holds, the state. The plain methods run on the server's
+thread (they only read); the coroutines, which change things, on the daemon's loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from daemon.alerting import AlertRuntime
+from daemon.fleet import Fleet
+from daemon.holds import Holds
+from daemon.metrics import DaemonStats, HttpStats, render
+from daemon.state import StateStore
+
+__all__ = ["Answers"]
+
+
+@dataclass
+class Answers:
+    fleet: Fleet
+    alerts: AlertRuntime
+    holds: Holds
+    store: StateStore
+    stats: DaemonStats
+    registry: CollectorRegistry  # the process, platform and build-info collectors
+    health: Callable[[], tuple[bool, str]]
+    ready: Callable[[], bool]
+    local_failure: Callable[[str, str], None]
+    trouble: Callable[[], str | None]  # what the daemon itself is short of, if anything
+    wall: Callable[[], float]
+    http: HttpStats | None = None  # the server's own numbers, once it exists
+
+    def metrics(self) -> bytes:
+        sinks = self.alerts.sink_stats() if self.alerts.on else None
+        self.stats.state_persisted = 0 if self.store.unpersisted else 1
+        return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http)
+
+    def status(self) -> dict[str, Any]:
+        now = self.wall()
+        integrations = [
+            integration.status()
+            | {"silenced": self.alerts.silenced(integration.name, now),
+               "override": self.holds.of(integration)}
+            for integration in self.fleet
+        ]  # fmt: skip
+        alerts = {
+            name: {"sent": stats.sent, "queued": stats.depth, "failures": dict(stats.failures)}
+            for name, stats in self.alerts.sink_stats().items()
+        }
+        return {
+            "version": version("breakerwatch"),
+            "shard": str(self.fleet.shard),
+            "summary": self.fleet.summary(),
+            "state": {"path": str(self.store.path), "problem": self.store.unpersisted},
+            "trouble": self.trouble(),
+            "integrations": integrations,
+            "alerts": alerts,
+        }
+
+    async def breaker_action(
+        self, name: str, action: str, *, reason: str, by: str
+    ) -> tuple[int, Any]:
+        integration = self.fleet.get(name)
+        if integration is None:
+            return 404, {"error": f"no integration named {name!r}"}
+        self.holds.act(integration, action, reason=reason, by=by)
+        return 200, integration.status() | {"override": self.holds.of(integration)}
+
+    async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]:
+        return await self.alerts.silences(action, **arguments)
