@@ -7,18 +7,22 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from daemon.config import IntegrationConfig
+from daemon.config import HttpSettings, IntegrationConfig
 from daemon.metrics import ProbeStats, Row
 from probes import Breaker, Result, RetryBudget
-from probes.adapters import Adapter, ClientOptions, HttpEndpointAdapter, adapter_class
+from probes.adapters import (
+    Adapter,
+    ClientOptions,
+    HttpEndpointAdapter,
+    VendorAdapter,
+    adapter_class,
+)
 
 __all__ = ["Integration", "build_adapter"]
 
 
 def build_adapter(config: IntegrationConfig, breaker: Breaker, options: ClientOptions) -> Adapter:
     """The adapter for `config`, with the probe's timeouts and the given breaker."""
-    settings = dict(config.settings)
-    cls = adapter_class(config.name, config.kind)
     common: ClientOptions = {
         **options,
         "breaker": breaker,
@@ -27,10 +31,17 @@ def build_adapter(config: IntegrationConfig, breaker: Breaker, options: ClientOp
         "timeout": config.timeout,
         "deadline": config.deadline,
     }
-    if cls is HttpEndpointAdapter:
-        return HttpEndpointAdapter(config.name, settings.pop("url"), **settings, **common)
-    credential = settings.pop("credential")
-    return cls(config.name, credential, **settings, **common)  # type: ignore[call-arg]
+    settings = config.settings
+    if isinstance(settings, HttpSettings):
+        return HttpEndpointAdapter(
+            config.name, settings.url, method=settings.method,
+            expect_status=settings.expect_status, headers=settings.headers, body=settings.body,
+            assertions=settings.assertions, max_latency=settings.max_latency,
+            tls_min_days=settings.tls_min_days, **common,
+        )  # fmt: skip
+    vendor = adapter_class(config.name, config.kind)
+    assert issubclass(vendor, VendorAdapter)
+    return vendor(config.name, settings.credential, base_url=settings.base_url, **common)
 
 
 class Integration:

@@ -10,7 +10,35 @@ from typing import Any
 
 import tomli_w
 
+from alerts.model import AlertSettings
+from daemon.config import format_duration
+from daemon.config.model import DEFAULT_INTERVAL, DEFAULT_TIMEOUT
+from probes import BreakerConfig, RetryPolicy
+from probes._settings import user_settings
+
 __all__ = ["starter_config"]
+
+
+def _defaults(cls: type, keys: dict[str, bool]) -> dict[str, Any]:
+    """The defaults of a settings dataclass, as config.toml writes them (`keys`: name ->
+    a duration): the starter's numbers are the code's, never a copy of them."""
+    defaults = cls()
+    values = {}
+    for name, is_duration in keys.items():
+        value = getattr(defaults, name)
+        if is_duration:
+            value = format_duration(value)
+        elif isinstance(value, frozenset):
+            value = sorted(value, key=["open", "close", "half_open"].index)
+        values[name] = value
+    return values
+
+
+BREAKER = _defaults(BreakerConfig, user_settings(BreakerConfig))
+RETRY = _defaults(RetryPolicy, user_settings(RetryPolicy))
+_ALERT_KEYS = {"notify_on": False, "flap_window": True, "flap_max_transitions": False,
+               "storm_window": True, "storm_min_integrations": False, "repeat_interval": True,
+               "throttled_after": True}  # fmt: skip
 
 _SECTIONS: list[tuple[str, dict[str, Any]]] = [
     (
@@ -29,7 +57,8 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         "# What every integration inherits; each may override any of it.",
-        {"defaults": {"interval": "30s", "timeout": "10s"}},
+        {"defaults": {"interval": format_duration(DEFAULT_INTERVAL),
+                      "timeout": format_duration(DEFAULT_TIMEOUT)}},
     ),
     (
         "# The circuit breaker: it opens after failure_threshold consecutive failed probes, or\n"
@@ -37,18 +66,12 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
         "# seen). While open, nothing is sent; one trial runs when reset_timeout ends, and the\n"
         "# open period doubles (backoff_multiplier) on every failed trial, up to\n"
         "# max_reset_timeout. success_threshold successful trials close it.",
-        {"defaults": {"breaker": {
-            "failure_threshold": 5, "reset_timeout": "30s", "max_reset_timeout": "30m",
-            "backoff_multiplier": 2.0, "success_threshold": 1, "half_open_permits": 1,
-            "failure_rate_threshold": 0.5, "window": 10, "min_calls": 5,
-            "slow_call_threshold": "0s",
-        }}},
+        {"defaults": {"breaker": BREAKER}},
     ),
     (
         "# Retries within one probe: full-jitter backoff from base_delay to max_delay;\n"
         "# max_attempts counts the first. A 401/403 or 4xx is never retried.",
-        {"defaults": {"retry": {"max_attempts": 3, "base_delay": "1s", "max_delay": "10s",
-                                "backoff_factor": 2.0, "jitter": True}}},
+        {"defaults": {"retry": RETRY}},
     ),
     (
         "# Alerts: one message per incident (posted when a breaker opens, edited and answered\n"
@@ -58,11 +81,7 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
         "#   token = \"env:SLACK_BOT_TOKEN\"\n"
         "#   channel = \"#integrations\"\n"
         "# then `breakerwatch test-alert`. Maintenance windows: see docs/alerts.md.",
-        {"alerts": {
-            "notify_on": ["open", "close"], "flap_window": "15m", "flap_max_transitions": 4,
-            "storm_window": "30s", "storm_min_integrations": 3, "repeat_interval": "0s",
-            "throttled_after": "10m", "console": True,
-        }},
+        {"alerts": {**_defaults(AlertSettings, _ALERT_KEYS), "console": True}},
     ),
     (
         "# The integrations. name is the metrics label; kind is convertkit, hubspot,\n"

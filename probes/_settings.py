@@ -8,7 +8,21 @@ prefixed with their path (`integrations[2].breaker.`), each one sentence saying 
 from __future__ import annotations
 
 import math
+from dataclasses import fields
+from types import MappingProxyType
 from typing import Any
+
+# Field metadata: what config.toml may set ("setting"), and which of those are durations
+# (written "30s" there, seconds here). The dataclass is the one home of these facts.
+SETTING = MappingProxyType({"setting": True})
+DURATION = MappingProxyType({"setting": True, "duration": True})
+
+
+def user_settings(cls: type) -> dict[str, bool]:
+    """The fields of a settings dataclass that config.toml sets: name -> is a duration."""
+    return {
+        f.name: bool(f.metadata.get("duration")) for f in fields(cls) if f.metadata.get("setting")
+    }
 
 
 class InvalidSetting(ValueError):

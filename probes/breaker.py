@@ -40,11 +40,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from types import SimpleNamespace
 from typing import Any
 
-from probes._settings import Checks, InvalidSetting
+from probes._settings import DURATION, SETTING, Checks, InvalidSetting
 from probes.outcome import Kind, Outcome, Reason
 from probes.retry import capped_exponential
 
@@ -100,18 +100,18 @@ class Rejection(enum.StrEnum):
 class BreakerConfig:
     """Breaker settings; durations in seconds. Invalid values raise `InvalidSetting`."""
 
-    failure_threshold: int = 5
-    reset_timeout: float = 30.0
-    max_reset_timeout: float = 1800.0
-    backoff_multiplier: float = 2.0
+    failure_threshold: int = field(default=5, metadata=SETTING)
+    reset_timeout: float = field(default=30.0, metadata=DURATION)
+    max_reset_timeout: float = field(default=1800.0, metadata=DURATION)
+    backoff_multiplier: float = field(default=2.0, metadata=SETTING)
     open_jitter: float = 0.2
-    success_threshold: int = 1
-    half_open_permits: int = 1
-    failure_rate_threshold: float = 0.5
-    window: int = 10
-    min_calls: int = 5
+    success_threshold: int = field(default=1, metadata=SETTING)
+    half_open_permits: int = field(default=1, metadata=SETTING)
+    failure_rate_threshold: float = field(default=0.5, metadata=SETTING)
+    window: int = field(default=10, metadata=SETTING)
+    min_calls: int = field(default=5, metadata=SETTING)
     window_max_age: float = 3600.0
-    slow_call_threshold: float = 0.0
+    slow_call_threshold: float = field(default=0.0, metadata=DURATION)
     slow_call_rate_threshold: float = 1.0
     decay_interval: float = 600.0
     lease_timeout: float = 60.0

@@ -21,11 +21,11 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
-from probes._settings import Checks, InvalidSetting
+from probes._settings import DURATION, SETTING, Checks, InvalidSetting
 from probes.outcome import Kind, Outcome
 
 __all__ = ["Retrier", "RetryBudget", "RetryPolicy", "Stop", "capped_exponential"]
@@ -42,11 +42,11 @@ def capped_exponential(base: float, factor: float, exponent: int, cap: float) ->
 class RetryPolicy:
     """How often and how patiently to retry one call; durations in seconds."""
 
-    max_attempts: int = 3  # including the first
-    base_delay: float = 1.0
-    max_delay: float = 10.0
-    backoff_factor: float = 2.0
-    jitter: bool = True
+    max_attempts: int = field(default=3, metadata=SETTING)  # including the first
+    base_delay: float = field(default=1.0, metadata=DURATION)
+    max_delay: float = field(default=10.0, metadata=DURATION)
+    backoff_factor: float = field(default=2.0, metadata=SETTING)
+    jitter: bool = field(default=True, metadata=SETTING)
 
     def __post_init__(self) -> None:
         _check_retry(self).raise_first()

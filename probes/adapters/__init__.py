@@ -11,7 +11,13 @@
 
 from __future__ import annotations
 
-from probes.adapters.base import Adapter, AdapterError, AdapterMetrics, ClientOptions
+from probes.adapters.base import (
+    Adapter,
+    AdapterError,
+    AdapterMetrics,
+    ClientOptions,
+    VendorAdapter,
+)
 from probes.adapters.endpoint import BodyAssertion, HttpEndpointAdapter
 from probes.adapters.hubspot import HubSpotAdapter
 from probes.adapters.kit import KitAdapter
@@ -30,6 +36,7 @@ __all__ = [
     "KitAdapter",
     "MailchimpAdapter",
     "SendGridAdapter",
+    "VendorAdapter",
     "adapter_class",
 ]
 

@@ -239,9 +239,17 @@ class Adapter:
 class VendorAdapter(Adapter):
     """An adapter for a vendor reached with one credential (an API key or a token).
 
-    Subclasses say how the credential travels (`auth_headers`) and, if the API root
+    Subclasses say what config.toml calls the credential (`credential_field`), what its form
+    must be (`credential_problem`), how it travels (`auth_headers`) and, if the API root
     depends on it, where to (`root`).
     """
+
+    credential_field: ClassVar[str] = "api_key"
+
+    @classmethod
+    def credential_problem(cls, credential: str) -> str | None:
+        """What is wrong with the credential's form, before any request; None if nothing."""
+        return None
 
     def __init__(
         self,
@@ -253,7 +261,10 @@ class VendorAdapter(Adapter):
     ) -> None:
         self.name = name
         value = reveal(credential)
-        root = self.root(value)  # always: it also validates the credential's form
+        problem = self.credential_problem(value)
+        if problem is not None:
+            raise AdapterError(name, self.credential_field, problem)
+        root = self.root(value)
         super().__init__(
             name,
             base_url=base_url or root,

@@ -25,6 +25,7 @@ class HubSpotAdapter(VendorAdapter):
     """
 
     kind = "hubspot"
+    credential_field = "token"
     default_base_url = "https://api.hubapi.com"
     health_path = "/account-info/v3/details"
 

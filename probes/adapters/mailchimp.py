@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from probes.adapters.base import AdapterError, VendorAdapter, json_body
+from probes.adapters.base import VendorAdapter, json_body
 from probes.outcome import InvalidResponse, Kind, Outcome
 
 __all__ = ["MailchimpAdapter", "datacenter", "subscriber_hash"]
@@ -41,16 +41,15 @@ class MailchimpAdapter(VendorAdapter):
     default_base_url = "https://{dc}.api.mailchimp.com"
     health_path = "/3.0/ping"
 
+    @classmethod
+    def credential_problem(cls, credential: str) -> str | None:
+        if datacenter(credential) is None:
+            return "the key has no data-centre suffix; a Mailchimp key ends in -<dc>, such as -us21"
+        return None
+
     def root(self, credential: str) -> str:
-        dc = datacenter(credential)
-        if dc is None:
-            raise AdapterError(
-                self.name,
-                "api_key",
-                "the key has no data-centre suffix; a Mailchimp key ends in -<dc>, such as -us21",
-            )
-        self.datacenter = dc
-        return self.default_base_url.format(dc=dc)
+        self.datacenter = datacenter(credential) or ""  # checked: credential_problem
+        return self.default_base_url.format(dc=self.datacenter)
 
     def auth_headers(self, credential: str) -> dict[str, str]:
         basic = base64.b64encode(f"breakerwatch:{credential}".encode()).decode()

@@ -10,6 +10,8 @@ from daemon.config import (
     AlertmanagerConfig,
     ConfigError,
     DaemonConfig,
+    HttpSettings,
+    VendorSettings,
     load,
     load_daemon,
     local_url,
@@ -98,18 +100,20 @@ def test_a_good_file_with_defaults_inherited_and_overridden() -> None:
     assert (mailchimp.interval, mailchimp.timeout) == (60.0, 5.0)
     assert mailchimp.breaker == BreakerConfig(failure_threshold=3, reset_timeout=45.0)
     assert mailchimp.retry == RetryPolicy(max_attempts=2, base_delay=0.5)
-    assert mailchimp.settings["credential"].reveal() == "abcdef0123-us21"
-    assert mailchimp.settings["base_url"] == "http://127.0.0.1:8600/mailchimp"
+    assert isinstance(mailchimp.settings, VendorSettings)
+    assert isinstance(billing.settings, HttpSettings)
+    assert mailchimp.settings.credential.reveal() == "abcdef0123-us21"
+    assert mailchimp.settings.base_url == "http://127.0.0.1:8600/mailchimp"
     assert kit.interval == 90.0
     assert kit.breaker.failure_threshold == 7
     assert kit.breaker.reset_timeout == 45.0  # inherited from [defaults.breaker]
     assert kit.retry.max_attempts == 1
-    assert billing.settings["method"] == "POST"
-    assert billing.settings["expect_status"] == (200, 204)
-    assert billing.settings["max_latency"] == 2.0
-    assert billing.settings["headers"]["X-Probe-Token"].reveal() == "billing-token"
-    assert billing.settings["headers"]["X-Team"] == "payments"
-    assert billing.settings["assertions"] == (
+    assert billing.settings.method == "POST"
+    assert billing.settings.expect_status == (200, 204)
+    assert billing.settings.max_latency == 2.0
+    assert billing.settings.headers["X-Probe-Token"].reveal() == "billing-token"
+    assert billing.settings.headers["X-Team"] == "payments"
+    assert billing.settings.assertions == (
         BodyAssertion(json_path="$.status", equals="ok"),
         BodyAssertion(contains="healthy"),
     )

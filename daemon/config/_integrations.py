@@ -1,0 +1,204 @@
+"""`[defaults]` and `[[integrations]]`: each integration with what it inherits applied, its
+breaker and retry settings checked against their ranges, and its kind's own settings.
+
+What may be set in `[breaker]` and `[retry]`, and which of it are durations, the
+dataclasses say (`probes._settings.user_settings`); what a vendor's credential is called
+and what form it must have, its adapter says (`VendorAdapter.credential_field`,
+`credential_problem`): this module only reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daemon.config._reader import DAY, TIMEOUT, Reader, Table, boolean, duration, string, url
+from daemon.config.model import (
+    DEFAULT_INTERVAL,
+    DEFAULT_TIMEOUT,
+    NAME,
+    HttpSettings,
+    IntegrationConfig,
+    VendorSettings,
+    parse_duration,
+)
+from probes import BreakerConfig, RetryPolicy
+from probes._settings import user_settings
+from probes.adapters import KINDS, BodyAssertion, VendorAdapter
+from probes.redact import is_sensitive_header
+from probes.secrets import Secret, is_reference
+
+__all__ = ["integrations_tables"]
+
+INTERVAL = duration(DAY)
+_RESILIENCE: dict[str, type[BreakerConfig] | type[RetryPolicy]] = {
+    "breaker": BreakerConfig,
+    "retry": RetryPolicy,
+}
+Resilience = dict[str, dict[str, Any]]  # "breaker" and "retry" -> their keyword arguments
+
+
+def integrations_tables(
+    tables: list[Table], defaults: Table, reader: Reader
+) -> tuple[IntegrationConfig, ...]:
+    """Every valid integration; the problems of the others are in `reader`."""
+    interval = defaults.value("interval", INTERVAL, DEFAULT_INTERVAL)
+    timeout = defaults.value("timeout", TIMEOUT, DEFAULT_TIMEOUT)
+    inherited = _resilience(defaults, reader, {})
+    built: list[IntegrationConfig] = []
+    names: set[str] = set()
+    for table in tables:
+        integration = _integration(table, reader, interval, timeout, inherited)
+        name = table.data.get("name")
+        if isinstance(name, str):  # even when the integration is invalid otherwise
+            if name in names:
+                reader.error(table.at("name"), f"{name!r} is used by another integration")
+            names.add(name)
+        if integration is not None:
+            built.append(integration)
+    return tuple(built)
+
+
+def _resilience(parent: Table, reader: Reader, inherited: Resilience) -> Resilience:
+    """`[breaker]` and `[retry]` of `parent` over `inherited`, their range problems
+    reported, except those `inherited` has: reported once, where they were written."""
+    found: Resilience = {}
+    for key, settings in _RESILIENCE.items():
+        table = parent.table(key)
+        fields = user_settings(settings)
+        values = dict(inherited.get(key, {}))
+        for name in sorted(fields.keys() & table.data.keys()):
+            check = parse_duration if fields[name] else (lambda v: v)
+            value = table.value(name, check, None)
+            if value is not None:
+                values[name] = value
+        table.finish(set(fields))
+        skip = settings.problems(**inherited[key]) if key in inherited else []
+        reader.problems(parent.at(key), settings.problems(**values), skip=skip)
+        found[key] = values
+    return found
+
+
+def _integration(
+    table: Table, reader: Reader, interval: float, timeout: float, inherited: Resilience
+) -> IntegrationConfig | None:
+    count = len(reader.errors)
+    name = table.value("name", _name, None)
+    if name is None and not table.has("name"):
+        reader.error(table.at("name"), "is required")
+    kind = table.value("kind", string(tuple(KINDS)), None)
+    if kind is None and not table.has("kind"):
+        reader.error(table.at("kind"), f"is required: one of {', '.join(KINDS)}")
+    own_interval = table.value("interval", INTERVAL, interval)
+    own_timeout = table.value("timeout", TIMEOUT, timeout)
+    if own_timeout >= own_interval:
+        reader.error(
+            table.at("timeout"), f"must be < interval ({own_interval:g}s) (got {own_timeout:g}s)"
+        )
+    own = _resilience(table, reader, inherited)
+    egress = table.value("egress", boolean, False)
+    settings = _kind_settings(table, kind, reader) if kind else None
+    table.finish()
+    if len(reader.errors) > count or name is None or kind is None or settings is None:
+        return None
+    if any(_RESILIENCE[key].problems(**values) for key, values in own.items()):
+        return None  # a problem of [defaults], reported there once
+    return IntegrationConfig(
+        name=name,
+        kind=kind,
+        interval=own_interval,
+        timeout=own_timeout,
+        breaker=reader.intern(BreakerConfig(**own["breaker"])),
+        retry=reader.intern(RetryPolicy(**own["retry"])),
+        settings=settings,
+        egress=egress,
+    )
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise ValueError(
+            "must be lower-case letters, digits, _ and -, starting with a letter or digit "
+            "(it is the metrics label)"
+        )
+    return value
+
+
+def _kind_settings(table: Table, kind: str, reader: Reader) -> VendorSettings | HttpSettings | None:
+    adapter = KINDS[kind]
+    if not issubclass(adapter, VendorAdapter):
+        return _http_settings(table, reader)
+    field = adapter.credential_field
+    secret = None
+    if not table.has(field):
+        reader.error(table.at(field), "is required (a reference such as env:NAME)")
+    else:
+        secret = reader.secret(table.at(field), table.take(field))
+        problem = adapter.credential_problem(secret.reveal()) if secret is not None else None
+        if problem is not None:
+            reader.error(table.at(field), problem)
+    base_url = table.value("base_url", url, None)
+    return VendorSettings(secret, base_url) if secret is not None else None
+
+
+def _http_settings(table: Table, reader: Reader) -> HttpSettings | None:
+    if not table.has("url"):
+        reader.error(table.at("url"), "is required for kind http")
+    target = table.value("url", url, None)
+    method = table.value("method", _method, "GET")
+    expect_status = table.value("expect_status", _statuses, (200,))
+    body = table.value("body", string(), None)
+    max_latency = table.value("max_latency", TIMEOUT, None)
+    tls_min_days = table.value("tls_min_days", _days, None)
+    headers = table.table("headers")
+    values: dict[str, str | Secret] = {}
+    for name, raw in headers.data.items():
+        headers.take(name)
+        where = headers.at(name)
+        if not isinstance(raw, str):
+            reader.error(where, f"must be a string (got {raw!r})")
+        elif is_reference(raw):
+            secret = reader.secret(where, raw)
+            if secret is not None:
+                values[name] = secret
+        elif is_sensitive_header(name):
+            reader.secret(where, raw)  # reports the inline secret, and how to reference it
+        else:
+            values[name] = raw
+    assertions = tuple(
+        found for item in table.array("assertions") if (found := _assertion(item, reader))
+    )
+    if target is None:
+        return None
+    return HttpSettings(
+        target, method, expect_status, body, values, assertions, max_latency, tls_min_days
+    )
+
+
+def _method(value: Any) -> str:
+    methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    return string(methods)(value.upper() if isinstance(value, str) else value)
+
+
+def _statuses(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise TypeError("must be a non-empty array of status codes")
+    for status in value:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError("each status must be a whole number from 100 to 599")
+    return tuple(value)
+
+
+def _days(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3650:
+        raise ValueError("must be a number of days > 0, at most 3650")
+    return float(value)
+
+
+def _assertion(table: Table, reader: Reader) -> BodyAssertion | None:
+    fields = {key: table.take(key) for key in ("contains", "json_path", "equals", "exists")}
+    table.finish()
+    try:
+        return BodyAssertion(**{k: v for k, v in fields.items() if v is not None})
+    except (TypeError, ValueError) as error:
+        reader.error(table.path, str(error))
+        return None
