@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
-from probes.simulator.faults import Fault, Mode  # noqa: E402
+from simulator.faults import Fault, Mode  # noqa: E402
 from tests.daemon.harness import DaemonProcess, churn_config, environment  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.simulator.helpers import running_simulator  # noqa: E402

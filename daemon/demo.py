@@ -18,8 +18,8 @@ from typing import TextIO
 
 from daemon.app import Daemon
 from daemon.config import ConfigError, load, local_url
-from probes.simulator import Simulator
-from probes.simulator.faults import Fault, Mode
+from simulator import Simulator
+from simulator.faults import Fault, Mode
 
 __all__ = ["run_demo"]
 

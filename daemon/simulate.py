@@ -8,7 +8,7 @@ import signal
 import sys
 from typing import TextIO
 
-from probes.simulator import Simulator
+from simulator import Simulator
 
 _AUTH = {
     "kit": "X-Kit-Api-Key",

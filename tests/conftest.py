@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import stop_leftovers
 from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.fakes.http_server import Reply, ScriptedServer
 from tests.simulator.helpers import admin
 

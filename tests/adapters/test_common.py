@@ -18,7 +18,7 @@ from probes.adapters import (
     SendGridAdapter,
     adapter_class,
 )
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.simulator.helpers import admin
 
 pytestmark = pytest.mark.anyio

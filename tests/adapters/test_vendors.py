@@ -21,7 +21,7 @@ from probes.adapters import (
     SendGridAdapter,
 )
 from probes.adapters.mailchimp import datacenter, subscriber_hash
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.fakes.http_server import Reply, ScriptedServer
 from tests.simulator.helpers import admin
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.simulator.helpers import admin
 
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))

@@ -15,7 +15,7 @@ from daemon.cli import main
 from daemon.config import load
 from daemon.metrics import DaemonStats, HttpStats, ProbeStats, Row, process_registry, render
 from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, Result, Stop
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import BREAKERWATCH, config_text, environment
 from tests.fakes.http_server import Reply, ScriptedServer
 from tests.simulator.helpers import admin

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from daemon.state import SCHEMA_VERSION
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import (
     BREAKERWATCH,
     DaemonProcess,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, config_text, notify_life_cycle
 
 ROOT = Path(__file__).resolve().parents[2]

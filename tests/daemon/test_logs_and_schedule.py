@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from daemon.scheduler import ProbeScheduler
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, config_text, environment
 from tests.simulator.helpers import admin
 

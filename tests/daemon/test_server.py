@@ -16,7 +16,7 @@ import httpx
 import pytest
 import trustme
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, breakerwatch, config_text, environment
 from tests.daemon.test_daemon import metric
 

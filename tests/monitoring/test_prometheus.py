@@ -21,7 +21,7 @@ import trustme
 import yaml
 
 from grafana.generate import expressions
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, alerts_config, config_text, environment
 from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from probes.simulator import Simulator
+from simulator import Simulator
 
 
 def call(sim: Simulator, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.simulator.helpers import admin, call
 
 KIT = {"X-Kit-Api-Key": "sim-kit-api-key"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.simulator.helpers import admin, bearer, call
 
 AUTH = bearer("sim-hubspot-token")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.simulator.helpers import admin, bearer, call
 
 KEY = {"X-Kit-Api-Key": "sim-kit-api-key"}

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.simulator.helpers import admin, basic, call
 
 KEY = "sim0123456789abcdef0123456789abcd-us21"

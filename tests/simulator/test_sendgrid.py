@@ -6,7 +6,7 @@ import math
 import time
 import uuid
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.simulator.helpers import admin, bearer, call
 
 AUTH = {**bearer("sim-sendgrid-api-key"), "Accept": "application/json"}

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.browser import Browser, needs_browser
 from tests.daemon.harness import DaemonProcess, config_text, environment
 from tests.daemon.test_daemon import metric

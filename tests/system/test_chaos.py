@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, churn_config, environment
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin

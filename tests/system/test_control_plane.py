@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from daemon.status import format_table
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, alerts_config, config_text, environment
 from tests.daemon.test_daemon import metric
 from tests.fakes.slack import FakeSlack

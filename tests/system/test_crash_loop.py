@@ -10,7 +10,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, churn_config, environment
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin

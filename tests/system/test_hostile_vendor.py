@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.alertmanagers import BINARY as ALERTMANAGER
 from tests.alertmanagers import Alertmanagers
 from tests.daemon.harness import (

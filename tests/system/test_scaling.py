@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from daemon.sharding import assign
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.alertmanagers import Alertmanagers, needs_alertmanager
 from tests.daemon.harness import DaemonProcess, config_text, environment
 from tests.fakes.slack import FakeSlack, Message

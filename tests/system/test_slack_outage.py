@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, alerts_config, config_text, environment
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin

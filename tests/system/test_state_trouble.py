@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from probes.simulator import Simulator
+from simulator import Simulator
 from tests.daemon.harness import (
     BREAKERWATCH,
     DaemonProcess,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from probes.simulator.faults import Fault, FaultError, FaultPlan, Malformed, Mode
-from probes.simulator.wire import SimRequest, SimResponse
+from simulator.faults import Fault, FaultError, FaultPlan, Malformed, Mode
+from simulator.wire import SimRequest, SimResponse
 
 __all__ = [
     "Limit",

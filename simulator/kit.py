@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from probes.simulator.vendor import (
+from simulator.vendor import (
     Limit,
     RateWindow,
     VendorFake,
@@ -14,7 +14,7 @@ from probes.simulator.vendor import (
     iso8601,
     limit_from,
 )
-from probes.simulator.wire import SimRequest, SimResponse, json_response
+from simulator.wire import SimRequest, SimResponse, json_response
 
 __all__ = ["KitFake"]
 

@@ -26,14 +26,14 @@ from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from typing import Any
 
-from probes.simulator.endpoint import EndpointFake
-from probes.simulator.faults import Fault, FaultError
-from probes.simulator.hubspot import HubSpotFake
-from probes.simulator.kit import KitFake
-from probes.simulator.mailchimp import MailchimpFake
-from probes.simulator.sendgrid import SendGridFake
-from probes.simulator.vendor import VendorFake
-from probes.simulator.wire import SimRequest, SimResponse, WireServer, json_response
+from simulator.endpoint import EndpointFake
+from simulator.faults import Fault, FaultError
+from simulator.hubspot import HubSpotFake
+from simulator.kit import KitFake
+from simulator.mailchimp import MailchimpFake
+from simulator.sendgrid import SendGridFake
+from simulator.vendor import VendorFake
+from simulator.wire import SimRequest, SimResponse, WireServer, json_response
 
 __all__ = ["DEFAULT_CREDENTIALS", "Simulator"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from probes.simulator.vendor import VendorFake, html_error
-from probes.simulator.wire import SimRequest, SimResponse, json_response
+from simulator.vendor import VendorFake, html_error
+from simulator.wire import SimRequest, SimResponse, json_response
 
 __all__ = ["EndpointFake"]
 

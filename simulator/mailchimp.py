@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from probes.simulator.vendor import (
+from simulator.vendor import (
     Limit,
     VendorFake,
     basic_password,
@@ -16,7 +16,7 @@ from probes.simulator.vendor import (
     iso8601,
     limit_from,
 )
-from probes.simulator.wire import SimRequest, SimResponse, json_response
+from simulator.wire import SimRequest, SimResponse, json_response
 
 __all__ = ["MailchimpFake"]
 
