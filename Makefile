@@ -1,9 +1,15 @@
 # Two commands on a fresh machine: `make run` and `make test`. Each builds .venv when missing.
+# `make check` is the fast loop: lint, types and every test that starts no child process.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench bench-daemon bench-alerts dashboards install uninstall clean
+# Test workers (pytest-xdist): most of the suite waits on sockets and timers, not on the
+# CPU, so four workers on two cores finish sooner than two. The longest tests start first
+# (tests/conftest.py) and idle workers take over queued ones (worksteal).
+WORKERS ?= 4
+
+.PHONY: run test check lint typecheck unit bench bench-daemon bench-alerts dashboards install uninstall clean
 
 $(VENV)/.test: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "breakerwatch needs Python 3.11 or newer")'
@@ -20,6 +26,9 @@ run: $(VENV)/.test
 
 test: lint typecheck unit
 
+check: lint typecheck
+	$(BIN)/pytest -n $(WORKERS) --dist worksteal -m "not system and not soak"
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -28,7 +37,7 @@ typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
 unit: $(VENV)/.test
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist worksteal
 
 bench: $(VENV)/.bench
 	$(BIN)/python bench/breakers.py

@@ -3,8 +3,8 @@
 Alertmanager is level-triggered: a client says which alerts are firing, again and again,
 each with an `endsAt` a few re-sends ahead, and resolves one by sending it with `endsAt`
 now. Every replica of breakerwatch sends the same alert (same labels) for the same
-incident, and Alertmanager's cluster turns them into one notification (design.md section
-10). So, following what Prometheus itself does (its notifier):
+incident, and Alertmanager's cluster turns them into one notification (docs/scaling.md).
+So, following what Prometheus itself does (its notifier):
 
 - each open incident is one alert: `alertname` BreakerOpen, CredentialsRefused or Throttled,
   labels `integration`, `reason` and `severity` (plus the configured extra labels), and the

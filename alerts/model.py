@@ -213,7 +213,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """`[alerts]` of config.toml (design.md section 7); durations in seconds."""
+    """`[alerts]` of config.toml (docs/alerts.md); durations in seconds."""
 
     notify_on: frozenset[str] = frozenset({"open", "close"})
     flap_window: float = 900.0

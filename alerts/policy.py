@@ -5,7 +5,7 @@ returns the notices to send; `state` (a `PolicyState`) is everything the policy 
 and round-trips through JSON so the outbox can store it in the same transaction as the
 notices it led to. Given the same state, events and time it always decides the same.
 
-Rules (design.md section 7; research/probe-monitors.md sections 4, 5 and 7):
+Rules (docs/alerts.md says why each is there):
 - An incident starts when a breaker opens and ends when it closes. A breaker that opens
   again while its incident is unresolved (a restart, a failed trial) continues the incident.
 - Flap damping: more than `flap_max_transitions` opens and closes within `flap_window`

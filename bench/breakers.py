@@ -2,7 +2,7 @@
 
     make bench                      # or: .venv/bin/python bench/breakers.py [--quick]
 
-Scenarios (research/circuit-breakers.md 6.3):
+Scenarios (docs/benchmarks.md has the results):
   S1  closed path, sync: ns per protected call of a trivial function (best of 5 repeats)
   S2  closed path, asyncio: ns per protected await
   S3  rejection while open: ns per refused call (raising, and our non-raising try_acquire)

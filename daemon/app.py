@@ -86,7 +86,7 @@ class Daemon:
         self._configure_logging(self.config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):  # first: a stop during start-up still counts
-            loop.add_signal_handler(sig, self._stop.set)
+            loop.add_signal_handler(sig, self.stop)
         daemon = self.config.daemon
         try:
             self.store = StateStore.open(daemon.state_dir, wall=self._wall)
@@ -127,6 +127,10 @@ class Daemon:
         trouble.cancel()
         await self._shutdown(alerting)
         return 0
+
+    def stop(self) -> None:
+        """Ask `run()` to finish, as SIGTERM does."""
+        self._stop.set()
 
     def _parts(self) -> Answers:
         """The fleet, the alerts and the holds over the opened state; what the endpoints

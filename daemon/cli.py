@@ -1,4 +1,4 @@
-"""The `breakerwatch` command line (design.md section 2).
+"""The `breakerwatch` command line (README.md, "Commands"; docs/operations.md).
 
 Exit codes: 0 ok; 1 a bad config, a failed check or probe, or a daemon that cannot start;
 2 a usage error. Errors are one sentence each, on stderr, never a traceback.

@@ -1,4 +1,4 @@
-"""The Prometheus exposition: design.md section 5, rendered straight from compact state.
+"""The Prometheus exposition (docs/metrics.md), rendered straight from compact state.
 
 One `ProbeStats` per integration holds its counters and its latency histogram; the
 breaker's own state supplies the breaker gauges. `render` writes the text format directly

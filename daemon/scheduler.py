@@ -2,8 +2,8 @@
 
 One interval job per integration (jittered, coalesced, never overlapping itself, late runs
 allowed for half an interval), a one-off trial job when a breaker's open period ends, and
-a heartbeat job whose freshness `/healthz` and the systemd watchdog report. The pitfalls of
-research/ecosystem-conventions.md 3.4 are handled: the scheduler starts inside the running
+a heartbeat job whose freshness `/healthz` and the systemd watchdog report. APScheduler 3.x's
+pitfalls (docs/architecture.md, "The schedule") are handled: the scheduler starts inside the running
 loop; `misfire_grace_time` goes in the job; missed runs are counted, not silent; the
 cancellations of shutdown are not reported as job errors.
 """

@@ -15,6 +15,7 @@ from daemon.config import format_duration
 from daemon.config.model import DEFAULT_INTERVAL, DEFAULT_TIMEOUT
 from probes import BreakerConfig, RetryPolicy
 from probes._settings import user_settings
+from probes.adapters import KINDS
 
 __all__ = ["starter_config"]
 
@@ -84,9 +85,9 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
         {"alerts": {**_defaults(AlertSettings, _ALERT_KEYS), "console": True}},
     ),
     (
-        "# The integrations. name is the metrics label; kind is convertkit, hubspot,\n"
-        "# mailchimp, sendgrid or http. base_url replaces the vendor's API root (a proxy, or\n"
-        "# `breakerwatch simulate`: http://127.0.0.1:8600/<kind>).",
+        "# The integrations. name is the metrics label; kind is one of\n"
+        f"# {', '.join(KINDS)}. base_url replaces the vendor's API root\n"
+        "# (a proxy, or `breakerwatch simulate`: http://127.0.0.1:8600/<kind>).",
         {"integrations": [
             {"name": "mailchimp", "kind": "mailchimp", "api_key": "env:MAILCHIMP_API_KEY"},
             {"name": "hubspot", "kind": "hubspot", "token": "env:HUBSPOT_TOKEN"},

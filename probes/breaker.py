@@ -1,6 +1,6 @@
 """The circuit breaker: a state machine over an injected monotonic clock.
 
-Semantics are section 4 of research/circuit-breakers.md:
+Semantics (docs/resilience.md, "The breaker", with its sources):
 
 - CLOSED admits every call. It trips to OPEN on `failure_threshold` consecutive failures,
   or once `min_calls` outcomes are in the last `window` and their failure rate (or, when
@@ -751,7 +751,7 @@ class Breaker:
             )
 
     def restore(self, snapshot: BreakerSnapshot) -> None:
-        """Resume from `snapshot` (research 4.8), without publishing a transition.
+        """Resume from `snapshot` without publishing a transition (docs/resilience.md).
 
         OPEN keeps its remaining time, clamped to [0, open_for] so a clock that went back
         while we were down cannot stretch it; HALF_OPEN comes back as OPEN with nothing

@@ -1,6 +1,6 @@
 """Server hints about when to come back: Retry-After and rate-limit reset headers.
 
-Pure functions of header values and a reference time. Precedence (research 4.6):
+Pure functions of header values and a reference time. Precedence (docs/resilience.md, "Throttling"):
 `Retry-After` in either RFC 9110 form (delay-seconds or an HTTP-date), then, on a 429
 only, the vendor's reset header (`X-RateLimit-Reset`, which SendGrid sends as Unix epoch
 seconds, or the draft-standard `RateLimit-Reset` in seconds).

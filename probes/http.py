@@ -3,8 +3,8 @@
 Every request goes: breaker admission (once per call) → retry loop (the breaker is
 re-checked before every retry) → one attempt, bounded in total time and in body size →
 the classifier. The breaker records one outcome per call, after its retries: the failure
-threshold counts failed probes, not attempts (research 4.2 leaves the choice open; per
-call is what an operator counting "failed probes" expects).
+threshold counts failed probes, not attempts (per call is what an operator counting
+"failed probes" expects; docs/resilience.md, "One outcome per call").
 
 Secrets (the values of sensitive headers, and any passed in `secrets`) are redacted from
 every outcome detail, log line and exception this module produces. Hooks receive each

@@ -1,7 +1,7 @@
 """One classifier from an HTTP response or an exception to an `Outcome`.
 
 The same outcome feeds the breaker, the retry policy and the metrics, so they never
-disagree about what happened. The taxonomy is section 4.2 of research/circuit-breakers.md:
+disagree about what happened. The taxonomy (docs/resilience.md, "Outcomes"):
 
 | observation                                   | kind      | reason           | retried    |
 |-----------------------------------------------|-----------|------------------|------------|

@@ -14,9 +14,9 @@ malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
     DELETE /__admin__/<vendor>/requests    forget them
     POST   /__admin__/reset                all healthy, logs and stored records cleared
 
-The fakes follow research/vendor-apis.md section 6: the vendors' exact auth failures, error
-bodies and content types, rate-limit headers (or their absence), and core write
-operations with their real validation.
+The fakes follow the vendors' documentation (docs/integrations.md cites it): their exact
+auth failures, error bodies and content types, rate-limit headers (or their absence), and
+core write operations with their real validation.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""HubSpot with a private-app token, as research/vendor-apis.md sections 2 and 6.2 describe."""
+"""HubSpot with a private-app token, as docs/integrations.md describes."""
 
 from __future__ import annotations
 

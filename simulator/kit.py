@@ -1,4 +1,4 @@
-"""Kit (ConvertKit) API v4, as research/vendor-apis.md sections 1 and 6.1 describe it."""
+"""Kit (ConvertKit) API v4, as docs/integrations.md describes it."""
 
 from __future__ import annotations
 

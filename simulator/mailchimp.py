@@ -1,4 +1,4 @@
-"""Mailchimp Marketing API 3.0, as research/vendor-apis.md sections 3 and 6.3 describe it."""
+"""Mailchimp Marketing API 3.0, as docs/integrations.md describes it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Twilio SendGrid v3, as research/vendor-apis.md sections 4 and 6.4 describe it."""
+"""Twilio SendGrid v3, as docs/integrations.md describes it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A vendor fake subclasses `VendorFake` and supplies its routes, how it reads a credential,
 and its own answers to a refused credential, throttling and server errors, following
-research/vendor-apis.md. The base applies the current fault before the healthy path.
+docs/integrations.md. The base applies the current fault before the healthy path.
 """
 
 from __future__ import annotations

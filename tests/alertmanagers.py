@@ -120,8 +120,8 @@ class Alertmanagers:
             if process.poll() is None:
                 process.terminate()
         for process in self.processes:
-            try:
-                process.wait(timeout=10)
+            try:  # a clustered Alertmanager takes 10 s and more to leave; nothing needs it to
+                process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)

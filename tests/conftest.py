@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,35 @@ def _no_daemon_outlives_its_test() -> Iterator[None]:
     """A test that fails before stopping its daemon must not leave it running."""
     yield
     stop_leftovers()
+
+
+SYSTEM = Path(__file__).parent / "system"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/system/ runs the daemon as a process: it is `system`. The
+    longest run first (soaks, then system tests), so that parallel workers finish together."""
+    for item in items:
+        if SYSTEM in item.path.parents:
+            item.add_marker(pytest.mark.system)
+    items.sort(key=lambda item: (not item.get_closest_marker("soak"),
+                                 not item.get_closest_marker("system")))  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _child_processes_only_in_system_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make check` leaves out the tests marked `system`; a test that starts a child process
+    (the daemon, the CLI, Prometheus, a browser) must carry the mark, or it fails here."""
+    if request.node.get_closest_marker("system") is not None:
+        return
+    test = request.node.nodeid
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{test} starts a child process: mark it @pytest.mark.system")
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
-"""Test helpers: a clock the test drives, free loopback ports, and the texts of a message."""
+"""Test helpers: a clock the test drives, free loopback ports, the texts of a message, and
+how long a soak runs."""
 
 from __future__ import annotations
 
+import math
+import os
 import socket
 
 
@@ -40,3 +43,18 @@ def texts(value: object) -> list[str]:
     if isinstance(value, list):
         return [t for v in value for t in texts(v)]
     return []
+
+
+def soak(amount: float) -> float:
+    """How much a soak test does (seconds, rounds): `amount` as CI runs it, times
+    $BREAKERWATCH_SOAK_SCALE (0.2 for a fifth, while working on one)."""
+    scale = os.environ.get("BREAKERWATCH_SOAK_SCALE", "1")
+    try:
+        factor = float(scale)
+    except ValueError:
+        factor = math.nan
+    if not 0 < factor <= 10:
+        raise ValueError(
+            f"BREAKERWATCH_SOAK_SCALE must be a number in (0, 10], such as 0.2 (got {scale!r})"
+        )
+    return amount * factor

@@ -1,4 +1,4 @@
-"""Snapshot and restore across a restart: the rules of research/circuit-breakers.md 4.8."""
+"""Snapshot and restore across a restart: the rules of docs/resilience.md, "Persistence"."""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.system  # the daemon (or the CLI) as a process
 
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
 

@@ -1,4 +1,4 @@
-"""The fake Slack against the facts sheet (vendor-apis.md sections 5 and 6.5), through
+"""The fake Slack against the vendor facts (docs/integrations.md, "Slack"), through
 slack-sdk's own clients where the sheet speaks of what the SDK sees, raw HTTP elsewhere."""
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def test_webhook_success_is_plain_text_ok(slack: FakeSlack) -> None:
 
 
 def test_webhook_takes_legacy_attachments(slack: FakeSlack) -> None:
-    """vendor-apis.md 5.5: a webhook body may carry attachments instead of text (what
+    """Slack's webhook docs: a body may carry attachments instead of text (what
     Alertmanager's Slack receiver sends); an attachment that says nothing is refused."""
     attachment = {"title": "[FIRING:1] kit", "fallback": "[FIRING:1] kit", "color": "danger"}
     response = WebhookClient(slack.webhook_url()).send(attachments=[attachment])

@@ -246,6 +246,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.system
 def test_a_real_emfile_is_local(server: ScriptedServer) -> None:
     """A process out of file descriptors, calling a healthy server: the call fails, and it
     is ours, not the server's."""

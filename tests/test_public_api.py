@@ -19,7 +19,7 @@ def test_exported_names_are_exactly_the_public_api() -> None:
 
 
 def test_metric_label_enums_are_the_design_catalogue() -> None:
-    # design.md section 5: these strings are Prometheus label values.
+    # These strings are Prometheus label values (docs/metrics.md): renaming one breaks dashboards.
     assert [s.value for s in probes.State] == [
         "closed", "open", "half_open", "forced_open", "disabled",
     ]  # fmt: skip

@@ -1,7 +1,7 @@
 """The Slack incoming-webhook sink: one new message per notice (a webhook cannot edit).
 
 A webhook answers HTTP 200 with the plain text `ok`; errors are a status and a short text
-(vendor-apis.md 5.5). slack-sdk's AsyncWebhookClient does not raise on them, so each is
+(docs/integrations.md, "Slack"). slack-sdk's AsyncWebhookClient does not raise on them, so each is
 mapped here; its retry handlers retry once on a 429, 500/503 and a dropped connection.
 """
 

@@ -17,7 +17,7 @@ __all__ = ["HubSpotAdapter"]
 
 
 class HubSpotAdapter(VendorAdapter):
-    """HubSpot (research/vendor-apis.md section 2).
+    """HubSpot (docs/integrations.md, with HubSpot's own pages).
 
     A 429 names its policy: the DAILY limit resets at midnight in the account's time zone
     (learned from the health check), so the cooldown lasts until then; the ten-secondly

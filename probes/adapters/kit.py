@@ -17,7 +17,7 @@ _THROTTLE_WINDOW = 60.0
 
 
 class KitAdapter(VendorAdapter):
-    """Kit v4 with an API key (research/vendor-apis.md section 1)."""
+    """Kit v4 with an API key (docs/integrations.md, with Kit's own pages)."""
 
     kind = "convertkit"
     default_base_url = "https://api.kit.com"

@@ -30,7 +30,7 @@ def subscriber_hash(email: str) -> str:
 
 
 class MailchimpAdapter(VendorAdapter):
-    """Mailchimp (research/vendor-apis.md section 3).
+    """Mailchimp (docs/integrations.md, with Mailchimp's own pages).
 
     The API root is `https://<dc>.api.mailchimp.com` with `<dc>` from the key's suffix;
     `base_url` replaces it (tests, proxies). Errors are RFC 7807 problem documents. A bare

@@ -12,7 +12,7 @@ __all__ = ["SendGridAdapter"]
 
 
 class SendGridAdapter(VendorAdapter):
-    """SendGrid (research/vendor-apis.md section 4).
+    """SendGrid (docs/integrations.md, with SendGrid's own pages).
 
     Every answer carries `X-RateLimit-Remaining`, reported as headroom; a 429's wait comes
     from `X-RateLimit-Reset` (epoch seconds), which the classifier already reads.

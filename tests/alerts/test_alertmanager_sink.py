@@ -22,7 +22,7 @@ from tests.alertmanagers import Alertmanagers, needs_alertmanager
 from tests.fakes.slack import FakeSlack
 from tests.support import free_port
 
-pytestmark = needs_alertmanager
+pytestmark = [needs_alertmanager, pytest.mark.system]
 
 DOWN = Failure("http_5xx", 503, "HTTP 503", "HTTP 503 Service Unavailable")
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))

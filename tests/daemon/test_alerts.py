@@ -27,6 +27,8 @@ from tests.daemon.harness import (
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
 
+pytestmark = pytest.mark.system  # the daemon (or the CLI) as a process
+
 TOKEN = "xoxb-test-token"
 
 

@@ -27,6 +27,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.system
 def test_check_says_ok_or_lists_every_problem(simulator: Simulator, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(config_text(simulator, tmp_path / "state"))
@@ -43,6 +44,7 @@ def test_check_says_ok_or_lists_every_problem(simulator: Simulator, tmp_path: Pa
     ]  # fmt: skip
 
 
+@pytest.mark.system
 def test_init_writes_a_valid_commented_starter_and_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     first = run("init", str(path))
@@ -76,6 +78,7 @@ def test_init_writes_a_valid_commented_starter_and_never_overwrites(tmp_path: Pa
     assert path.read_text() == text
 
 
+@pytest.mark.system
 def test_probe_explain(simulator: Simulator, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(config_text(simulator, tmp_path / "state"))
@@ -213,6 +216,7 @@ NO_PROMTOOL = "promtool is not installed (.ci/run installs Debian's prometheus p
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason=NO_PROMTOOL)
+@pytest.mark.system
 def test_promtool_accepts_every_series() -> None:
     lint = subprocess.run(
         ["promtool", "check", "metrics"], input=sample_page(), capture_output=True, text=True,

@@ -25,6 +25,8 @@ from tests.daemon.harness import (
 )
 from tests.simulator.helpers import admin
 
+pytestmark = pytest.mark.system  # the daemon (or the CLI) as a process
+
 
 @pytest.fixture
 def setup(simulator: Simulator, tmp_path: Path) -> tuple[Simulator, Path, dict[str, str]]:

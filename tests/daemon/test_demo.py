@@ -9,7 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.daemon.harness import BREAKERWATCH
+
+pytestmark = pytest.mark.system  # the daemon (or the CLI) as a process
 
 ROOT = Path(__file__).resolve().parents[2]
 

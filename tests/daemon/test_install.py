@@ -17,10 +17,13 @@ from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, config_text, notify_life_cycle
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None,
-    reason="systemd-analyze is not installed (.ci/run installs Debian's systemd package)",
-)
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        shutil.which("systemd-analyze") is None,
+        reason="systemd-analyze is not installed (.ci/run installs Debian's systemd package)",
+    ),
+]
 
 
 def make(target: str, root: Path) -> subprocess.CompletedProcess[str]:

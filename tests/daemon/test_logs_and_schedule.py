@@ -7,12 +7,15 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from daemon.scheduler import ProbeScheduler
 from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, config_text, environment
 from tests.simulator.helpers import admin
 
 
+@pytest.mark.system
 def test_json_logs_are_one_object_per_line(simulator: Simulator, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     text = config_text(simulator, tmp_path / "state").replace(

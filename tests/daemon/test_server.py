@@ -20,6 +20,8 @@ from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, breakerwatch, config_text, environment
 from tests.daemon.test_daemon import metric
 
+pytestmark = pytest.mark.system  # the daemon (or the CLI) as a process
+
 TOKENS = {"ALICE_TOKEN": "alice-token-0123456789abcdef", "DEPLOY_TOKEN": "deploy-token-0123456789"}
 PASSWORD = "scrape-pass-0123"
 JSON = {"Content-Type": "application/json"}

@@ -99,6 +99,7 @@ def test_the_config_key_and_the_environment_variable() -> None:
     ]
 
 
+@pytest.mark.system
 def test_check_prints_the_assignment(tmp_path: Path) -> None:
     names = [f"customer-{i}" for i in range(12)]
     config = tmp_path / "config.toml"

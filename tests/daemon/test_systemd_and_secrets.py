@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from simulator import Simulator
 from tests.alertmanagers import BINARY as ALERTMANAGER
@@ -22,6 +23,8 @@ from tests.daemon.harness import (
 )
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import admin
+
+pytestmark = pytest.mark.system  # the daemon (or the CLI) as a process
 
 
 def test_the_daemon_speaks_the_notify_protocol_in_order(

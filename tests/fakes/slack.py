@@ -1,4 +1,4 @@
-"""A loopback fake of Slack's Web API and incoming webhooks (vendor-apis.md sections 5, 6.5).
+"""A loopback fake of Slack's Web API and incoming webhooks (docs/integrations.md, "Slack").
 
 Web API (`POST /api/<method>`): `chat.postMessage`, `chat.update`, `auth.test`. JSON or
 form bodies; `Authorization: Bearer` (or a `token` form field). Platform errors are HTTP 200

@@ -28,6 +28,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @needs_promtool
+@pytest.mark.system
 def test_rules_are_valid() -> None:
     done = promtool("check", "rules", "prometheus/alerts.yml", "prometheus/recording.yml")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -36,12 +37,14 @@ def test_rules_are_valid() -> None:
 
 
 @needs_promtool
+@pytest.mark.system
 def test_the_example_scrape_config_is_valid() -> None:
     done = promtool("check", "config", "prometheus/scrape.yml")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 @needs_promtool
+@pytest.mark.system
 def test_every_alerting_rule_has_a_unit_test_and_they_pass() -> None:
     rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
@@ -122,6 +125,7 @@ def test_provisioning_points_at_the_dashboards() -> None:
 
 
 @pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool is not installed (.ci/run)")
+@pytest.mark.system
 def test_the_example_alertmanager_config_is_valid_and_groups_by_integration() -> None:
     done = subprocess.run(
         ["amtool", "check-config", "prometheus/alertmanager.yml"],

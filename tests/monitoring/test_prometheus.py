@@ -29,10 +29,13 @@ from tests.monitoring.test_files import PROMETHEUS, dashboards
 from tests.simulator.helpers import admin
 from tests.support import free_port
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None,
-    reason="prometheus is not installed (.ci/run installs Debian's prometheus package)",
-)
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None,
+        reason="prometheus is not installed (.ci/run installs Debian's prometheus package)",
+    ),
+]
 # What Grafana would put in place of the dashboards' variables; the scrape interval is 1 s.
 VARIABLES = {"$__rate_interval": "5s", "$job": "breakerwatch", "$integration": ".*"}
 

@@ -1,4 +1,4 @@
-"""The HubSpot fake against the facts sheet (research/vendor-apis.md sections 2 and 6.2)."""
+"""The HubSpot fake against the vendor facts (docs/integrations.md, HubSpot)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Kit fake against the facts sheet (research/vendor-apis.md sections 1 and 6.1)."""
+"""The Kit fake against the vendor facts (docs/integrations.md, Kit)."""
 
 from __future__ import annotations
 

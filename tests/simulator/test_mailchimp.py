@@ -1,4 +1,4 @@
-"""The Mailchimp fake against the facts sheet (research/vendor-apis.md sections 3 and 6.3)."""
+"""The Mailchimp fake against the vendor facts (docs/integrations.md, Mailchimp)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SendGrid fake against the facts sheet (research/vendor-apis.md sections 4 and 6.4)."""
+"""The SendGrid fake against the vendor facts (docs/integrations.md, SendGrid)."""
 
 from __future__ import annotations
 
