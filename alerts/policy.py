@@ -366,12 +366,18 @@ class Policy:
     def _canary_closed(
         self, state: PolicyState, incident: Incident, facts: Facts, at: float, out: list[Notice]
     ) -> None:
-        del state.egress[facts.integration]
-        group = state.groups.pop(incident.thread, Group())
-        members = tuple(group.members.values())
+        thread = state.egress.pop(facts.integration)
+        members = tuple(state.groups.pop(thread, Group()).members.values())
         if "close" in self.settings.notify_on:
             out.append(Notice(NoticeKind.RESOLVED, incident.thread, at, facts, members))
-        for member in members:  # still failing with our network back: real incidents now
+        self._release(state, members, at, out)
+
+    def _release(
+        self, state: PolicyState, members: tuple[Facts, ...], at: float, out: list[Notice]
+    ) -> None:
+        """The openings a canary held back, still failing with our network back: real
+        incidents now."""
+        for member in members:
             held = state.incidents.get(member.integration)
             if held is not None and held.held is Hold.EGRESS:
                 held.group = None
@@ -445,7 +451,7 @@ class Policy:
         if flap is not None:
             flap.count += 1
             flap.last = event.at
-            self._track_quietly(state, event)
+            self._track_quietly(state, event, out)
             return True
         if len(recent) <= self.settings.flap_max_transitions:
             return False
@@ -455,7 +461,7 @@ class Policy:
         else:
             thread = _mint(state, name)
         state.flapping[name] = Flap(thread, recent[0], event.at, len(recent))
-        self._track_quietly(state, event)
+        self._track_quietly(state, event, out)
         current = state.incidents.get(name)
         if current is not None:
             current.thread, current.told, current.held, current.group = thread, True, None, None
@@ -463,8 +469,9 @@ class Policy:
         out.append(Notice(NoticeKind.FLAPPING, thread, event.at, facts, count=len(recent)))
         return True
 
-    def _track_quietly(self, state: PolicyState, event: Event) -> None:
-        """Keep the incident's existence in step with the breaker while flapping."""
+    def _track_quietly(self, state: PolicyState, event: Event, out: list[Notice]) -> None:
+        """Keep the incident's existence in step with the breaker while flapping. A canary
+        that closes while flapping holds nobody back any more."""
         name = event.integration
         if event.kind is EventKind.OPENED:
             facts = _opened_facts(event)
@@ -477,6 +484,10 @@ class Policy:
                 incident.facts = facts
         else:
             state.incidents.pop(name, None)
+            gate = state.egress.pop(name, None)
+            if gate is not None:
+                members = tuple(state.groups.pop(gate, Group()).members.values())
+                self._release(state, members, event.at, out)
 
     # -- time ----------------------------------------------------------------------------
 

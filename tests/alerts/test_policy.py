@@ -229,6 +229,24 @@ def test_egress_gating_holds_openings_behind_the_canary() -> None:
     assert notices[1].subject.integration == "hubspot"
 
 
+def test_a_canary_that_closes_while_flapping_holds_nobody_back() -> None:
+    """Found by the property test below: a canary whose close was taken by flap damping
+    left its gate up, so every later opening waited behind a canary that was healthy."""
+    run = Run(flap_max_transitions=3)
+    run.step(T0, opened("egress", T0, egress=True))
+    held = run.step(T0 + 1, opened("hubspot", T0 + 1))
+    assert kinds(held) == ["held"]
+    again = [opened("egress", T0 + 2, egress=True), opened("egress", T0 + 3, egress=True)]
+    assert run.step(T0 + 3, *again) == []  # the same incident, told again after restarts
+    (told, flapping) = run.step(T0 + 4, closed("egress", T0 + 4))  # the fourth transition
+    assert kinds([told, flapping]) == ["opened", "flapping"]  # hubspot is still failing
+    assert told.subject is not None
+    assert told.subject.integration == "hubspot"
+    assert run.current.egress == {}
+    (later,) = run.step(T0 + 5, opened("kit", T0 + 5))
+    assert later.kind is NoticeKind.OPENED  # on its own: nothing holds it back
+
+
 def test_a_silence_spanning_an_outage_sends_one_summary_when_it_ends() -> None:
     run = Run(silenced={"mailchimp": (T0, T0 + 3600)})
     assert run.step(T0 + 60, opened("mailchimp", T0 + 60)) == []
@@ -381,6 +399,7 @@ def test_two_incidents_never_share_a_thread(
                 resolved.add(notice.thread)
         threads = [incident.thread for incident in run.current.incidents.values()]
         assert len(threads) == len(set(threads)), run.current.incidents
+        assert set(run.current.egress) <= set(run.current.incidents)  # no gate left behind
 
 
 def test_throttling_becomes_an_incident_only_once_it_has_lasted() -> None:
