@@ -202,6 +202,7 @@ class Policy:
     def _event(
         self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
     ) -> None:
+        self._end_burst(state, event.at, out)  # a window that ended before this event
         kind = event.kind
         if kind is EventKind.THROTTLING:  # told by `_tick` once it has lasted
             facts = Facts(event.integration, IncidentKind.THROTTLED, event.at, event.failure)
@@ -497,10 +498,7 @@ class Policy:
                 del state.throttling[name]
                 long = Event(name, EventKind.THROTTLED, begun.opened_at, begun.failure)
                 self._throttle(state, long, silenced, out)
-        burst = state.burst
-        if burst is not None and now > burst.deadline:
-            state.burst = None
-            self._burst_ended(state, burst, now, out)
+        self._end_burst(state, now, out)
         for name, flap in list(state.flapping.items()):
             if now - flap.last >= self.settings.flap_window:
                 del state.flapping[name]
@@ -533,8 +531,17 @@ class Policy:
                     incident.last_told = now
                     out.append(Notice(NoticeKind.REMINDER, incident.thread, now, incident.facts))
 
+    def _end_burst(self, state: PolicyState, now: float, out: list[Notice]) -> None:
+        """Tell what a storm window held once it is over."""
+        burst = state.burst
+        if burst is not None and now > burst.deadline:
+            state.burst = None
+            self._burst_ended(state, burst, now, out)
+
     def _burst_ended(self, state: PolicyState, burst: Burst, now: float, out: list[Notice]) -> None:
         first = state.incidents.get(burst.first)
+        if first is not None and first.thread != burst.thread:
+            first = None  # the first closed and opened again: a later incident, not this one
         everyone: dict[str, Facts] = dict(burst.recovered)
         if first is not None:
             everyone[burst.first] = first.facts
@@ -545,21 +552,23 @@ class Policy:
             for incident in held:
                 self._tell(incident, out, now)
             return
+        # The storm takes over the first opening's message, unless that one is resolved.
+        thread = burst.thread if first is not None else _mint(state, burst.first)
         group = Group(dict(sorted(everyone.items(), key=lambda kv: kv[1].opened_at)), now, True)
-        state.groups[burst.thread] = group
-        state.storm = burst.thread
+        state.groups[thread] = group
+        state.storm = thread
         for incident in [first, *held] if first is not None else held:
             if incident is not None:
-                incident.told, incident.held, incident.group = True, None, burst.thread
+                incident.told, incident.held, incident.group = True, None, thread
                 incident.last_told = now
         members = tuple(group.members.values())
         if all(m.closed_at is not None for m in members):  # over before it was grouped
-            del state.groups[burst.thread]
+            del state.groups[thread]
             state.storm = None
-            out.append(Notice(NoticeKind.RESOLVED, burst.thread, now, None, members,
+            out.append(Notice(NoticeKind.RESOLVED, thread, now, None, members,
                               count=len(members)))  # fmt: skip
             return
-        out.append(Notice(NoticeKind.STORM, burst.thread, now, None, members, count=len(members)))
+        out.append(Notice(NoticeKind.STORM, thread, now, None, members, count=len(members)))
 
     def _silence_ended(
         self, state: PolicyState, name: str, hidden: list[Facts], now: float, out: list[Notice]

@@ -21,7 +21,7 @@ from alerts.model import (
     NoticeKind,
     Override,
 )
-from alerts.policy import Policy, PolicyState
+from alerts.policy import Hold, Policy, PolicyState
 
 T0 = 1_790_000_000.0
 FAIL = Failure("http_5xx", 503, "HTTPStatusError", "HTTP 503 Service Unavailable")
@@ -247,6 +247,23 @@ def test_a_canary_that_closes_while_flapping_holds_nobody_back() -> None:
     assert later.kind is NoticeKind.OPENED  # on its own: nothing holds it back
 
 
+def test_a_storm_never_takes_over_a_message_already_resolved() -> None:
+    """Found by the property test below: the first opening of a burst recovered, and the
+    storm was told on its resolved thread; and an opening that came after the window ended,
+    before the clock's own turn, started a new burst and lost what the old one held."""
+    run = Run(storm_min_integrations=2)
+    (first,) = run.step(T0, opened("kit", T0))
+    (resolved,) = run.step(T0 + 1, closed("kit", T0 + 1))
+    assert resolved.thread == first.thread
+    assert run.step(T0 + 2, opened("hubspot", T0 + 2)) == []  # held: inside the window
+    storm, joined = run.step(T0 + 31, opened("kit", T0 + 31))
+    assert (storm.kind, joined.kind) == (NoticeKind.STORM, NoticeKind.UPDATED)
+    assert storm.thread != first.thread
+    assert joined.thread == storm.thread
+    assert [m.integration for m in storm.members] == ["kit", "hubspot"]
+    assert not [i for i in run.current.incidents.values() if i.held is not None]
+
+
 def test_a_silence_spanning_an_outage_sends_one_summary_when_it_ends() -> None:
     run = Run(silenced={"mailchimp": (T0, T0 + 3600)})
     assert run.step(T0 + 60, opened("mailchimp", T0 + 60)) == []
@@ -366,7 +383,7 @@ def test_our_own_trouble_is_told_once_and_when_it_ends() -> None:
 
 _EVENTS = st.lists(
     st.tuples(
-        st.sampled_from(["kit", "hubspot", "egress"]),
+        st.sampled_from(["kit", "hubspot", "mailchimp", "egress"]),
         st.sampled_from([EventKind.OPENED, EventKind.CLOSED, EventKind.TRIAL,
                          EventKind.TRIAL_FAILED, EventKind.THROTTLED, EventKind.THROTTLE_ENDED,
                          EventKind.RETIRED, EventKind.OVERRIDDEN, EventKind.OVERRIDE_ENDED]),
@@ -399,7 +416,10 @@ def test_two_incidents_never_share_a_thread(
                 resolved.add(notice.thread)
         threads = [incident.thread for incident in run.current.incidents.values()]
         assert len(threads) == len(set(threads)), run.current.incidents
-        assert set(run.current.egress) <= set(run.current.incidents)  # no gate left behind
+        state = run.current
+        assert set(state.egress) <= set(state.incidents)  # no gate left behind
+        waiting = {name for name, i in state.incidents.items() if i.held is Hold.BURST}
+        assert waiting <= set(state.burst.held if state.burst else ()), waiting  # none lost
 
 
 def test_throttling_becomes_an_incident_only_once_it_has_lasted() -> None:
