@@ -38,7 +38,7 @@ from daemon.scheduler import ProbeScheduler
 from daemon.server import HttpServer, ListenError
 from daemon.state import StateError, StateStore
 from daemon.tls import TlsError
-from daemon.trouble import TroubleWatch
+from daemon.trouble import TroubleWatch, health
 from probes import Kind, State, Transition
 from probes.adapters import ClientOptions
 from probes.http import new_client
@@ -119,7 +119,7 @@ class Daemon:
         logger.info("breakerwatch %s started: %s; listening on %s", version("breakerwatch"),
                     self.fleet.summary(), self.server.url)  # fmt: skip
         self._notifier.ready(self.fleet.summary())
-        watchdog = asyncio.ensure_future(self._watchdog())
+        watchdog = asyncio.ensure_future(self._notifier.keep_alive(lambda: self.health()[0]))
         trouble = asyncio.ensure_future(self.trouble.run(HEARTBEAT_EVERY))
         alerting = asyncio.ensure_future(self.alerts.run())
         await self._stop.wait()
@@ -233,19 +233,9 @@ class Daemon:
         self._heartbeat = self._clock()
 
     def health(self) -> tuple[bool, str]:
-        age = self._clock() - self._heartbeat
-        if age > HEARTBEAT_STALE:
-            return False, f"unhealthy: the scheduler heartbeat is {age:.0f}s old"
-        if self.trouble.what is not None:  # still probing: healthy, and saying what is wrong
-            return True, (
-                f"degraded: breakerwatch itself is in trouble: {self.trouble.what}; probes "
-                "failing so are not counted against the vendors"
-            )
         store = getattr(self, "store", None)  # none until run() has opened it
-        problem = store.unpersisted if store is not None else None
-        if problem is not None:  # still probing and alerting: healthy, and saying what is wrong
-            return True, f"ok, but not persisting: {problem}; the state is kept in memory"
-        return True, "ok"
+        return health(self._clock() - self._heartbeat, HEARTBEAT_STALE, self.trouble.what,
+                      store.unpersisted if store is not None else None)  # fmt: skip
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -258,16 +248,6 @@ class Daemon:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _watchdog(self) -> None:
-        """WATCHDOG=1 only while the scheduler heartbeat is fresh: a wedged daemon is restarted."""
-        interval = self._notifier.watchdog_interval
-        if interval is None:
-            return
-        while True:
-            if self.health()[0]:
-                self._notifier.watchdog()
-            await asyncio.sleep(interval)
 
 
 def _check_open_files(integrations: int, connections: int) -> None:

@@ -6,10 +6,11 @@ Outside systemd (no $NOTIFY_SOCKET) every call is a no-op.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 __all__ = ["Notifier"]
 
@@ -50,3 +51,12 @@ class Notifier:
 
     def watchdog(self) -> None:
         self.send("WATCHDOG=1")
+
+    async def keep_alive(self, healthy: Callable[[], bool]) -> None:
+        """WATCHDOG=1 only while `healthy()`: a wedged daemon is restarted by systemd."""
+        if self.watchdog_interval is None:
+            return
+        while True:
+            if healthy():
+                self.watchdog()
+            await asyncio.sleep(self.watchdog_interval)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from alerts.model import Event, EventKind, Failure
 from daemon.metrics import DaemonStats
 
-__all__ = ["LOCAL", "Trouble", "TroubleWatch"]
+__all__ = ["LOCAL", "Trouble", "TroubleWatch", "health"]
 
 logger = logging.getLogger("breakerwatch")
 
@@ -93,3 +93,19 @@ class TroubleWatch:
                 logger.info("breakerwatch is out of trouble (%s, since %.0fs ago)", what,
                             self._wall() - since)  # fmt: skip
                 self._queue(Event(LOCAL, EventKind.LOCAL_TROUBLE_ENDED, self._wall()))
+
+
+def health(
+    heartbeat_age: float, stale: float, trouble: str | None, unpersisted: str | None
+) -> tuple[bool, str]:
+    """Whether the daemon is healthy, and the sentence `/healthz` says about it."""
+    if heartbeat_age > stale:
+        return False, f"unhealthy: the scheduler heartbeat is {heartbeat_age:.0f}s old"
+    if trouble is not None:  # still probing: healthy, and saying what is wrong
+        return True, (
+            f"degraded: breakerwatch itself is in trouble: {trouble}; probes "
+            "failing so are not counted against the vendors"
+        )
+    if unpersisted is not None:  # still probing and alerting: healthy, and saying what is wrong
+        return True, f"ok, but not persisting: {unpersisted}; the state is kept in memory"
+    return True, "ok"
