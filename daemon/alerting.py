@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable, Container
 from typing import Any, TextIO
 
-import httpx
-
 from alerts.alertmanager import ALERTNAMES, Alert, Ledger
 from alerts.engine import Alerter
 from alerts.messages import duration, render
@@ -40,6 +38,8 @@ from alerts.sinks.slack import SlackSink
 from alerts.sinks.webhook import WebhookSink
 from daemon.config import AlertmanagerConfig, AlertsConfig, parse_duration
 from daemon.state import StateStore
+from probes.http import new_client
+from probes.outbound import Outbound
 
 __all__ = ["AlertRuntime", "build_sinks", "test_alert"]
 
@@ -59,8 +59,10 @@ class AlertRuntime:
         *,
         wall: Callable[[], float],
         console: TextIO,
+        outbound: Outbound,
     ) -> None:
         self.outbox = Outbox(store)
+        self.outbound = outbound
         self.alerter: Alerter | None = None
         self.alertmanager: AlertmanagerSink | None = None
         self.settings = AlertSettings()
@@ -86,7 +88,7 @@ class AlertRuntime:
             return
         wake = self.alertmanager.wake if self.alertmanager is not None else (lambda: None)
         self.alerter = Alerter(
-            self.outbox, build_sinks(config, self._console), Policy(config.settings),
+            self.outbox, build_sinks(config, self.outbound, self._console), Policy(config.settings),
             self.silenced, wall=self._wall, dashboard_url=config.settings.dashboard_url,
             decided=wake,
         )  # fmt: skip
@@ -211,7 +213,7 @@ class AlertRuntime:
             ledger = old.ledger
         self.alertmanager = AlertmanagerSink(
             config.urls, ledger, self._open_incidents, resend_interval=config.resend_interval,
-            wall=self._wall, timeout=config.timeout,
+            wall=self._wall, timeout=config.timeout, outbound=self.outbound,
         )  # fmt: skip
         self._pushing = asyncio.ensure_future(self.alertmanager.run())
 
@@ -240,21 +242,23 @@ def _silence_json(silence: Silence) -> dict[str, Any]:
     }
 
 
-def build_sinks(config: AlertsConfig, console: TextIO | None = None) -> list[Sink]:
+def build_sinks(
+    config: AlertsConfig, outbound: Outbound, console: TextIO | None = None
+) -> list[Sink]:
     sinks: list[Sink] = []
     slack = config.slack
     if slack is not None and slack.token is not None:
-        sinks.append(SlackSink(slack.token.reveal(), slack.channel, slack.base_url))
+        sinks.append(SlackSink(slack.token.reveal(), slack.channel, slack.base_url, outbound))
     elif slack is not None and slack.webhook_url is not None:
-        sinks.append(WebhookSink(slack.webhook_url.reveal()))
+        sinks.append(WebhookSink(slack.webhook_url.reveal(), outbound))
     if config.console:
         sinks.append(ConsoleSink(console))
     return sinks
 
 
-async def test_alert(config: AlertsConfig | None, out: TextIO) -> int:
+async def test_alert(config: AlertsConfig | None, outbound: Outbound, out: TextIO) -> int:
     """Send one test message through every configured sink; report each; 0 if all worked."""
-    sinks = build_sinks(config, out) if config is not None else []
+    sinks = build_sinks(config, outbound, out) if config is not None else []
     alertmanager = config.alertmanager if config is not None else None
     if not sinks and alertmanager is None:
         out.write(
@@ -279,18 +283,18 @@ async def test_alert(config: AlertsConfig | None, out: TextIO) -> int:
         finally:
             await sink.aclose()
     if alertmanager is not None:
-        failed += await _test_alertmanager(alertmanager, out)
+        failed += await _test_alertmanager(alertmanager, outbound, out)
     return 1 if failed else 0
 
 
-async def _test_alertmanager(config: AlertmanagerConfig, out: TextIO) -> int:
+async def _test_alertmanager(config: AlertmanagerConfig, outbound: Outbound, out: TextIO) -> int:
     """A `BreakerwatchTest` alert to each Alertmanager; it resolves by itself (TEST_FOR)."""
     now = time.time()
     labels = (("alertname", "BreakerwatchTest"), ("severity", "info"), *config.labels)
     summary = "breakerwatch test alert: this Alertmanager receives and routes our alerts"
     alert = Alert(tuple(sorted(labels)), (("summary", summary),), now, now + TEST_FOR)
     failed = 0
-    async with httpx.AsyncClient(timeout=config.timeout) as http:
+    async with new_client(outbound.transport(), timeout=config.timeout) as http:
         for url in config.urls:
             try:
                 await push(http, url, [alert.to_json(now, 0.0)])

@@ -17,7 +17,6 @@ import logging
 import resource
 import signal
 import sqlite3
-import ssl
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -42,8 +41,8 @@ from daemon.trouble import TroubleWatch, health
 from probes import Kind, State, Transition
 from probes.adapters import ClientOptions
 from probes.http import new_client
+from probes.outbound import Outbound
 from probes.redact import Redactor
-from probes.transport import AiohttpTransport
 
 __all__ = ["Daemon", "open_files_needed"]
 
@@ -137,12 +136,13 @@ class Daemon:
         are told about them."""
         # One httpx client, so one connection pool and one TLS context (~19 ms to build), for
         # every integration: at 10,000 integrations, a client each costs 17 MB.
-        self._http = new_client(AiohttpTransport(verify=ssl.create_default_context()))
+        self.outbound = Outbound.build(self.config.proxies, self.config.daemon.ca_file)
+        self._http = new_client(self.outbound.transport())
         options: ClientOptions = {"http": self._http, "clock": self._clock, "wall": self._wall}
         self.fleet = Fleet(self.config.daemon.shard, options, self.store, self._on_transition,
                            clock=self._clock, wall=self._wall)  # fmt: skip
-        self.alerts = AlertRuntime(self.store, lambda: self.fleet.integrations,
-                                   wall=self._wall, console=self._log_stream)  # fmt: skip
+        self.alerts = AlertRuntime(self.store, lambda: self.fleet.integrations, wall=self._wall,
+                                   console=self._log_stream, outbound=self.outbound)  # fmt: skip
         self.holds = Holds(self.store, self.alerts, self.fleet.persist, wall=self._wall)
         return Answers(
             self.fleet, self.alerts, self.holds, self.store, self.stats, self._standard,

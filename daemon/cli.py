@@ -161,8 +161,10 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         return _check(path, config, args.shards)
     if command == "test-alert":
         from daemon.alerting import test_alert
+        from probes.outbound import Outbound
 
-        return asyncio.run(test_alert(config.alerts, sys.stdout))
+        outbound = Outbound.build(config.proxies, config.daemon.ca_file)
+        return asyncio.run(test_alert(config.alerts, outbound, sys.stdout))
     if command == "probe":
         from daemon.explain import explain
 

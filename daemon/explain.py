@@ -14,6 +14,8 @@ from daemon.config import Config
 from daemon.integrations import build_adapter
 from daemon.state import StateStore
 from probes import AttemptEvent, Breaker, Kind, Result, State
+from probes.adapters import ClientOptions
+from probes.outbound import Outbound
 from probes.text import printable
 from probes.transport import EVENTS
 
@@ -43,7 +45,9 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
         attempts.append((event, dict(marks)))
         marks.clear()
 
-    adapter = build_adapter(chosen, breaker, {"hooks": [attempt]})
+    outbound = Outbound.build(config.proxies, config.daemon.ca_file)
+    options: ClientOptions = {"hooks": [attempt], "transport": outbound.transport()}
+    adapter = build_adapter(chosen, breaker, options)
     lines: list[str] = []
     async with adapter:
         result = await adapter.health_check(trace=trace)
@@ -51,6 +55,8 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
             request = f"{adapter.base_url}{adapter.health_path}"
             lines.append(f"probe {name} ({chosen.kind}): {adapter.health_method} {request}")
             lines += [f"  {header}: {value}" for header, value in adapter.client.headers.items()]
+            lines.append(f"  route: {outbound.route(request, chosen.proxy_url())}")
+            lines.append(f"  trust: {outbound.trust()}")
             lines += [_attempt_line(event, phases) for event, phases in attempts]
     lines.append(_outcome_line(result))
     threshold = chosen.breaker.failure_threshold

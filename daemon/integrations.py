@@ -30,6 +30,7 @@ def build_adapter(config: IntegrationConfig, breaker: Breaker, options: ClientOp
         "budget": RetryBudget(clock=options.get("clock", time.monotonic)),
         "timeout": config.timeout,
         "deadline": config.deadline,
+        "proxy": config.proxy_url(),
     }
     settings = config.settings
     if isinstance(settings, HttpSettings):

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -54,9 +54,12 @@ _CANCELLED = Outcome(Kind.IGNORED, detail="cancelled")
 _NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
 
 
-def new_client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
-    """An httpx client as `ResilientClient` wants one: no cookies kept, nothing else set."""
-    return httpx.AsyncClient(transport=transport, cookies=CookieJar(policy=_NO_COOKIES))
+def new_client(transport: httpx.AsyncBaseTransport, timeout: float = 5.0) -> httpx.AsyncClient:
+    """An httpx client as `ResilientClient` wants one: no cookies kept, nothing else set
+    (`timeout`, httpx's default, applies where a request does not set its own)."""
+    return httpx.AsyncClient(
+        transport=transport, cookies=CookieJar(policy=_NO_COOKIES), timeout=timeout
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,9 @@ class ResilientClient:
         http: an httpx client (from `new_client`) to send through instead of one of its
             own, shared with other ResilientClients and not closed by this one.
         follow_redirects: as for httpx.
+        proxy: a proxy URL for every request, or False to connect directly; None (the
+            default) leaves the choice to the transport (`AiohttpTransport` follows the
+            environment's HTTP_PROXY, HTTPS_PROXY and NO_PROXY, see probes.proxy).
         clock, wall, sleep, random: injected time and randomness, for tests.
     """
 
@@ -167,6 +173,7 @@ class ResilientClient:
         http: httpx.AsyncClient | None = None,
         verify: ssl.SSLContext | bool = True,
         follow_redirects: bool = False,
+        proxy: str | Literal[False] | None = None,
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -190,6 +197,7 @@ class ResilientClient:
         self._prefix = base_url.rstrip("/")
         self._headers = dict(headers or {})
         self._follow_redirects = follow_redirects
+        self.proxy = proxy
         self._owns_client = http is None
         self._client = http or new_client(transport or AiohttpTransport(verify=verify))
 
@@ -291,6 +299,8 @@ class ResilientClient:
             target = url if "://" in url else f"{self._prefix}/{url.lstrip('/')}"
             options = dict(kwargs)
             headers = {**self._headers, **options.pop("headers", {})}
+            if self.proxy is not None:
+                options["extensions"] = {**options.get("extensions", {}), "proxy": self.proxy}
             request = self._client.build_request(
                 method, target, headers=headers, timeout=timeout, **options
             )

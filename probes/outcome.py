@@ -47,6 +47,7 @@ __all__ = [
     "Kind",
     "Outcome",
     "ProbeAssertionFailed",
+    "ProxyUnusable",
     "Reason",
     "ResponseTooLarge",
     "classify",
@@ -109,6 +110,10 @@ class InvalidResponse(Exception):
 
 class ResponseTooLarge(InvalidResponse):
     """The response body exceeded the configured cap; reading stopped there."""
+
+
+class ProxyUnusable(httpx.ProxyError):
+    """Our own proxy cannot be reached, or refused us (407, 403): not the vendor's doing."""
 
 
 class ProbeAssertionFailed(Exception):
@@ -204,6 +209,8 @@ def _classify_error(error: BaseException) -> Outcome:
     local = local_cause(error)
     if local is not None:
         return Outcome(Kind.LOCAL, error=local[0], detail=local[1])
+    if isinstance(error, ProxyUnusable):
+        return Outcome(Kind.LOCAL, error="PROXY", detail=text)
     if isinstance(error, httpx.TimeoutException | TimeoutError):
         return Outcome(Kind.FAILURE, Reason.TIMEOUT, retryable=True, error=name, detail=detail)
     if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):

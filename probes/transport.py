@@ -12,6 +12,12 @@ stay right; the response body streams raw, and httpx decodes it; the TLS socket 
 reachable as `response.extensions["network_stream"].get_extra_info(...)`; a `trace`
 extension receives the connection's events (see `EVENTS`).
 
+Requests go through the proxy `proxies` chooses (by default the environment's, as httpx's
+own transports do; see probes.proxy); a request's `proxy` extension overrides it: a proxy
+URL, or False for a direct connection. A proxy that cannot be reached or refuses us (a
+CONNECT answered with 407, say) raises `ProxyUnusable`, our own trouble; one that could not
+reach the vendor (a 5xx answer to CONNECT) an `httpx.ProxyError`.
+
 One transport, and so one connection pool, may serve many clients: pass
 `close_with_client=False` and call `close()` yourself. Idle connections are closed after
 `keepalive` seconds by aiohttp itself, so a pool serving thousands of rarely probed
@@ -21,6 +27,7 @@ integrations does not sit on thousands of idle sockets.
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import SimpleNamespace
@@ -30,6 +37,9 @@ import aiohttp
 import httpx
 from multidict import CIMultiDict
 from yarl import URL
+
+from probes.outcome import ProxyUnusable
+from probes.proxy import Proxies
 
 __all__ = ["EVENTS", "AiohttpTransport"]
 
@@ -63,6 +73,15 @@ _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.HTTPError]], ...] = (
 def _mapped() -> Iterator[None]:
     try:
         yield
+    except aiohttp.ClientHttpProxyError as error:
+        # Not chained: aiohttp's own text shows the proxy URL, password and all.
+        said = f"the proxy answered the tunnel request with {error.status} {error.message}"
+        if error.status >= 500:  # the proxy could not reach the vendor
+            raise httpx.ProxyError(said) from None
+        raise ProxyUnusable(said) from None
+    except aiohttp.ClientProxyConnectionError as error:
+        where = f"{error.host}:{error.port}"
+        raise ProxyUnusable(f"cannot connect to the proxy {where}: {error.os_error}") from error
     except aiohttp.ClientError as error:
         for source, target in _EXCEPTIONS:
             if isinstance(error, source):
@@ -79,7 +98,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         verify: ssl.SSLContext | bool = True,
         keepalive: float = 5.0,
         close_with_client: bool = True,
+        proxies: Proxies | None = None,
     ) -> None:
+        self.proxies = Proxies.from_environ(os.environ) if proxies is None else proxies
         if verify is True:
             verify = ssl.create_default_context()
         self._ssl: ssl.SSLContext | bool = verify
@@ -119,6 +140,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout", {})
         trace: _Trace | None = request.extensions.get("trace")
         body = await request.aread()
+        chosen = request.extensions.get("proxy")
+        if chosen is None:
+            chosen = self.proxies.route(str(request.url)).proxy
         with _mapped():
             response = await session.request(
                 request.method,
@@ -134,7 +158,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     sock_read=timeouts.get("read"),
                 ),
                 trace_request_ctx=SimpleNamespace(trace=trace),
+                proxy=chosen or None,
             )
+        if chosen and response.status == 407:  # only a proxy asks for its own credentials
+            response.release()
+            raise ProxyUnusable("the proxy answered 407 Proxy Authentication Required")
         return httpx.Response(
             response.status,
             headers=[(k, v) for k, v in response.raw_headers],

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,11 @@ from tests.daemon.harness import stop_leftovers
 from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack
 from tests.simulator.helpers import running_simulator
+
+# The suite talks to loopback servers: a proxy in the developer's or CI's environment must
+# not carry its requests away. Tests that want a proxy (tests/system/test_proxy.py) name one.
+for _name in [n for n in os.environ if n.lower() in ("http_proxy", "https_proxy", "all_proxy")]:
+    del os.environ[_name]
 
 
 @pytest.fixture(autouse=True)
@@ -57,10 +63,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
-    """The fake Slack on loopback. slack-sdk would send loopback requests to a proxy from
-    the environment (it ignores NO_PROXY), so the proxy variables are cleared."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    """The fake Slack on loopback."""
     with FakeSlack() as fake:
         yield fake
 

@@ -8,6 +8,8 @@ import threading
 import httpx
 import pytest
 
+from probes.outcome import Kind, ProxyUnusable, classify
+from probes.proxy import Proxies
 from probes.transport import EVENTS, AiohttpTransport
 from tests.fakes.http_server import Reply, ScriptedServer
 
@@ -122,3 +124,50 @@ async def test_a_shared_transport_outlives_its_clients(server: ScriptedServer) -
             assert (await http.get(server.url + "/")).status_code == 200
     assert server.connections == 1  # one pool, kept alive across the clients
     await shared.close()
+
+
+# -- proxies --------------------------------------------------------------------------
+
+
+async def test_requests_go_through_the_proxy_the_rule_names_unless_told_direct(
+    server: ScriptedServer,
+) -> None:
+    with ScriptedServer() as proxy:
+        rule = Proxies.from_environ({"HTTP_PROXY": proxy.url})
+        async with client(proxies=rule) as http:
+            await http.get("http://vendor.example/v4/account")
+            await http.get(server.url + "/direct", extensions={"proxy": False})
+            await http.get("http://other.example/x", extensions={"proxy": server.url})
+    assert [seen.path for seen in proxy.requests] == ["http://vendor.example/v4/account"]
+    assert [seen.path for seen in server.requests] == ["/direct", "http://other.example/x"]
+
+
+@pytest.mark.parametrize(
+    ("url", "reply", "error", "said"),
+    [
+        ("http://vendor.example/", Reply(407), ProxyUnusable, "answered 407 Proxy Auth"),
+        ("https://vendor.example/", Reply(403), ProxyUnusable, "tunnel request with 403 Forbidden"),
+        ("https://vendor.example/", Reply(503), httpx.ProxyError, "tunnel request with 503"),
+    ],
+)  # fmt: skip
+async def test_a_proxy_that_refuses_us_is_told_apart_from_one_that_cannot_reach_the_vendor(
+    url: str, reply: Reply, error: type[Exception], said: str
+) -> None:
+    with ScriptedServer(default=reply) as proxy:
+        user = proxy.url.replace("http://", "http://probe:pw-CANARY@")
+        async with client(proxies=Proxies.from_environ({"ALL_PROXY": user})) as http:
+            with pytest.raises(error) as raised:
+                await http.get(url)
+    assert said in str(raised.value)
+    assert "CANARY" not in str(raised.value)
+    assert raised.value.__cause__ is None  # aiohttp's text shows the proxy's password
+    outcome = classify(raised.value, now=0.0, ok_status=range(200, 300))
+    expected = Kind.LOCAL if error is ProxyUnusable else Kind.FAILURE
+    assert outcome.kind is expected
+
+
+async def test_a_proxy_that_cannot_be_reached_is_our_trouble() -> None:
+    rule = Proxies.from_environ({"HTTPS_PROXY": f"http://127.0.0.1:{closed_port()}"})
+    async with client(proxies=rule) as http:
+        with pytest.raises(ProxyUnusable, match=r"cannot connect to the proxy 127\.0\.0\.1:"):
+            await http.get("https://vendor.example/")

@@ -15,8 +15,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit
-from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -37,7 +35,6 @@ __all__ = [
     "Sink",
     "SinkError",
     "SinkStats",
-    "honour_no_proxy",
     "retry_after",
     "retry_handlers",
 ]
@@ -93,13 +90,6 @@ class Sink(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-def honour_no_proxy(client: object, url: str) -> None:
-    """slack-sdk takes HTTPS_PROXY from the environment but ignores NO_PROXY; this applies it."""
-    host = urlsplit(url).hostname or ""
-    if getattr(client, "proxy", None) and proxy_bypass_environment(host):
-        client.proxy = None  # type: ignore[attr-defined]
 
 
 def retry_after(headers: Mapping[str, object], now: float) -> float | None:

@@ -24,6 +24,8 @@ import httpx
 from alerts.alertmanager import Ledger
 from alerts.model import Facts
 from alerts.sinks import TIMEOUT, FailureReason, SinkError, SinkStats, retry_after
+from probes.http import new_client
+from probes.outbound import Outbound
 from probes.retry import capped_exponential
 from probes.text import clip, printable
 
@@ -86,6 +88,7 @@ class AlertmanagerSink:
         resend_interval: float,
         wall: Callable[[], float],
         timeout: float = TIMEOUT,
+        outbound: Outbound | None = None,
     ) -> None:
         self.ledger = ledger
         self.resend_interval = resend_interval
@@ -93,7 +96,7 @@ class AlertmanagerSink:
         self.stats = {target.name: SinkStats() for target in self.targets}
         self._incidents = incidents
         self._wall = wall
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = new_client((outbound or Outbound.build()).transport(), timeout=timeout)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:

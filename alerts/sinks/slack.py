@@ -18,8 +18,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts.messages import Message
-from alerts.sinks import TIMEOUT, FailureReason, SinkError, honour_no_proxy, retry_handlers
+from alerts.sinks import TIMEOUT, FailureReason, SinkError, retry_handlers
 from alerts.sinks import retry_after as retry_after_header
+from probes.outbound import Outbound
 
 __all__ = ["SLACK_API", "SlackSink", "web_api_reason"]
 
@@ -63,15 +64,20 @@ class SlackSink:
     name = "slack"
     edits = True
 
-    def __init__(self, token: str, channel: str, base_url: str = SLACK_API) -> None:
+    def __init__(
+        self, token: str, channel: str, base_url: str = SLACK_API, outbound: Outbound | None = None
+    ) -> None:
         self.channel = channel
+        outbound = outbound or Outbound.build()
         self._client = AsyncWebClient(
             token=token,
             base_url=base_url,
             timeout=TIMEOUT,
             retry_handlers=retry_handlers(),
+            ssl=outbound.ssl,
         )
-        honour_no_proxy(self._client, base_url)
+        # slack-sdk reads HTTPS_PROXY itself but not NO_PROXY: our rule decides instead.
+        self._client.proxy = outbound.route(base_url).proxy
 
     async def post(
         self, message: Message, thread: tuple[str, str] | None = None

@@ -18,10 +18,10 @@ from alerts.sinks import (
     TIMEOUT,
     FailureReason,
     SinkError,
-    honour_no_proxy,
     retry_after,
     retry_handlers,
 )
+from probes.outbound import Outbound
 
 __all__ = ["WebhookSink", "webhook_reason"]
 
@@ -52,13 +52,16 @@ class WebhookSink:
     name = "slack"
     edits = False
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, outbound: Outbound | None = None) -> None:
+        outbound = outbound or Outbound.build()
         self._client = AsyncWebhookClient(
             url=url,
             timeout=TIMEOUT,
             retry_handlers=retry_handlers(),
+            ssl=outbound.ssl,
         )
-        honour_no_proxy(self._client, url)
+        # slack-sdk reads HTTPS_PROXY itself but not NO_PROXY: our rule decides instead.
+        self._client.proxy = outbound.route(url).proxy
 
     async def post(
         self, message: Message, thread: tuple[str, str] | None = None

@@ -40,6 +40,7 @@ from daemon.config.model import (
     parse_duration,
     parse_listen,
 )
+from probes.proxy import Proxies
 
 __all__ = [
     "AlertmanagerConfig",
@@ -101,9 +102,12 @@ def parse(
         alerts = alerts_table(top.table("alerts"), reader, names)
     defaults.finish()
     top.finish()
+    proxies = Proxies.from_environ(environ)
+    for variable, problem in proxies.problems():
+        reader.error(f"${variable}", problem)
     if errors:
         raise ConfigError(errors)
-    return Config(path, daemon, integrations, alerts)
+    return Config(path, daemon, integrations, alerts, proxies)
 
 
 def load_daemon(path: Path, *, environ: Mapping[str, str]) -> DaemonConfig:

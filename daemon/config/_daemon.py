@@ -11,6 +11,7 @@ from typing import Any
 from daemon.config._reader import Reader, Table, string, whole
 from daemon.config.model import NAME, DaemonConfig, TlsConfig, parse_listen
 from daemon.sharding import ENVIRONMENT, parse_shard
+from probes.outbound import trust_problem
 from probes.secrets import Secret
 
 __all__ = ["CLIENT_AUTH_TYPES", "TLS_VERSIONS", "daemon_table"]
@@ -49,10 +50,25 @@ def daemon_table(
     connections = table.value("max_connections", whole(1, 65536), default.max_connections)
     tls = _tls(table.table("tls"), reader, path) if table.has("tls") else None
     users = table.value("basic_auth_users", _users, default.basic_auth_users)
+    ca_file = _ca_file(table, reader, path)
     table.finish()
     return DaemonConfig(
-        listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users
-    )
+        listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users,
+        ca_file,
+    )  # fmt: skip
+
+
+def _ca_file(table: Table, reader: Reader, path: Path) -> Path | None:
+    """`ca_file`: PEM certificates added to the system's trust store (relative to the file)."""
+    given: str | None = table.value("ca_file", string(), None)
+    if given is None:
+        return None
+    ca_file = path.parent / given  # an absolute `given` stays as it is
+    problem = trust_problem(ca_file)
+    if problem is not None:
+        reader.error(table.at("ca_file"), problem)
+        return None
+    return ca_file
 
 
 def _admin_tokens(table: Table, reader: Reader) -> tuple[tuple[str, Secret], ...]:

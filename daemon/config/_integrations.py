@@ -9,7 +9,8 @@ and what form it must have, its adapter says (`VendorAdapter.credential_field`,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from daemon.config._reader import DAY, TIMEOUT, Reader, Table, boolean, duration, string, url
 from daemon.config.model import (
@@ -24,6 +25,7 @@ from daemon.config.model import (
 from probes import BreakerConfig, RetryPolicy
 from probes._settings import user_settings
 from probes.adapters import KINDS, BodyAssertion, VendorAdapter
+from probes.proxy import proxy_problem
 from probes.redact import is_sensitive_header
 from probes.secrets import Secret, is_reference
 
@@ -96,6 +98,7 @@ def _integration(
         )
     own = _resilience(table, reader, inherited)
     egress = table.value("egress", boolean, False)
+    proxy = _proxy(table, reader)
     settings = _kind_settings(table, kind, reader) if kind else None
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
@@ -111,7 +114,32 @@ def _integration(
         retry=reader.intern(RetryPolicy(**own["retry"])),
         settings=settings,
         egress=egress,
+        proxy=proxy,
     )
+
+
+def _proxy(table: Table, reader: Reader) -> str | Secret | Literal[False] | None:
+    """`proxy = "http://host:port"`, a reference to one that holds a password, or false."""
+    if not table.has("proxy"):
+        return None
+    value = table.take("proxy")
+    where = table.at("proxy")
+    if value is False:
+        return False
+    if not isinstance(value, str):
+        reader.error(where, 'must be a proxy URL such as "http://proxy:3128", or false')
+        return None
+    proxy: str | Secret | None = reader.secret(where, value) if is_reference(value) else value
+    if proxy is None:
+        return None
+    shown = proxy.reveal() if isinstance(proxy, Secret) else proxy
+    problem = proxy_problem(shown)
+    if problem is None and isinstance(proxy, str) and urlsplit(proxy).password is not None:
+        problem = "holds a password: put the whole URL in a secret reference such as env:NAME"
+    if problem is not None:
+        reader.error(where, problem)
+        return None
+    return proxy
 
 
 def _name(value: Any) -> str:

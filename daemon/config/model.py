@@ -8,12 +8,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from alerts.model import AlertSettings
 from alerts.silences import MaintenanceWindow
 from daemon.sharding import EVERYTHING, Shard
 from probes import BreakerConfig, RetryPolicy
 from probes.adapters import BodyAssertion
+from probes.proxy import Proxies
 from probes.secrets import Secret
 
 __all__ = [
@@ -157,6 +159,7 @@ class DaemonConfig:
     max_connections: int = 512  # open HTTP connections; more wait to be accepted
     tls: TlsConfig | None = None
     basic_auth_users: tuple[tuple[str, str], ...] = ()  # user -> bcrypt hash
+    ca_file: Path | None = None  # added to the system's trust store for every outbound call
 
     @property
     def loopback(self) -> bool:
@@ -204,6 +207,16 @@ class IntegrationConfig:
     retry: RetryPolicy
     settings: VendorSettings | HttpSettings
     egress: bool = False
+    # None: the environment's proxy rule; False: directly; else this proxy (docs/configuration.md)
+    proxy: str | Secret | Literal[False] | None = None
+
+    def proxy_url(self) -> str | Literal[False] | None:
+        """The integration's own proxy choice, its secret revealed."""
+        return self.proxy.reveal() if isinstance(self.proxy, Secret) else self.proxy
+
+    def secrets(self) -> list[Secret]:
+        own = [self.proxy] if isinstance(self.proxy, Secret) else []
+        return own + self.settings.secrets()
 
     @property
     def deadline(self) -> float:
@@ -253,10 +266,12 @@ class Config:
     daemon: DaemonConfig
     integrations: tuple[IntegrationConfig, ...]
     alerts: AlertsConfig | None = None  # None: no [alerts] table, nothing is sent
+    proxies: Proxies = field(default_factory=Proxies)  # the environment's, read with the file
 
     def secrets(self) -> list[Secret]:
-        """Every secret the file references: what the log redacts."""
+        """Every secret the file (or a proxy variable) references: what the log redacts."""
         found = [token for _, token in self.daemon.admin_tokens]
+        found += [Secret(password, "proxy password") for password in self.proxies.passwords()]
         for integration in self.integrations:
-            found += integration.settings.secrets()
+            found += integration.secrets()
         return found + (self.alerts.secrets() if self.alerts is not None else [])

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, TypedDict, Unpack
+from typing import Any, ClassVar, Literal, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -61,6 +61,7 @@ class ClientOptions(TypedDict, total=False):
     transport: httpx.AsyncBaseTransport
     http: httpx.AsyncClient
     verify: Any
+    proxy: str | Literal[False] | None
     clock: Clock
     wall: Clock
     sleep: Any

@@ -565,3 +565,58 @@ def test_the_cli_reads_daemon_alone(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load(path, environ=TOKENS)
     assert local_url(DaemonConfig(listen=("0.0.0.0", 0))) == "http://127.0.0.1:9478"
+
+
+KIT = '[[integrations]]\nname = "kit"\nkind = "convertkit"\napi_key = "env:KIT_API_KEY"\n'
+
+
+def test_an_integration_may_name_its_own_proxy_or_go_direct() -> None:
+    config = parse(
+        KIT + 'proxy = "http://proxy.corp:3128"\n'
+        + KIT.replace('"kit"', '"kit2"') + "proxy = false\n"
+        + KIT.replace('"kit"', '"kit3"') + 'proxy = "env:VENDOR_PROXY"\n',
+        PATH,
+        environ={**ENV, "VENDOR_PROXY": "http://probe:pw-CANARY@proxy.corp:3128",
+                 "https_proxy": "http://u:env-CANARY@egress:3128", "NO_PROXY": "localhost"},
+    )  # fmt: skip
+    own, direct, secret = config.integrations
+    assert (own.proxy_url(), direct.proxy_url()) == ("http://proxy.corp:3128", False)
+    assert secret.proxy_url() == "http://probe:pw-CANARY@proxy.corp:3128"
+    assert "CANARY" not in repr(secret)
+    assert config.proxies.route("https://api.kit.com/v4").proxy == "http://u:env-CANARY@egress:3128"
+    revealed = {s.reveal() for s in config.secrets()}
+    assert {"env-CANARY", "http://probe:pw-CANARY@proxy.corp:3128"} <= revealed
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        (KIT + "proxy = true\n", {}, 'integrations[0].proxy: must be a proxy URL such as "http://proxy:3128", or false'),
+        (KIT + 'proxy = "socks5://p:1080"\n', {}, "integrations[0].proxy: must be an http:// or https:// proxy URL (SOCKS is not supported)"),
+        (KIT + 'proxy = "http://u:inline-pw@p:3128"\n', {}, "integrations[0].proxy: holds a password: put the whole URL in a secret reference such as env:NAME"),
+        (KIT + 'proxy = "env:NOT_SET"\n', {}, "integrations[0].proxy: the environment variable NOT_SET is not set"),
+        (KIT, {"HTTPS_PROXY": "socks5h://p:1080"}, "$HTTPS_PROXY: must be an http:// or https:// proxy URL (SOCKS is not supported)"),
+        (KIT, {"all_proxy": "http://p:port"}, "$all_proxy: is not a URL"),
+    ],
+)  # fmt: skip
+def test_a_proxy_that_cannot_be_used_is_one_line(
+    text: str, environ: dict[str, str], message: str
+) -> None:
+    errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text, {**ENV, **environ})]
+    assert any(error.startswith(message) for error in errors), errors
+    assert not [error for error in errors if "inline-pw" in error]
+
+
+def test_ca_file_is_loaded_by_check(tmp_path: Path) -> None:
+    import trustme
+
+    pem = tmp_path / "corp-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(pem))
+    assert daemon_of(f'ca_file = "{pem}"\n').ca_file == pem  # type: ignore[attr-defined]
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    assert daemon_errors(f'ca_file = "{tmp_path / "missing.pem"}"\n') == [
+        f"daemon.ca_file: {tmp_path / 'missing.pem'} does not exist"
+    ]
+    assert daemon_errors(f'ca_file = "{tmp_path / "junk.pem"}"\n') == [
+        f"daemon.ca_file: {tmp_path / 'junk.pem'} holds no PEM certificate"
+    ]

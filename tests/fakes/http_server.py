@@ -149,6 +149,7 @@ class ScriptedServer:
                     self.wfile.flush()
                     time.sleep(reply.drip)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+            # CONNECT too: a test may play a proxy that refuses a tunnel.
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_CONNECT = _serve
 
         return Handler

@@ -1,0 +1,77 @@
+"""How breakerwatch reaches the outside: one trust store and one proxy rule for every call
+(probes, Slack, Alertmanager), so they cannot disagree about either.
+
+The trust store is the system's, as OpenSSL finds it (`SSL_CERT_FILE` and `SSL_CERT_DIR`
+move it: https://docs.openssl.org/3.0/man3/SSL_CTX_load_verify_locations/), plus an
+optional CA file of your own added to it. The proxy rule is the environment's
+(`probes.proxy`), which an integration may override.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from probes.proxy import Proxies, Route
+from probes.transport import AiohttpTransport
+
+__all__ = ["Outbound", "trust_problem"]
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """The TLS context every outbound call verifies with, and the proxy rule it follows."""
+
+    ssl: ssl.SSLContext
+    proxies: Proxies
+    ca_file: Path | None = None
+
+    @classmethod
+    def build(cls, proxies: Proxies | None = None, ca_file: Path | None = None) -> Outbound:
+        """The system's trust store plus `ca_file`, and `proxies` (by default the rule of
+        `os.environ`). A `ca_file` that cannot be read raises OSError or ssl.SSLError;
+        `trust_problem` says why in one sentence."""
+        context = ssl.create_default_context()
+        if ca_file is not None:
+            context.load_verify_locations(cafile=ca_file)
+        return cls(context, Proxies.from_environ(os.environ) if proxies is None else proxies,
+                   ca_file)  # fmt: skip
+
+    def route(self, url: str, override: str | Literal[False] | None = None) -> Route:
+        """How a request to `url` leaves; `override` is an integration's own `proxy`."""
+        if override is False:
+            return Route(None, "the integration's proxy = false")
+        if override is not None:
+            return Route(override, "the integration's proxy setting")
+        return self.proxies.route(url)
+
+    def transport(self, *, close_with_client: bool = True) -> AiohttpTransport:
+        """An httpx transport that verifies with this trust store and follows this rule."""
+        return AiohttpTransport(
+            verify=self.ssl, proxies=self.proxies, close_with_client=close_with_client
+        )
+
+    def trust(self) -> str:
+        """Which certificates are trusted, in words."""
+        paths = ssl.get_default_verify_paths()
+        system = paths.cafile or paths.capath or "no system certificates found"
+        moved = [v for v in ("SSL_CERT_FILE", "SSL_CERT_DIR") if os.environ.get(v)]
+        origin = f"set by ${' and $'.join(moved)}" if moved else "the system's"
+        own = f", and {self.ca_file} ([daemon] ca_file)" if self.ca_file is not None else ""
+        return f"{system} ({origin}){own}"
+
+
+def trust_problem(ca_file: Path) -> str | None:
+    """What keeps `ca_file` from being added to the trust store, in one sentence, or None."""
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=ca_file)
+    except FileNotFoundError:
+        return f"{ca_file} does not exist"
+    except ssl.SSLError:  # before OSError, its base class
+        return f"{ca_file} holds no PEM certificate"
+    except OSError as error:
+        return f"cannot read {ca_file}: {error.strerror or error}"
+    return None
