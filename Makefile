@@ -9,16 +9,22 @@ BIN := $(VENV)/bin
 # (tests/conftest.py) and idle workers take over queued ones (worksteal).
 WORKERS ?= 4
 
-.PHONY: run test check lint typecheck unit bench bench-daemon bench-alerts dashboards install uninstall clean
+# Every package is installed at the version requirements/*.txt pins, checked against its hash
+# (`make lock` refreshes the pins; docs/operations.md, "Pinned dependencies").
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+LOCKED := --require-hashes -r requirements/build.txt
 
-$(VENV)/.test: pyproject.toml
+.PHONY: run test check lint typecheck unit bench bench-daemon bench-alerts dashboards install uninstall lock clean
+
+$(VENV)/.test: pyproject.toml requirements/build.txt requirements/test.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "breakerwatch needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) $(LOCKED) -r requirements/test.txt
+	$(PIP) --no-deps --no-build-isolation -e .
 	@touch $@
 
-$(VENV)/.bench: $(VENV)/.test
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+$(VENV)/.bench: $(VENV)/.test requirements/bench.txt
+	$(PIP) $(LOCKED) -r requirements/bench.txt
 	@touch $@
 
 run: $(VENV)/.test
@@ -63,5 +69,18 @@ install:
 uninstall:
 	sh systemd/install.sh uninstall $(ROOT)
 
+# Pin again after changing a dependency in pyproject.toml; UPGRADE=--upgrade moves every pin
+# to the newest release the ranges allow. pip-tools runs in a venv of its own.
+PIP_TOOLS := pip-tools==7.6.2
+COMPILE := CUSTOM_COMPILE_COMMAND="make lock" .venv-lock/bin/pip-compile --quiet --generate-hashes \
+	--strip-extras --no-emit-index-url --no-emit-find-links $(UPGRADE)
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check $(PIP_TOOLS)
+	$(COMPILE) --allow-unsafe -o requirements/build.txt requirements/build.in
+	$(COMPILE) -o requirements/run.txt pyproject.toml
+	$(COMPILE) --extra test -o requirements/test.txt pyproject.toml
+	$(COMPILE) --extra test --extra bench -o requirements/bench.txt pyproject.toml
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .venv-lock .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -30,7 +30,12 @@ do_install() {
     if [ ! -x "$prefix/bin/python" ]; then
         "$python" -m venv "$prefix" || { say "cannot create a virtual environment: install python3-venv"; exit 1; }
     fi
-    "$prefix/bin/pip" install --quiet --disable-pip-version-check --upgrade "$here"
+    # Exactly the locked versions, each checked against its hash; pip itself and anything
+    # outside $prefix are left alone (docs/operations.md, "Pinned dependencies").
+    "$prefix/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+        -r "$here/requirements/build.txt" -r "$here/requirements/run.txt"
+    "$prefix/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+        --force-reinstall "$here"
     install -d -m 0755 "$(dirname "$unit")" "$prefix/share/doc"
     sed "s#/opt/breakerwatch#$prefix#g" "$here/systemd/breakerwatch.service" > "$unit.tmp"
     chmod 0644 "$unit.tmp"

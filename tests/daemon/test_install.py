@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from simulator import Simulator
 from tests.daemon.harness import DaemonProcess, config_text, notify_life_cycle
+from tests.test_lock import pins
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -50,6 +52,26 @@ def test_install_lays_out_code_unit_config_and_credstore(installed: Path) -> Non
     assert 'api_key = "credential:mailchimp-api-key"' in config
     assert (installed / "etc/credstore").stat().st_mode & 0o777 == 0o700
     assert (installed / "opt/breakerwatch/share/doc/operations.md").is_file()
+
+
+def test_install_puts_exactly_the_locked_versions_and_leaves_pip_alone(installed: Path) -> None:
+    prefix = installed / "opt/breakerwatch"
+    frozen = subprocess.run(
+        [prefix / "bin/pip", "list", "--format=freeze", "--disable-pip-version-check"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    versions = {
+        canonicalize_name(name): version
+        for name, version in (line.split("==", 1) for line in frozen.splitlines())
+    }
+    locked = {**pins("run"), **pins("build")}
+    assert {name: versions.get(name) for name in locked} == locked
+    assert versions["breakerwatch"] == "0.1.0"
+    bundled = subprocess.run(  # the venv's own pip, as `python -m venv` made it
+        ["python3", "-c", "import ensurepip; print(ensurepip.version())"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert versions["pip"] == bundled
 
 
 def test_install_twice_keeps_the_config(installed: Path) -> None:
