@@ -44,18 +44,21 @@ __all__ = [
     "HOLD_RESENDS",
     "RESERVED_LABELS",
     "RESOLVED_RETENTION",
+    "SEVERITIES",
     "Alert",
     "Ledger",
 ]
 
+# One scheme with prometheus/alerts.yml: names begin with Breakerwatch, and severities are
+# page (someone acts now), warning (in working hours) or info.
 ALERTNAMES = {
-    IncidentKind.OUTAGE: "BreakerOpen",
-    IncidentKind.AUTH: "CredentialsRefused",
-    IncidentKind.THROTTLED: "Throttled",
+    IncidentKind.OUTAGE: "BreakerwatchIntegrationFailing",
+    IncidentKind.AUTH: "BreakerwatchCredentialsRefused",
+    IncidentKind.THROTTLED: "BreakerwatchThrottled",
 }
 SEVERITIES = {
-    IncidentKind.OUTAGE: "critical",
-    IncidentKind.AUTH: "critical",
+    IncidentKind.OUTAGE: "page",
+    IncidentKind.AUTH: "page",
     IncidentKind.THROTTLED: "warning",
 }
 RESERVED_LABELS = frozenset({"alertname", "integration", "reason", "severity"})

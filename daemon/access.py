@@ -138,12 +138,14 @@ class AccessRules:
         token_label: str | None,
         user: str | None,
         content_type: str,
+        body: bool,
         origin: str | None,
         fetch_site: str | None,
         own_origin: str,
     ) -> Verdict:
         """The verdict on one request whose Host was allowed. `token_label` is the label of
-        the admin token it carries, `user` the basic-auth user whose password was right."""
+        the admin token it carries, `user` the basic-auth user whose password was right,
+        `body` whether it has one."""
         who = token_label or user
         if given is not None and who is None:
             return Verdict(401, "unauthorized", "wrong credentials")
@@ -155,7 +157,10 @@ class AccessRules:
             fetch_site is not None and fetch_site not in ("same-origin", "none")
         ):
             return Verdict(403, "cross_site", "changes are not accepted from web pages")
-        if method != "DELETE" and content_type != "application/json":  # DELETE has no body
+        # A body must be JSON: what a page can send in a form or a no-cors fetch is not. A
+        # change with no body and no type at all (DELETE, or POST /-/reload as curl and
+        # config reloaders send it) can only come from a page with its Origin, refused above.
+        if method != "DELETE" and (body or content_type) and content_type != "application/json":
             return Verdict(415, "content_type", "send the body as application/json")
         if self.tokens:
             if token_label is None:

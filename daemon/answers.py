@@ -4,7 +4,7 @@ thread (they only read); the coroutines, which change things, on the daemon's lo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -33,6 +33,7 @@ class Answers:
     local_failure: Callable[[str, str], None]
     trouble: Callable[[], str | None]  # what the daemon itself is short of, if anything
     wall: Callable[[], float]
+    reload_config: Callable[[str], Awaitable[list[str]]]  # by whom; the problems, if any
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
@@ -73,3 +74,11 @@ class Answers:
 
     async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]:
         return await self.alerts.silences(action, **arguments)
+
+    async def reload(self, by: str) -> tuple[int, Any]:
+        """`POST /-/reload`: 200 when the new configuration runs, else 500 (as Prometheus
+        answers) with what is wrong in it; the old one keeps running."""
+        problems = await self.reload_config(by)
+        if problems:
+            return 500, {"error": "the configuration was not reloaded", "problems": problems}
+        return 200, {"reloaded": True, "summary": self.fleet.summary()}

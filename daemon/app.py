@@ -148,6 +148,7 @@ class Daemon:
             self.fleet, self.alerts, self.holds, self.store, self.stats, self._standard,
             health=self.health, ready=lambda: self._ready,
             local_failure=self.trouble.failed, trouble=lambda: self.trouble.what, wall=self._wall,
+            reload_config=self.reload,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:
@@ -163,17 +164,18 @@ class Daemon:
         self.store.close()
         logger.info("stopped")
 
-    async def reload(self) -> None:
-        """Re-read the config file; keep running the old one if the new one is invalid."""
+    async def reload(self, by: str = "SIGHUP") -> list[str]:
+        """Re-read the config file (asked by `by`); keep running the old one if the new one
+        is invalid, and return its problems."""
         self._notifier.reloading()
         try:
             new = load(self.config.source, environ=self._environ)
         except ConfigError as error:
             self.stats.reload_successful = 0
             for line in error.errors:
-                logger.error("reload failed, keeping the running configuration: %s", line)
+                logger.error("reload (%s) failed, keeping the running configuration: %s", by, line)
             self._notifier.ready(f"reload failed; {self.fleet.summary()}")
-            return
+            return error.errors
         if new.daemon != self.config.daemon:
             logger.warning("changes to [daemon] take effect when the daemon restarts")
         self._configure_logging(new)
@@ -184,10 +186,11 @@ class Daemon:
         self.config = new
         self.stats.reload_successful, self.stats.reload_success_at = 1, self._wall()
         logger.info(
-            "reloaded %s: %d added, %d changed, %d removed, %d unchanged",
-            new.source, counts["added"], counts["changed"], counts["removed"], counts["unchanged"],
+            "reloaded %s (%s): %d added, %d changed, %d removed, %d unchanged", new.source, by,
+            counts["added"], counts["changed"], counts["removed"], counts["unchanged"],
         )  # fmt: skip
         self._notifier.ready(self.fleet.summary())
+        return []
 
     # -- what the parts tell the daemon --------------------------------------------------
 
@@ -197,7 +200,8 @@ class Daemon:
             before = integration.stats.throttled_since
             result = await integration.probe()
             outcome = result.outcome
-            logger.debug("%s: %s", name, outcome.detail or outcome.kind)
+            logger.debug("%s: %s", name, outcome.detail or outcome.kind,
+                         extra={"integration": name, "reason": outcome.reason})  # fmt: skip
             if outcome.kind is Kind.LOCAL:
                 self.trouble.failed(outcome.error or "local", outcome.detail)
             since = integration.stats.throttled_since
@@ -216,7 +220,7 @@ class Daemon:
             logger.error("%s: cannot persist the transition: %s", event.breaker, error)
         if alert is not None:
             self.alerts.wake()
-        logger.log(_level(event.to_state), "%s", _describe(event))
+        logger.log(_level(event.to_state), "%s", _describe(event), extra=_facts(event))
         if event.to_state is State.OPEN and event.open_for is not None:
             self.fleet.plan_trial(event.breaker, event.open_for)
         self._notifier.status(self.fleet.summary())
@@ -226,8 +230,9 @@ class Daemon:
         if integration is not None:
             integration.stats.missed += 1
             logger.warning(
-                "%s: a scheduled probe did not run on time (the daemon is overloaded?)", name
-            )
+                "%s: a scheduled probe did not run on time (the daemon is overloaded?)", name,
+                extra={"integration": name},
+            )  # fmt: skip
 
     def _beat(self) -> None:
         self._heartbeat = self._clock()
@@ -271,6 +276,15 @@ def open_files_needed(integrations: int, connections: int) -> int:
 
 def _level(state: State) -> int:
     return logging.WARNING if state in (State.OPEN, State.FORCED_OPEN) else logging.INFO
+
+
+def _facts(event: Transition) -> dict[str, object]:
+    """A transition's facts as log fields (`daemon.logs.FIELDS`)."""
+    failure = event.last_failure
+    return {
+        "integration": event.breaker, "from_state": event.from_state, "to_state": event.to_state,
+        "cause": event.cause, "reason": failure.reason if failure is not None else None,
+    }  # fmt: skip
 
 
 def _describe(event: Transition) -> str:

@@ -32,7 +32,7 @@ from daemon.config import (
 )
 from daemon.holds import ACTIONS
 from daemon.sharding import MAX_SHARDS, Shard, assign, parse_shard
-from daemon.starter import starter_config
+from daemon.starter import VENDORS, secrets_of, starter_config, vendor_names
 from daemon.status import format_silences, format_table
 from daemon.tls import ServerTls, TlsError, client_context
 from probes.text import printable
@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="write a commented starter config.toml")
     init.add_argument("path", nargs="?", default="config.toml", metavar="PATH")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument(
+        "--vendors",
+        metavar="LIST",
+        help="the integrations to write uncommented, such as hubspot,sendgrid "
+        f"(of {', '.join(VENDORS)}); the others are written commented out",
+    )
     init.add_argument(
         "--credentials",
         action="store_true",
@@ -144,7 +150,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     if command == "simulate":
         return asyncio.run(simulate.run(*args.listen))
     if command == "init":
-        return _init(Path(args.path), args.force, credentials=args.credentials)
+        return _init(Path(args.path), args.force, args.vendors, credentials=args.credentials)
     if command in ("status", "breaker", "silence"):
         return _remote(args, env)
     path = config_path(args.config, env)
@@ -223,25 +229,36 @@ def _load(path: Path, env: Mapping[str, str]) -> Config | None:
         return None
 
 
-def _init(path: Path, force: bool, *, credentials: bool = False) -> int:
+def _init(path: Path, force: bool, given: str | None, *, credentials: bool = False) -> int:
+    try:
+        vendors = vendor_names(given) if given is not None else []
+    except ValueError as error:
+        print(f"--vendors: {error}: choose from {', '.join(VENDORS)}", file=sys.stderr)
+        return 1
     if path.exists() and not force:
         print(f"{path} already exists; pass --force to overwrite it", file=sys.stderr)
         return 1
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_text(starter_config(credentials=credentials), encoding="utf-8")
+        temporary.write_text(
+            starter_config(credentials=credentials, vendors=vendors), encoding="utf-8"
+        )
         temporary.replace(path)
     except OSError as error:
         print(f"cannot write {path}: {error.strerror}", file=sys.stderr)
         return 1
-    where = (
-        "Put the secrets it references in /etc/credstore/ (mailchimp-api-key, hubspot-token, "
-        "kit-api-key, sendgrid-api-key; one file each, chmod 600)"
-        if credentials
-        else "Set the secrets it references (MAILCHIMP_API_KEY, HUBSPOT_TOKEN, KIT_API_KEY, "
-        "SENDGRID_API_KEY)"
-    )
-    print(f"wrote {path}. {where}, then run `breakerwatch check --config {path}`.")
+    check = f"then run `breakerwatch check --config {path}`"
+    if not vendors:
+        print(f"wrote {path}: every integration in it is commented out. Uncomment the ones you "
+              f"use (or write it again with --force --vendors hubspot,sendgrid), set the "
+              f"secrets they reference, {check}.")  # fmt: skip
+    elif credentials:
+        names = ", ".join(s.lower().replace("_", "-") for s in secrets_of(vendors))
+        print(f"wrote {path}. Put the secrets it references in /etc/credstore/ ({names}; one "
+              f"file each, chmod 600), {check}.")  # fmt: skip
+    else:
+        print(f"wrote {path}. Set the secrets it references ({', '.join(secrets_of(vendors))}), "
+              f"{check}.")  # fmt: skip
     return 0
 
 

@@ -17,9 +17,13 @@ from typing import TextIO
 from probes.redact import Redactor
 from probes.text import printable
 
-__all__ = ["configure"]
+__all__ = ["FIELDS", "configure"]
 
 _QUIET = ("httpx", "httpcore", "apscheduler", "asyncio", "aiohttp")  # per-request noise
+
+# Facts a record may carry (`extra=`), each its own key in a JSON line, so Loki or jq can
+# select on them: names and closed sets of our own, never text from outside.
+FIELDS = ("integration", "from_state", "to_state", "cause", "reason")
 
 
 class _Redacting(logging.Filter):
@@ -45,6 +49,10 @@ class _Json(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = str(value)
         if record.exc_text:
             line["exception"] = record.exc_text
         return json.dumps(line)

@@ -8,9 +8,10 @@ provides the process, platform and GC collectors and `breakerwatch_build_info`, 
 private registry.
 
 Series that exist from start-up: every breaker state (one-hot), the automatic transitions,
-the probe counters and histogram. Series that appear when they mean something: a failure
-reason once it has happened, `open_until` while open, the last success time after the
-first success, rate-limit headroom where the vendor reports it.
+the probe counters and histogram, every failure reason (at 0, so `increase()` sees the
+first failure). Series that appear when they mean something: `open_until` while open, the
+last success time after the first success, the last HTTP status after the first probe,
+rate-limit headroom where the vendor reports it.
 """
 
 from __future__ import annotations
@@ -27,12 +28,42 @@ from prometheus_client.process_collector import ProcessCollector
 
 from alerts.sinks import FailureReason, SinkStats
 from probes import Breaker, Kind, Reason, Result, State, Transition
+from probes.outcome import LOCAL_CODES
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "DaemonStats", "HttpStats", "ProbeStats", "Row", "render"]
+__all__ = [
+    "BUCKETS",
+    "CONTENT_TYPE",
+    "DaemonStats",
+    "HttpStats",
+    "ProbeStats",
+    "Row",
+    "accepts_gzip",
+    "render",
+]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an Accept-Encoding header accepts gzip (RFC 9110, 12.5.3): listed, or
+    covered by `*`, with a q-value above 0."""
+    weights: dict[str, float] = {}
+    for item in (header or "").split(","):
+        coding, *parameters = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if coding:
+            weights[coding.lower()] = weight
+    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
+
 
 Histogram = tuple[tuple[int, ...], float]  # (cumulative counts, the last one +Inf; sum)
 _LE: dict[tuple[float, ...], tuple[str, ...]] = {
@@ -80,7 +111,7 @@ class ProbeStats:
 
     __slots__ = (
         "failures", "histogram", "last_duration", "last_success_at", "last_transition_at",
-        "missed", "probes", "rate_limit_remaining", "rejected", "retries", "success",
+        "missed", "probes", "rate_limit_remaining", "rejected", "retries", "status", "success",
         "throttled", "throttled_since", "tls_expiry", "transitions",
     )  # fmt: skip
 
@@ -90,6 +121,7 @@ class ProbeStats:
         self.histogram = empty(BUCKETS)
         self.last_duration: float | None = None
         self.success: int | None = None
+        self.status: int | None = None  # the last probe's HTTP status; 0: no answer
         self.last_success_at: float | None = None
         self.last_transition_at: float | None = None
         self.rate_limit_remaining: int | None = None
@@ -106,6 +138,7 @@ class ProbeStats:
         if outcome.kind is Kind.LOCAL:  # not a probe of the vendor: the daemon counts it
             return
         self.probes += 1
+        self.status = outcome.status or 0
         self.retries += max(0, result.attempts - 1)
         if outcome.kind is Kind.THROTTLED:
             self.throttled_since = self.throttled_since or now
@@ -225,6 +258,8 @@ _PROBE_GAUGES: tuple[tuple[str, str, _Gauge], ...] = (
      "Duration of the last probe.", lambda r: r.stats.last_duration),
     ("breakerwatch_probe_success",
      "1 if the last probe succeeded, else 0.", lambda r: r.stats.success),
+    ("breakerwatch_probe_http_status_code",
+     "HTTP status of the last probe's answer; 0 when none came.", lambda r: r.stats.status),
     ("breakerwatch_probe_last_success_timestamp_seconds",
      "Unix time of the last successful probe.", lambda r: r.stats.last_success_at),
     ("breakerwatch_rate_limit_remaining",
@@ -279,11 +314,10 @@ def render(
         _head(out, name, "counter", help_text)
         out.extend(f"{name}{{{row.label}}} {counter(row.stats)}\n" for row in rows)
     _head(out, "breakerwatch_probe_failures_total", "counter", "Failed probes, by reason.")
-    for row in rows:
+    for row in rows:  # every reason from the start, so increase() sees the first failure
         for reason, count in zip(_REASONS, row.stats.failures, strict=True):
-            if count:
-                labels = f'{row.label},reason="{reason.value}"'
-                out.append(f"breakerwatch_probe_failures_total{{{labels}}} {count}\n")
+            labels = f'{row.label},reason="{reason.value}"'
+            out.append(f"breakerwatch_probe_failures_total{{{labels}}} {count}\n")
     name = "breakerwatch_probe_duration_seconds"
     _head(out, name, "histogram", "Probe duration, retries included.")
     for row in rows:
@@ -308,8 +342,8 @@ def render(
     out.append(f"breakerwatch_local_trouble {daemon.local_trouble}\n")
     name = "breakerwatch_local_failures_total"
     _head(out, name, "counter", "Probes that failed for want of our own resources, by errno.")
-    for code, count in sorted(daemon.local_failures.items()):
-        out.append(f'{name}{{reason="{code}"}} {count}\n')
+    for code in sorted({*LOCAL_CODES, *daemon.local_failures}):
+        out.append(f'{name}{{reason="{code}"}} {daemon.local_failures.get(code, 0)}\n')
     if http is not None:
         _http(out, http)
     if sinks:

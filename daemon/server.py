@@ -6,13 +6,15 @@
     GET  /api/v1/status                        JSON: every integration's breaker and last probe
     POST /api/v1/integrations/<name>/breaker   {"action": "force-open" | "disable" | "reset",
                                                 "reason": TEXT}
+    POST /-/reload                             read config.toml again, as SIGHUP does
     GET  /api/v1/silences                      JSON: the silences not yet over
     POST /api/v1/silences                      {"integration": NAME or "*", "duration": "2h",
                                                 "reason": TEXT}
     DELETE /api/v1/silences/<id>               end a silence now
 
-HEAD works wherever GET does. Who may do what is `daemon.access`; this module enforces it
-and bounds what a client can cost: a body of at most `MAX_BODY` (413, and a declared larger
+HEAD works wherever GET does; /metrics is gzipped (level 1) for a scraper that accepts it.
+Who may do what is `daemon.access`; this module enforces it and bounds what a client can
+cost: a body of at most `MAX_BODY` (413, and a declared larger
 one is never read), `IDLE_TIMEOUT` to send a request's head and between requests, a time
 limit on reading a body, at most `max_connections` open connections (more wait in the
 listen queue to be accepted, as with Prometheus's `--web.max-connections`, but first the
@@ -30,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gzip
 import hashlib
 import json
 import logging
@@ -46,7 +49,7 @@ from aiohttp import web
 from daemon.access import AccessRules, Credentials, credentials
 from daemon.config import DaemonConfig, format_address
 from daemon.holds import ACTIONS
-from daemon.metrics import CONTENT_TYPE, HttpStats
+from daemon.metrics import CONTENT_TYPE, HttpStats, accepts_gzip
 from daemon.tls import ServerTls, TlsError
 from probes.outcome import local_cause
 from probes.text import printable
@@ -92,6 +95,7 @@ class Endpoints(Protocol):
         self, name: str, action: str, *, reason: str, by: str
     ) -> tuple[int, Any]: ...
     async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]: ...
+    async def reload(self, by: str) -> tuple[int, Any]: ...
 
 
 class HttpServer:
@@ -255,7 +259,8 @@ class HttpServer:
             given=given,
             token_label=self.rules.token_label(given.token) if given and given.token else None,
             user=await self._user(given),
-            content_type=request.content_type,
+            content_type=request.content_type if "Content-Type" in headers else "",
+            body=request.body_exists,
             origin=headers.get("Origin"),
             fetch_site=headers.get("Sec-Fetch-Site"),
             own_origin=f"{self._scheme}://{headers.get('Host', '')}",
@@ -288,9 +293,11 @@ class HttpServer:
         method, parts = request.method, request.path.strip("/").split("/")
         read = method in ("GET", "HEAD")
         if parts == ["metrics"] and read:
-            return web.Response(
-                body=self._endpoints.metrics(), headers={"Content-Type": CONTENT_TYPE}
-            )
+            return _metrics(self._endpoints.metrics(), request.headers.get("Accept-Encoding"))
+        if parts == ["-", "reload"]:
+            if method != "POST":
+                return _not_allowed("POST")
+            return _json(*await self._call(self._endpoints.reload(who)))
         if parts == ["healthz"] and read:
             healthy, text = self._endpoints.health()
             return web.Response(status=200 if healthy else 503, text=text + "\n")
@@ -453,6 +460,16 @@ def _reason(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > MAX_REASON:
         return None
     return printable(value).strip() or None
+
+
+def _metrics(body: bytes, accept_encoding: str | None) -> web.Response:
+    """The exposition, gzipped at level 1 when the scraper accepts it (Prometheus does: at
+    10,000 integrations, 27 MB becomes about 1 MB)."""
+    headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
+    if accepts_gzip(accept_encoding):
+        headers["Content-Encoding"] = "gzip"
+        body = gzip.compress(body, compresslevel=1, mtime=0)
+    return web.Response(body=body, headers=headers)
 
 
 def _json(status: int, payload: object) -> web.Response:

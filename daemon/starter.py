@@ -6,6 +6,7 @@ writers do not write comments. A test loads the result with the daemon's own loa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import tomli_w
@@ -17,7 +18,7 @@ from probes import BreakerConfig, RetryPolicy
 from probes._settings import user_settings
 from probes.adapters import KINDS
 
-__all__ = ["starter_config"]
+__all__ = ["VENDORS", "secrets_of", "starter_config", "vendor_names"]
 
 
 def _defaults(cls: type, keys: dict[str, bool]) -> dict[str, Any]:
@@ -84,29 +85,38 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
         "# then `breakerwatch test-alert`. Maintenance windows: see docs/alerts.md.",
         {"alerts": {**_defaults(AlertSettings, _ALERT_KEYS), "console": True}},
     ),
-    (
-        "# The integrations. name is the metrics label; kind is one of\n"
-        f"# {', '.join(KINDS)}. base_url replaces the vendor's API root\n"
-        "# (a proxy, or `breakerwatch simulate`: http://127.0.0.1:8600/<kind>).",
-        {"integrations": [
-            {"name": "mailchimp", "kind": "mailchimp", "api_key": "env:MAILCHIMP_API_KEY"},
-            {"name": "hubspot", "kind": "hubspot", "token": "env:HUBSPOT_TOKEN"},
-            {"name": "kit", "kind": "convertkit", "api_key": "env:KIT_API_KEY"},
-            {"name": "sendgrid", "kind": "sendgrid", "api_key": "env:SENDGRID_API_KEY"},
-        ]},
-    ),
-    (
-        "# Any HTTP endpoint: expected statuses, assertions on the body (contains, or a JSON\n"
-        "# path that equals a value or exists), a latency bound, and a minimum number of days\n"
-        "# left on the TLS certificate. Header values may be secret references. egress = true\n"
-        "# makes one the \"is it us?\" canary: while it fails, other alerts are held.",
-        {"integrations": [{
-            "name": "billing", "kind": "http", "url": "https://billing.example.com/healthz",
-            "expect_status": [200], "max_latency": "2s", "tls_min_days": 14,
-            "assertions": [{"json_path": "$.status", "equals": "ok"}],
-        }]},
-    ),
 ]  # fmt: skip
+
+
+# The integrations, each with the secret it references: `init --vendors` writes the chosen
+# ones as they are and the others commented out, so an unedited starter probes nothing.
+VENDORS: dict[str, tuple[dict[str, Any], str | None]] = {
+    "mailchimp": ({"name": "mailchimp", "kind": "mailchimp", "api_key": "env:MAILCHIMP_API_KEY"},
+                  "MAILCHIMP_API_KEY"),
+    "hubspot": ({"name": "hubspot", "kind": "hubspot", "token": "env:HUBSPOT_TOKEN"},
+                "HUBSPOT_TOKEN"),
+    "kit": ({"name": "kit", "kind": "convertkit", "api_key": "env:KIT_API_KEY"}, "KIT_API_KEY"),
+    "sendgrid": ({"name": "sendgrid", "kind": "sendgrid", "api_key": "env:SENDGRID_API_KEY"},
+                 "SENDGRID_API_KEY"),
+    "http": ({"name": "billing", "kind": "http", "url": "https://billing.example.com/healthz",
+              "expect_status": [200], "max_latency": "2s", "tls_min_days": 14,
+              "assertions": [{"json_path": "$.status", "equals": "ok"}]}, None),
+}  # fmt: skip
+ALIASES = {"convertkit": "kit"}
+_INTEGRATIONS = (
+    "# The integrations: uncomment the ones you use, or write this file again with\n"
+    "# `breakerwatch init PATH --force --vendors hubspot,sendgrid`. name is the metrics\n"
+    f"# label; kind is one of {', '.join(KINDS)}. base_url replaces\n"
+    "# the vendor's API root (`breakerwatch simulate`: http://127.0.0.1:8600/<kind>); proxy\n"
+    "# names this integration's own proxy, or false. The key each vendor needs, and its\n"
+    "# scopes: docs/integrations.md."
+)
+_HTTP = (
+    "# Any HTTP endpoint: expected statuses, assertions on the body (contains, or a JSON\n"
+    "# path that equals a value or exists), a latency bound, and a minimum number of days\n"
+    "# left on the TLS certificate. Header values may be secret references. egress = true\n"
+    '# makes one the "is it us?" canary: while it fails, other alerts are held.'
+)
 
 
 # With `--credentials`: the same secrets as systemd credentials (files in /etc/credstore).
@@ -119,14 +129,41 @@ CREDENTIALS = {
 }
 
 
-def starter_config(*, credentials: bool = False) -> str:
-    """The text of a starter config.toml: every section, commented; secrets referenced as
-    environment variables, or with `credentials` as systemd credentials."""
-    text = "\n".join(f"{comment}\n{_toml(body)}" for comment, body in _SECTIONS)
+def starter_config(*, credentials: bool = False, vendors: Iterable[str] = ()) -> str:
+    """The text of a starter config.toml: every section, commented; the integrations of
+    `vendors` (names of `VENDORS`) as they are, the others commented out; secrets
+    referenced as environment variables, or with `credentials` as systemd credentials."""
+    chosen = set(vendors)
+    parts = [f"{comment}\n{_toml(body)}" for comment, body in _SECTIONS]
+    parts.append(_INTEGRATIONS)
+    for name, (integration, _) in VENDORS.items():
+        block = _toml({"integrations": [integration]})
+        if name == "http":
+            parts.append(_HTTP)
+        parts.append(block if name in chosen else _commented(block))
+    text = "\n".join(parts)
     if credentials:
         for env, credential in CREDENTIALS.items():
             text = text.replace(env, credential)
     return text
+
+
+def vendor_names(given: str) -> list[str]:
+    """`--vendors hubspot,sendgrid` as names of `VENDORS`; ValueError naming a stranger."""
+    names = [ALIASES.get(n, n) for n in (part.strip().lower() for part in given.split(",")) if n]
+    unknown = [name for name in names if name not in VENDORS]
+    if unknown or not names:
+        raise ValueError(f"unknown vendor {unknown[0]!r}" if unknown else "no vendor named")
+    return names
+
+
+def secrets_of(vendors: Iterable[str]) -> list[str]:
+    """The environment variables the integrations of `vendors` reference."""
+    return [secret for name in vendors if (secret := VENDORS[name][1]) is not None]
+
+
+def _commented(block: str) -> str:
+    return "\n".join(f"# {line}" if line else "#" for line in block.rstrip("\n").split("\n")) + "\n"
 
 
 def _toml(body: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ import httpx
 from probes.hints import retry_hint
 
 __all__ = [
+    "LOCAL_CODES",
     "SUCCESS",
     "InvalidResponse",
     "Kind",
@@ -177,6 +178,8 @@ _LOCAL = {
     errno.ENOMEM: "memory ran out",
     errno.EADDRNOTAVAIL: "no local port is free",
 }
+# Every `error` code a LOCAL outcome may carry: the label values of the local-failure counter.
+LOCAL_CODES = (*sorted(errno.errorcode[e] for e in _LOCAL), "EAI_SYSTEM", "PROXY")
 
 
 def local_cause(error: BaseException) -> tuple[str, str] | None:

@@ -17,10 +17,10 @@ def test_an_open_incident_is_one_alert_with_its_labels_and_text() -> None:
     ledger.observe({"kit": KIT}, T0 + 1)
     (alert,) = ledger.payload(T0 + 1)
     assert alert["labels"] == {
-        "alertname": "BreakerOpen",
+        "alertname": "BreakerwatchIntegrationFailing",
         "integration": "kit",
         "reason": "http_5xx",
-        "severity": "critical",
+        "severity": "page",
         "team": "growth",
     }
     assert alert["annotations"] == {
@@ -49,8 +49,8 @@ def test_each_kind_has_its_alertname_and_severity() -> None:
         for a in ledger.payload(T0)
     )
     assert labels == [
-        ("CredentialsRefused", "critical", "auth"),
-        ("Throttled", "warning", "throttled"),
+        ("BreakerwatchCredentialsRefused", "page", "auth"),
+        ("BreakerwatchThrottled", "warning", "throttled"),
     ]
 
 

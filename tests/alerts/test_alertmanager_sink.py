@@ -60,10 +60,10 @@ def test_alerts_reach_one_alertmanager_while_another_is_down(
         sink.wake()
         (alert,) = await _until(lambda: alertmanager.alerts(up))
         assert alert["labels"] == {
-            "alertname": "BreakerOpen",
+            "alertname": "BreakerwatchIntegrationFailing",
             "integration": "kit",
             "reason": "http_5xx",
-            "severity": "critical",
+            "severity": "page",
         }
         assert alert["annotations"]["summary"] == "kit is failing: breaker open"
         assert alert["status"]["state"] == "active"

@@ -82,7 +82,7 @@ def test_tokens_are_told_apart_by_label() -> None:
 def decide(rules: AccessRules, **request: Any) -> tuple[int, str, str]:
     asked: dict[str, Any] = {
         "method": "POST", "given": None, "token_label": None, "user": None,
-        "content_type": "application/json", "origin": None, "fetch_site": None,
+        "content_type": "application/json", "body": True, "origin": None, "fetch_site": None,
         "own_origin": OWN,
     }  # fmt: skip
     verdict = rules.decide(**{**asked, **request})
@@ -114,6 +114,13 @@ GIVEN = Credentials(token=TOKEN)
         (LOCAL, {"content_type": "multipart/form-data"}, (415, "content_type", "")),
         (LOCAL, {"method": "DELETE", "content_type": "application/octet-stream"},
          (0, "", "local")),  # no body to declare
+        # No body and no type (curl -X POST .../-/reload, a config reloader): only a page
+        # could send that from a browser, with its Origin.
+        (LOCAL, {"content_type": "", "body": False}, (0, "", "local")),
+        (LOCAL, {"content_type": "", "body": True}, (415, "content_type", "")),
+        (LOCAL, {"content_type": "text/plain", "body": False}, (415, "content_type", "")),
+        (LOCAL, {"content_type": "", "body": False, "origin": "https://evil.example"},
+         (403, "cross_site", "")),
         (LOCAL, {"origin": "http://127.0.0.1:8080"}, (403, "cross_site", "")),
         (LOCAL, {"origin": "null"}, (403, "cross_site", "")),
         (LOCAL, {"origin": OWN}, (0, "", "local")),

@@ -13,7 +13,16 @@ from freezegun import freeze_time
 from alerts.sinks import FailureReason, SinkStats
 from daemon.cli import main
 from daemon.config import load
-from daemon.metrics import DaemonStats, HttpStats, ProbeStats, Row, process_registry, render
+from daemon.metrics import (
+    DaemonStats,
+    HttpStats,
+    ProbeStats,
+    Row,
+    accepts_gzip,
+    process_registry,
+    render,
+)
+from daemon.starter import VENDORS
 from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, Result, Stop
 from simulator import Simulator
 from tests.daemon.harness import BREAKERWATCH, config_text, environment
@@ -49,24 +58,11 @@ def test_init_writes_a_valid_commented_starter_and_never_overwrites(tmp_path: Pa
     path = tmp_path / "config.toml"
     first = run("init", str(path))
     assert first.returncode == 0
-    assert first.stdout.startswith(f"wrote {path}.")
+    assert first.stdout.startswith(f"wrote {path}: every integration in it is commented out.")
     text = path.read_text()
     assert text.startswith("# breakerwatch configuration.")
     assert "[defaults.breaker]" in text
-    env = {
-        "MAILCHIMP_API_KEY": "k-us1",
-        "HUBSPOT_TOKEN": "t",
-        "KIT_API_KEY": "k",
-        "SENDGRID_API_KEY": "s",
-    }
-    config = load(path, environ=env)
-    assert [i.name for i in config.integrations] == [
-        "mailchimp",
-        "hubspot",
-        "kit",
-        "sendgrid",
-        "billing",
-    ]
+    assert load(path, environ={}).integrations == ()  # unedited, it probes nothing
     path.write_text("# mine\n")
     again = run("init", str(path))
     assert (again.returncode, again.stderr) == (
@@ -76,6 +72,31 @@ def test_init_writes_a_valid_commented_starter_and_never_overwrites(tmp_path: Pa
     assert path.read_text() == "# mine\n"
     assert run("init", str(path), "--force").returncode == 0
     assert path.read_text() == text
+
+
+@pytest.mark.system
+def test_init_with_vendors_writes_just_those_and_check_passes(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    done = run("init", str(path), "--vendors", "hubspot,ConvertKit,http")
+    assert done.stdout == (
+        f"wrote {path}. Set the secrets it references (HUBSPOT_TOKEN, KIT_API_KEY), then run "
+        f"`breakerwatch check --config {path}`.\n"
+    )
+    env = {"HUBSPOT_TOKEN": "pat-na1-test", "KIT_API_KEY": "kit-key"}
+    assert [i.name for i in load(path, environ=env).integrations] == ["hubspot", "kit", "billing"]
+    checked = run("check", "--config", str(path), env=env)
+    assert (checked.returncode, checked.stdout) == (
+        0, f"{path}: OK: 3 integrations (hubspot, kit, billing)\n",
+    )  # fmt: skip
+    every = tmp_path / "every.toml"
+    assert run("init", str(every), "--vendors", ",".join(VENDORS)).returncode == 0
+    secrets = {"MAILCHIMP_API_KEY": "k-us1", "SENDGRID_API_KEY": "s", **env}
+    assert len(load(every, environ=secrets).integrations) == len(VENDORS)
+    wrong = run("init", str(tmp_path / "x.toml"), "--vendors", "hubspot,zoho")
+    assert (wrong.returncode, wrong.stderr) == (
+        1, "--vendors: unknown vendor 'zoho': choose from mailchimp, hubspot, kit, sendgrid, http\n",
+    )  # fmt: skip
+    assert not (tmp_path / "x.toml").exists()
 
 
 @pytest.mark.system
@@ -184,6 +205,7 @@ def test_the_metrics_page_counts_what_happened() -> None:
         'breakerwatch_probe_duration_seconds_count{integration="billing"} 2',
         'breakerwatch_probe_duration_seconds_sum{integration="billing"} 12.3',
         'breakerwatch_probe_success{integration="billing"} 0',
+        'breakerwatch_probe_http_status_code{integration="billing"} 0',
         'breakerwatch_probe_last_success_timestamp_seconds{integration="billing"} 1000.0',
         'breakerwatch_rate_limit_remaining{integration="billing"} 42',
         'breakerwatch_probes_total{integration="kit"} 0',
@@ -209,7 +231,10 @@ def test_the_metrics_page_counts_what_happened() -> None:
         not in page
     )
     assert 'breakerwatch_breaker_open_until_timestamp_seconds{integration="billing"}' in page
-    assert 'breakerwatch_probe_failures_total{integration="kit"' not in page  # none yet
+    # Every reason from the start, at 0 until it happens: increase() sees the first failure.
+    assert 'breakerwatch_probe_failures_total{integration="kit",reason="auth"} 0\n' in page
+    assert 'breakerwatch_local_failures_total{reason="PROXY"} 0\n' in page
+    assert 'breakerwatch_probe_http_status_code{integration="kit"}' not in page  # no probe yet
 
 
 NO_PROMTOOL = "promtool is not installed (.ci/run installs Debian's prometheus package)"
@@ -223,3 +248,25 @@ def test_promtool_accepts_every_series() -> None:
         timeout=60, check=False,
     )  # fmt: skip
     assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [
+        ("gzip", True),  # what Prometheus sends
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, GZIP;q=0.5", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("*;q=0.5, gzip;q=0", False),
+        ("identity", False),
+        ("deflate", False),
+        ("gzip;q=nonsense", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_gzip_is_served_only_where_accept_encoding_accepts_it(
+    header: str | None, gzip: bool
+) -> None:
+    assert accepts_gzip(header) is gzip

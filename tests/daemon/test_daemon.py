@@ -149,7 +149,8 @@ def test_reload_a_good_config_then_a_bad_one(
     assert metric(daemon.get("/metrics").text, "breakerwatch_config_last_reload_successful") == 1
     config.write_text("[defaults]\ninterval = 'soon'\n")
     daemon.signal(signal.SIGHUP)
-    daemon.until(lambda: "reload failed, keeping the running configuration" in daemon.output)
+    failed = "reload (SIGHUP) failed, keeping the running configuration"
+    daemon.until(lambda: failed in daemon.output)
     assert "defaults.interval: must be a duration" in daemon.output
     assert metric(daemon.get("/metrics").text, "breakerwatch_config_last_reload_successful") == 0
     assert set(daemon.status()) == {"kit", "hubspot", "mailchimp", "sendgrid", "billing"}

@@ -30,6 +30,11 @@ def test_json_logs_are_one_object_per_line(simulator: Simulator, tmp_path: Path)
     assert all(set(r) >= {"ts", "level", "logger", "msg"} for r in records)
     opened = [r for r in records if r["msg"].startswith("kit: breaker closed -> open")]
     assert [r["level"] for r in opened] == ["warning"]
+    (record,) = opened  # the facts as fields, for Loki or jq to select on
+    facts = {key: record[key] for key in ("integration", "from_state", "to_state", "reason")}
+    assert facts == {"integration": "kit", "from_state": "closed", "to_state": "open",
+                     "reason": "http_5xx"}  # fmt: skip
+    assert record["cause"]
     assert records[-1]["msg"] == "stopped"
 
 

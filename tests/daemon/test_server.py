@@ -3,6 +3,7 @@ process, real sockets, requests written byte by byte where a library would tidy 
 
 from __future__ import annotations
 
+import gzip
 import re
 import socket
 import ssl
@@ -90,6 +91,50 @@ def test_head_works_wherever_get_does(daemon: DaemonProcess) -> None:
     assert httpx.head(daemon.url + "/nowhere", timeout=5).status_code == 404
     answer = httpx.put(daemon.url + "/metrics", json={}, timeout=5)
     assert (answer.status_code, answer.headers["allow"]) == (405, "GET, HEAD")
+
+
+def test_metrics_are_gzipped_for_a_scraper_that_accepts_it(daemon: DaemonProcess) -> None:
+    plain = httpx.get(daemon.url + "/metrics", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert "content-encoding" not in plain.headers
+    raw = exchange(
+        daemon,
+        b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Content-Encoding: gzip" in head
+    assert b"Vary: Accept-Encoding" in head
+    text = gzip.decompress(body).decode()
+    assert text.split("\n", 1)[0] == plain.text.split("\n", 1)[0]  # the same exposition
+    assert "breakerwatch_breaker_state" in text
+    refused = httpx.get(daemon.url + "/metrics", headers={"Accept-Encoding": "gzip;q=0"}, timeout=5)
+    assert "content-encoding" not in refused.headers
+
+
+def test_reload_over_http_is_a_change_like_any_other(simulator: Simulator, tmp_path: Path) -> None:
+    tokens = '[daemon.admin_tokens]\nalice = "env:ALICE_TOKEN"\n'
+    config, env = write_config(simulator, tmp_path, sections=tokens)
+    daemon = DaemonProcess(config, env).wait_ready()
+    url = daemon.url + "/-/reload"
+    alice = {"Authorization": f"Bearer {TOKENS['ALICE_TOKEN']}"}
+    try:
+        assert httpx.post(url, timeout=5).status_code == 401  # a change needs the token
+        assert httpx.get(url, headers=alice, timeout=5).headers["allow"] == "POST"
+        page = {**alice, "Origin": "https://evil.example"}
+        assert httpx.post(url, headers=page, timeout=5).status_code == 403
+        config.write_text(config.read_text().replace('name = "sendgrid"', 'name = "sendgrid2"'))
+        answer = httpx.post(url, headers=alice, timeout=5)  # as curl -X POST sends it: no body
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["reloaded"] is True
+        assert "sendgrid2" in daemon.status()
+        assert "(alice): 1 added, 0 changed, 1 removed, 3 unchanged" in daemon.output
+        config.write_text(config.read_text() + "\n[defaults.retry]\nmax_attempts = 0\n")
+        failed = httpx.post(url, headers=alice, timeout=5)
+        assert failed.status_code == 500
+        assert failed.json()["problems"], failed.text
+        assert "sendgrid2" in daemon.status()  # the running configuration stays
+    finally:
+        assert daemon.stop() == 0
 
 
 def test_every_answer_carries_the_safety_headers(daemon: DaemonProcess) -> None:

@@ -12,13 +12,18 @@ from typing import Any
 import pytest
 import yaml
 
+from alerts.alertmanager import ALERTNAMES
+from alerts.alertmanager import SEVERITIES as PUSHED_SEVERITIES
 from grafana.generate import build, expressions
+from tests.test_docs import anchors
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "prometheus"
 GRAFANA = ROOT / "grafana"
 NO_PROMTOOL = "promtool is not installed (.ci/run installs Debian's prometheus package)"
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason=NO_PROMTOOL)
+SEVERITIES = ("page", "warning", "info")  # one vocabulary: the rules and the pushed alerts
+RUNBOOKS = "https://breakerwatch.invalid/docs/monitoring.md"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -60,14 +65,27 @@ def test_every_alerting_rule_has_a_unit_test_and_they_pass() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_alerting_rules_carry_severity_and_text() -> None:
+def test_alerting_rules_carry_severity_text_and_a_runbook_that_exists() -> None:
     rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    sections = anchors(ROOT / "docs" / "monitoring.md")
     for group in rules["groups"]:
         for rule in group["rules"]:
             assert rule["alert"].startswith("Breakerwatch")
-            assert rule["labels"]["severity"] in ("page", "warning")
+            assert rule["labels"]["severity"] in SEVERITIES
             assert rule["annotations"]["summary"]
             assert rule["annotations"]["description"]
+            page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+            assert page == RUNBOOKS
+            assert anchor == rule["alert"].lower()
+            assert anchor in sections, f"docs/monitoring.md has no section #{anchor}"
+
+
+def test_the_pushed_alerts_share_the_rules_names_and_severities() -> None:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    assert all(name.startswith("Breakerwatch") for name in ALERTNAMES.values())
+    assert not names & set(ALERTNAMES.values())  # the same name would merge two alerts
+    assert set(PUSHED_SEVERITIES.values()) <= set(SEVERITIES)
 
 
 def test_the_committed_dashboards_are_what_the_generator_writes() -> None:

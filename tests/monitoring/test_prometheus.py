@@ -187,7 +187,9 @@ def test_prometheus_scrapes_through_tls_and_basic_auth(
     simulator: Simulator, tmp_path: Path
 ) -> None:
     """A scrape_config with basic_auth and tls_config, as for any exporter, just works; a
-    wrong password is a 401, counted, and Prometheus's up is 0 for that job."""
+    wrong password is a 401, counted, and Prometheus's up is 0 for that job. Prometheus
+    asks for gzip (a witness server records its request), so the scrapes it reads are the
+    daemon's gzipped pages."""
     ca = trustme.CA()
     issued = ca.issue_cert("127.0.0.1", "localhost")
     files = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
@@ -215,9 +217,11 @@ def test_prometheus_scrapes_through_tls_and_basic_auth(
          "static_configs": [{"targets": [f"127.0.0.1:{target}"]}]}
         for job, secret in (("breakerwatch", password), ("wrong", "not-the-password"))
     ]  # fmt: skip
+    witness = ScriptedServer()
+    jobs.append({"job_name": "witness", "static_configs": [{"targets": [witness.url[7:]]}]})
     start = time.time()
     try:
-        with running_prometheus(tmp_path, jobs, free_port()) as url:
+        with witness, running_prometheus(tmp_path, jobs, free_port()) as url:
             daemon.until(lambda: query(url, 'up{job="breakerwatch"} == 1', start, time.time()),
                          30, "the scrape through TLS and basic auth")  # fmt: skip
             daemon.until(lambda: query(url, 'up{job="wrong"} == 0', start, time.time()),
@@ -232,5 +236,7 @@ def test_prometheus_scrapes_through_tls_and_basic_auth(
             )  # fmt: skip
             assert found is not None
             assert float(found[1]) >= 1
+            daemon.until(lambda: witness.requests, 30, "Prometheus to scrape the witness")
+            assert "gzip" in witness.requests[0].headers["Accept-Encoding"]
     finally:
         assert daemon.stop() == 0

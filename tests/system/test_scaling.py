@@ -83,7 +83,10 @@ def test_two_replicas_and_two_alertmanagers_tell_each_incident_once(
     try:
         for daemon in replicas:
             daemon.wait_ready()
-        firing, resolved = "kit is failing: breaker open", "Resolved: kit (BreakerOpen)"
+        firing, resolved = (
+            "kit is failing: breaker open",
+            "Resolved: kit (BreakerwatchIntegrationFailing)",
+        )
 
         admin(simulator, "PUT", "/kit/mode", {"mode": "5xx"})
         until(lambda: titles(slack) == [firing], 30, "the incident message")
@@ -143,7 +146,10 @@ def test_replicas_that_disagree_for_a_while_still_resolve_once(
         slow.until(lambda: slow.state("kit") == "closed", 20, "the slow replica to close")
         until(lambda: len(titles(slack)) >= 2, 30, "the resolution")
         time.sleep(6)
-        assert titles(slack) == ["kit is failing: breaker open", "Resolved: kit (BreakerOpen)"]
+        assert titles(slack) == [
+            "kit is failing: breaker open",
+            "Resolved: kit (BreakerwatchIntegrationFailing)",
+        ]
     finally:
         for daemon in (quick, slow):
             assert daemon.stop() == 0
@@ -164,7 +170,7 @@ def test_one_replica_resolves_at_the_close(
         closed = time.monotonic()
         until(lambda: len(titles(slack)) == 2, 30, "the resolution")
         assert time.monotonic() - closed < 15
-        assert titles(slack)[1] == "Resolved: kit (BreakerOpen)"
+        assert titles(slack)[1] == "Resolved: kit (BreakerwatchIntegrationFailing)"
     finally:
         assert daemon.stop() == 0
 
