@@ -9,6 +9,7 @@ to the state file, then the alert loop wakes. With no `[alerts]`, nothing is que
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import sqlite3
 import time
@@ -211,9 +212,10 @@ class AlertRuntime:
         if old is not None and (old.ledger.hold, old.ledger.extra) == (ledger.hold, ledger.extra):
             old.ledger.ha = config.ha
             ledger = old.ledger
+        outbound, headers = _access(config, self.outbound)
         self.alertmanager = AlertmanagerSink(
             config.urls, ledger, self._open_incidents, resend_interval=config.resend_interval,
-            wall=self._wall, timeout=config.timeout, outbound=self.outbound,
+            wall=self._wall, timeout=config.timeout, outbound=outbound, headers=headers,
         )  # fmt: skip
         self._pushing = asyncio.ensure_future(self.alertmanager.run())
 
@@ -294,7 +296,9 @@ async def _test_alertmanager(config: AlertmanagerConfig, outbound: Outbound, out
     summary = "breakerwatch test alert: this Alertmanager receives and routes our alerts"
     alert = Alert(tuple(sorted(labels)), (("summary", summary),), now, now + TEST_FOR)
     failed = 0
+    outbound, headers = _access(config, outbound)
     async with new_client(outbound.transport(), timeout=config.timeout) as http:
+        http.headers.update(headers)
         for url in config.urls:
             try:
                 await push(http, url, [alert.to_json(now, 0.0)])
@@ -304,3 +308,18 @@ async def _test_alertmanager(config: AlertmanagerConfig, outbound: Outbound, out
             else:
                 out.write(f"{channel_name(url)}: sent BreakerwatchTest (resolves in 5 minutes)\n")
     return failed
+
+
+def _access(config: AlertmanagerConfig, outbound: Outbound) -> tuple[Outbound, dict[str, str]]:
+    """How to reach these Alertmanagers: the TLS to use (a client certificate and a CA of
+    their own, if configured) and the Authorization header (basic auth or a bearer token)."""
+    tls = config.tls
+    if tls is not None:
+        outbound = outbound.for_client(tls.cert_file, tls.key_file, tls.ca_file)
+    if config.basic_auth is not None:
+        user, password = config.basic_auth
+        pair = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode()
+        return outbound, {"Authorization": f"Basic {pair}"}
+    if config.bearer_token is not None:
+        return outbound, {"Authorization": f"Bearer {config.bearer_token.reveal()}"}
+    return outbound, {}

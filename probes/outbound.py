@@ -18,7 +18,7 @@ from typing import Literal
 from probes.proxy import Proxies, Route
 from probes.transport import AiohttpTransport
 
-__all__ = ["Outbound", "trust_problem"]
+__all__ = ["Outbound", "client_tls_problem", "trust_problem"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,19 @@ class Outbound:
             verify=self.ssl, proxies=self.proxies, close_with_client=close_with_client
         )
 
+    def for_client(
+        self, cert_file: Path | None, key_file: Path | None, ca_file: Path | None
+    ) -> Outbound:
+        """This trust store plus `ca_file`, showing the client certificate `cert_file` (with
+        `key_file`) when asked: for one target that wants mutual TLS."""
+        context = ssl.create_default_context()
+        for extra in (self.ca_file, ca_file):
+            if extra is not None:
+                context.load_verify_locations(cafile=extra)
+        if cert_file is not None:
+            context.load_cert_chain(cert_file, key_file)
+        return Outbound(context, self.proxies, self.ca_file)
+
     def trust(self) -> str:
         """Which certificates are trusted, in words."""
         paths = ssl.get_default_verify_paths()
@@ -74,4 +87,23 @@ def trust_problem(ca_file: Path) -> str | None:
         return f"{ca_file} holds no PEM certificate"
     except OSError as error:
         return f"cannot read {ca_file}: {error.strerror or error}"
+    return None
+
+
+def client_tls_problem(
+    cert_file: Path | None, key_file: Path | None, ca_file: Path | None
+) -> str | None:
+    """What keeps a client certificate (and an extra CA) from loading, in one sentence."""
+    if ca_file is not None and (problem := trust_problem(ca_file)) is not None:
+        return f"ca_file: {problem}"
+    if cert_file is None:
+        return None
+    try:
+        ssl.create_default_context().load_cert_chain(cert_file, key_file)
+    except FileNotFoundError as error:
+        return f"{error.filename or cert_file} does not exist"
+    except ssl.SSLError:  # before OSError, its base class
+        return f"{cert_file} and {key_file} are not a PEM certificate and its private key"
+    except OSError as error:
+        return f"cannot read {error.filename or cert_file}: {error.strerror or error}"
     return None

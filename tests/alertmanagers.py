@@ -43,14 +43,29 @@ def config(slack_webhook: str) -> dict[str, Any]:
 class Alertmanagers:
     """`count` clustered Alertmanagers; `urls` in order; `kill(i)` as a crash would."""
 
-    def __init__(self, directory: Path, slack_webhook: str, count: int = 2) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        slack_webhook: str,
+        count: int = 2,
+        web_config: dict[str, Any] | None = None,
+        client: dict[str, Any] | None = None,
+    ) -> None:
+        """`web_config`: the exporter toolkit's --web.config.file (TLS, basic auth), and
+        `client` the httpx arguments (verify, cert, auth) that get past it."""
         assert BINARY is not None
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "alertmanager.yml"
         path.write_text(yaml.safe_dump(config(slack_webhook)))
         web = [free_port() for _ in range(count)]
         gossip = [free_port() for _ in range(count)]
-        self.urls = [f"http://127.0.0.1:{port}" for port in web]
+        scheme = "https" if web_config and "tls_server_config" in web_config else "http"
+        self.urls = [f"{scheme}://127.0.0.1:{port}" for port in web]
+        self.client = client or {}
+        flags = []
+        if web_config is not None:
+            (directory / "web.yml").write_text(yaml.safe_dump(web_config))
+            flags.append(f"--web.config.file={directory / 'web.yml'}")
         self.logs = [directory / f"alertmanager-{i}.log" for i in range(count)]
         self.processes: list[subprocess.Popen[bytes]] = []
         for i in range(count):
@@ -66,6 +81,7 @@ class Alertmanagers:
                 "--cluster.settle-timeout=2s",
                 "--cluster.pushpull-interval=2s",
                 "--cluster.reconnect-interval=1s",
+                *flags,
             ]
             with self.logs[i].open("wb") as log:
                 self.processes.append(
@@ -98,15 +114,13 @@ class Alertmanagers:
             time.sleep(0.2)
         raise AssertionError("the Alertmanagers did not form a cluster:\n" + self.output())
 
-    @staticmethod
-    def peers(url: str) -> list[dict[str, Any]]:
-        status = httpx.get(f"{url}/api/v2/status", timeout=5).json()
+    def peers(self, url: str) -> list[dict[str, Any]]:
+        status = httpx.get(f"{url}/api/v2/status", timeout=5, **self.client).json()
         return list(status["cluster"].get("peers") or [])
 
-    @staticmethod
-    def alerts(url: str) -> list[dict[str, Any]]:
+    def alerts(self, url: str) -> list[dict[str, Any]]:
         """The alerts an instance holds as active (resolved ones are not listed)."""
-        return list(httpx.get(f"{url}/api/v2/alerts", timeout=5).json())
+        return list(httpx.get(f"{url}/api/v2/alerts", timeout=5, **self.client).json())
 
     def kill(self, index: int) -> None:
         self.processes[index].kill()

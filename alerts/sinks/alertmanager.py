@@ -89,6 +89,7 @@ class AlertmanagerSink:
         wall: Callable[[], float],
         timeout: float = TIMEOUT,
         outbound: Outbound | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.ledger = ledger
         self.resend_interval = resend_interval
@@ -97,6 +98,7 @@ class AlertmanagerSink:
         self._incidents = incidents
         self._wall = wall
         self._http = new_client((outbound or Outbound.build()).transport(), timeout=timeout)
+        self._http.headers.update(headers or {})  # basic auth or a bearer token
         self._wake = asyncio.Event()
 
     def wake(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,11 +21,20 @@ from daemon.config._reader import (
     Table,
     boolean,
     duration,
+    file_path,
     string,
     url,
     whole,
 )
-from daemon.config.model import AlertmanagerConfig, AlertsConfig, SlackConfig, parse_duration
+from daemon.config.model import (
+    AlertmanagerConfig,
+    AlertsConfig,
+    ClientTls,
+    SlackConfig,
+    parse_duration,
+)
+from probes.outbound import client_tls_problem
+from probes.secrets import Secret
 
 __all__ = ["alerts_table"]
 
@@ -111,8 +121,44 @@ def _alertmanager(table: Table) -> AlertmanagerConfig:
     timeout = table.value("timeout", TIMEOUT, default.timeout)
     labels = table.value("labels", _labels, default.labels)
     ha = table.value("ha", boolean, default.ha)
+    basic = _basic_auth(table.table("basic_auth")) if table.has("basic_auth") else None
+    bearer = table.reader.secret(table.at("bearer_token"), table.take("bearer_token")) if (
+        table.has("bearer_token")
+    ) else None  # fmt: skip
+    if basic and bearer:
+        table.reader.error(table.at("bearer_token"), "set basic_auth or bearer_token, not both")
+    tls = _client_tls(table.table("tls")) if table.has("tls") else None
     table.finish()
-    return AlertmanagerConfig(tuple(urls), resend, timeout, labels, ha)
+    return AlertmanagerConfig(tuple(urls), resend, timeout, labels, ha, basic, bearer, tls)
+
+
+def _basic_auth(table: Table) -> tuple[str, Secret] | None:
+    """`[alerts.alertmanager.basic_auth]`: username, and password as a secret reference."""
+    username = table.value("username", string(), None)
+    if username is None:
+        table.reader.error(table.at("username"), "is required")
+    password = table.reader.secret(table.at("password"), table.take("password"))
+    table.finish()
+    return (username, password) if username is not None and password is not None else None
+
+
+def _client_tls(table: Table) -> ClientTls:
+    """`[alerts.alertmanager.tls]`: cert_file and key_file (PEM; key_file may be a
+    credential:NAME), ca_file; loaded now, so `check` finds what `run` would."""
+    reader, config = table.reader, Path(table.reader.label)
+    paths = {
+        key: table.value(key, lambda v: file_path(v, reader, config), None)
+        for key in ("cert_file", "key_file", "ca_file")
+    }
+    table.finish()
+    tls = ClientTls(paths["cert_file"], paths["key_file"], paths["ca_file"])
+    if (tls.cert_file is None) != (tls.key_file is None):
+        table.reader.error(table.path, "cert_file and key_file go together")
+        return tls
+    problem = client_tls_problem(tls.cert_file, tls.key_file, tls.ca_file)
+    if problem is not None:
+        table.reader.error(table.path, problem)
+    return tls
 
 
 def _urls(value: Any) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from daemon.config._reader import Reader, Table, string, whole
+from daemon.config._reader import Reader, Table, file_path, string, whole
 from daemon.config.model import NAME, DaemonConfig, TlsConfig, parse_listen
 from daemon.sharding import ENVIRONMENT, parse_shard
 from probes.outbound import trust_problem
@@ -137,7 +137,7 @@ def _tls(table: Table, reader: Reader, path: Path) -> TlsConfig | None:
     for name in ("cert_file", "key_file", "client_ca_file"):
         if not table.has(name) and name != "client_ca_file":
             reader.error(table.at(name), "is required: a PEM file")
-        files[name] = table.value(name, lambda v: _file(v, reader, path), None)
+        files[name] = table.value(name, lambda v: file_path(v, reader, path), None)
     auth = table.value("client_auth_type", string(CLIENT_AUTH_TYPES), "NoClientCert")
     if auth != "NoClientCert" and files["client_ca_file"] is None:
         reader.error(table.at("client_ca_file"), f"is required with client_auth_type {auth}")
@@ -147,19 +147,3 @@ def _tls(table: Table, reader: Reader, path: Path) -> TlsConfig | None:
     if len(reader.errors) > count or cert is None or key is None:
         return None
     return TlsConfig(cert, key, files["client_ca_file"], auth, version)
-
-
-def _file(value: Any, reader: Reader, path: Path) -> Path:
-    """A file path (relative to the config file), or `credential:NAME` for a systemd
-    credential, so a private key can be handed to a DynamicUser service."""
-    text = string()(value)
-    if text.startswith("credential:"):
-        name = text.removeprefix("credential:")
-        directory = reader.credentials_directory or reader.environ.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            raise ValueError("credential: needs $CREDENTIALS_DIRECTORY, which systemd sets")
-        return Path(directory) / name
-    if not text:
-        raise ValueError("must be a file path")
-    file = Path(text)
-    return file if file.is_absolute() else path.parent / file

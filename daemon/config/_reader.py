@@ -226,3 +226,19 @@ def url(value: Any) -> str:
 
 
 TIMEOUT = duration(HOUR)
+
+
+def file_path(value: Any, reader: Reader, path: Path) -> Path:
+    """A file path (relative to the config file), or `credential:NAME` for a systemd
+    credential, so a private key can be handed to a DynamicUser service."""
+    text = string()(value)
+    if text.startswith("credential:"):
+        name = text.removeprefix("credential:")
+        directory = reader.credentials_directory or reader.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ValueError("credential: needs $CREDENTIALS_DIRECTORY, which systemd sets")
+        return Path(directory) / name
+    if not text:
+        raise ValueError("must be a file path")
+    file = Path(text)
+    return file if file.is_absolute() else path.parent / file

@@ -237,14 +237,32 @@ class SlackConfig:
 
 
 @dataclass(frozen=True)
+class ClientTls:
+    """`[alerts.alertmanager.tls]`: a client certificate to show, and a CA to trust."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    ca_file: Path | None = None  # added to the trust store, for this target only
+
+
+@dataclass(frozen=True)
 class AlertmanagerConfig:
-    """`[alerts.alertmanager]`: every Alertmanager of a cluster, each sent every alert."""
+    """`[alerts.alertmanager]`: every Alertmanager of a cluster, each sent every alert, with
+    the credentials Prometheus's `alertmanager_config` offers (basic auth or a bearer
+    token, and client TLS)."""
 
     urls: tuple[str, ...]
     resend_interval: float = 30.0
     timeout: float = 10.0
     labels: tuple[tuple[str, str], ...] = ()  # extra labels on every alert
     ha: bool = False  # other replicas send the same alerts: resolve by expiry, not at close
+    basic_auth: tuple[str, Secret] | None = None  # username, password
+    bearer_token: Secret | None = None
+    tls: ClientTls | None = None
+
+    def secrets(self) -> list[Secret]:
+        found = [self.basic_auth[1]] if self.basic_auth else []
+        return found + ([self.bearer_token] if self.bearer_token else [])
 
 
 @dataclass(frozen=True)
@@ -257,7 +275,8 @@ class AlertsConfig:
 
     def secrets(self) -> list[Secret]:
         slack = self.slack
-        return [s for s in (slack.token, slack.webhook_url) if s is not None] if slack else []
+        found = [s for s in (slack.token, slack.webhook_url) if s is not None] if slack else []
+        return found + (self.alertmanager.secrets() if self.alertmanager else [])
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import subprocess
 import sys
 import time
@@ -11,14 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import httpx
 import pytest
+import trustme
 
 from alerts.alertmanager import Ledger
 from alerts.model import Facts, Failure, IncidentKind
 from alerts.sinks import FailureReason, SinkError
 from alerts.sinks.alertmanager import AlertmanagerSink, channel_name, push
 from tests.alertmanagers import Alertmanagers, needs_alertmanager
+from tests.fakes.http_server import ScriptedServer
 from tests.fakes.slack import FakeSlack
 from tests.support import free_port
 
@@ -123,3 +127,106 @@ def test_test_alert_goes_to_every_alertmanager(alertmanager: Alertmanagers, tmp_
         "severity": "info",
         "team": "growth",
     }
+
+
+PASSWORD = "am-pass-CANARY-0123"
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, slack: FakeSlack) -> Any:
+    """A real Alertmanager behind its own --web.config.file: TLS with a client certificate
+    required, and basic auth; and the PEM files a client needs to get past it."""
+    ca = trustme.CA()
+    pem = {name: tmp_path / f"{name}.pem" for name in ("ca", "server", "server-key", "client",
+                                                       "client-key")}  # fmt: skip
+    ca.cert_pem.write_to_path(str(pem["ca"]))
+    server, client = ca.issue_cert("127.0.0.1"), ca.issue_cert("breakerwatch@example.com")
+    server.cert_chain_pems[0].write_to_path(str(pem["server"]))
+    server.private_key_pem.write_to_path(str(pem["server-key"]))
+    client.cert_chain_pems[0].write_to_path(str(pem["client"]))
+    client.private_key_pem.write_to_path(str(pem["client-key"]))
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    web = {
+        "tls_server_config": {"cert_file": str(pem["server"]), "key_file": str(pem["server-key"]),
+                              "client_auth_type": "RequireAndVerifyClientCert",
+                              "client_ca_file": str(pem["ca"])},
+        "basic_auth_users": {"breakerwatch": hashed},
+    }  # fmt: skip
+    trust = ssl.create_default_context(cafile=pem["ca"])
+    trust.load_cert_chain(pem["client"], pem["client-key"])
+    access = {"verify": trust, "auth": ("breakerwatch", PASSWORD)}
+    with Alertmanagers(tmp_path / "am", slack.webhook_url(), 1, web, access) as cluster:
+        yield cluster, pem
+
+
+def test_an_alertmanager_behind_tls_and_basic_auth_hears_our_alerts(
+    guarded: tuple[Alertmanagers, dict[str, Path]], tmp_path: Path
+) -> None:
+    cluster, pem = guarded
+    (url,) = cluster.urls
+    config = tmp_path / "config.toml"
+
+    def test_alert(password: str, tls: str) -> subprocess.CompletedProcess[str]:
+        config.write_text(
+            f'[alerts.alertmanager]\nurls = ["{url}"]\n'
+            '[alerts.alertmanager.basic_auth]\nusername = "breakerwatch"\n'
+            f'password = "env:AM_PASSWORD"\n[alerts.alertmanager.tls]\n{tls}'
+        )
+        return subprocess.run(
+            [BREAKERWATCH, "test-alert", "--config", str(config)], capture_output=True,
+            text=True, timeout=30, check=False, env={"AM_PASSWORD": password},
+        )  # fmt: skip
+
+    full = f'ca_file = "{pem["ca"]}"\ncert_file = "{pem["client"]}"\nkey_file = "client-key.pem"\n'
+    sent = test_alert(PASSWORD, full)
+    assert (sent.returncode, sent.stdout) == (
+        0, f"{channel_name(url)}: sent BreakerwatchTest (resolves in 5 minutes)\n",
+    )  # fmt: skip
+    (alert,) = cluster.alerts(url)
+    assert alert["labels"]["alertname"] == "BreakerwatchTest"
+    wrong = test_alert("wrong-password", full)
+    assert "FAILED: HTTP 401" in wrong.stdout, wrong.stdout
+    no_certificate = test_alert(PASSWORD, f'ca_file = "{pem["ca"]}"\n')
+    assert no_certificate.returncode == 1
+    assert "FAILED" in no_certificate.stdout
+    untrusted = test_alert(
+        PASSWORD, f'cert_file = "{pem["client"]}"\nkey_file = "client-key.pem"\n'
+    )
+    assert "FAILED" in untrusted.stdout
+    assert "certificate" in untrusted.stdout, untrusted.stdout
+    missing = test_alert(PASSWORD, 'cert_file = "nowhere.pem"\nkey_file = "client-key.pem"\n')
+    assert missing.returncode == 1
+    assert missing.stderr == (
+        f"{config}: alerts.alertmanager.tls: {tmp_path / 'nowhere.pem'} does not exist\n"
+    )
+    for done in (sent, wrong, no_certificate, untrusted, missing):
+        assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_bearer_token_goes_in_the_authorization_header(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[alerts.alertmanager]\nurls = ["{server.url}"]\nbearer_token = "env:AM_TOKEN"\n'
+    )
+    done = subprocess.run(
+        [BREAKERWATCH, "test-alert", "--config", str(config)], capture_output=True, text=True,
+        timeout=30, check=False, env={"AM_TOKEN": "token-CANARY"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (seen,) = server.requests
+    assert (seen.path, seen.headers["Authorization"]) == ("/api/v2/alerts", "Bearer token-CANARY")
+    assert "token-CANARY" not in done.stdout + done.stderr
+    both = (
+        config.read_text()
+        + '[alerts.alertmanager.basic_auth]\nusername = "u"\npassword = "env:AM_TOKEN"\n'
+    )
+    config.write_text(both)
+    refused = subprocess.run(
+        [BREAKERWATCH, "check", "--config", str(config)], capture_output=True, text=True,
+        timeout=30, check=False, env={"AM_TOKEN": "token-CANARY"},
+    )  # fmt: skip
+    assert refused.stderr == (
+        f"{config}: alerts.alertmanager.bearer_token: set basic_auth or bearer_token, not both\n"
+    )
