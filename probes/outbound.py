@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -79,15 +80,11 @@ class Outbound:
 
 def trust_problem(ca_file: Path) -> str | None:
     """What keeps `ca_file` from being added to the trust store, in one sentence, or None."""
-    try:
-        ssl.create_default_context().load_verify_locations(cafile=ca_file)
-    except FileNotFoundError:
-        return f"{ca_file} does not exist"
-    except ssl.SSLError:  # before OSError, its base class
-        return f"{ca_file} holds no PEM certificate"
-    except OSError as error:
-        return f"cannot read {ca_file}: {error.strerror or error}"
-    return None
+    return _load_problem(
+        lambda context: context.load_verify_locations(cafile=ca_file),
+        ca_file,
+        f"{ca_file} holds no PEM certificate",
+    )
 
 
 def client_tls_problem(
@@ -98,12 +95,20 @@ def client_tls_problem(
         return f"ca_file: {problem}"
     if cert_file is None:
         return None
+    return _load_problem(
+        lambda context: context.load_cert_chain(cert_file, key_file),
+        cert_file,
+        f"{cert_file} and {key_file} are not a PEM certificate and its private key",
+    )
+
+
+def _load_problem(load: Callable[[ssl.SSLContext], None], file: Path, not_pem: str) -> str | None:
     try:
-        ssl.create_default_context().load_cert_chain(cert_file, key_file)
+        load(ssl.create_default_context())
     except FileNotFoundError as error:
-        return f"{error.filename or cert_file} does not exist"
+        return f"{error.filename or file} does not exist"
     except ssl.SSLError:  # before OSError, its base class
-        return f"{cert_file} and {key_file} are not a PEM certificate and its private key"
+        return not_pem
     except OSError as error:
-        return f"cannot read {error.filename or cert_file}: {error.strerror or error}"
+        return f"cannot read {error.filename or file}: {error.strerror or error}"
     return None
