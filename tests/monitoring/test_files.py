@@ -155,3 +155,29 @@ def test_the_example_alertmanager_config_is_valid_and_groups_by_integration() ->
     assert config["route"]["group_by"] == ["integration"]
     (receiver,) = config["receivers"]
     assert receiver["slack_configs"][0]["send_resolved"] is True
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool is not installed (.ci/run)")
+@pytest.mark.system
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        (["severity=page", "alertname=BreakerwatchIntegrationFailing"], "pagerduty,email,teams"),
+        (["severity=warning", "alertname=BreakerwatchThrottled"], "email,teams"),
+        (["severity=info", "alertname=BreakerwatchTest"], "teams"),
+    ],
+)
+def test_the_pagerduty_email_and_teams_example_routes_by_severity(
+    labels: list[str], receivers: str
+) -> None:
+    example = "prometheus/alertmanager-receivers.yml"
+    checked = subprocess.run(
+        ["amtool", "check-config", example],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    routed = subprocess.run(
+        ["amtool", "config", "routes", "test", f"--config.file={example}", *labels],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert routed.stdout.strip() == receivers
