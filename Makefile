@@ -30,7 +30,16 @@ $(VENV)/.bench: $(VENV)/.test requirements/bench.txt
 run: $(VENV)/.test
 	$(BIN)/breakerwatch demo
 
-test: lint typecheck unit
+# Grafana's own TypeScript types check the dashboards (tests/monitoring/test_dashboard_types.py):
+# npm ci installs exactly what grafana/schema-check/package-lock.json pins.
+SCHEMA_CHECK := grafana/schema-check
+TYPES := $(SCHEMA_CHECK)/node_modules/.package-lock.json
+
+test: lint typecheck $(TYPES) unit
+
+$(TYPES): $(SCHEMA_CHECK)/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm, for Grafana's dashboard types (apt-get install nodejs npm)"; exit 1; }
+	cd $(SCHEMA_CHECK) && npm ci --no-audit --no-fund --loglevel=error
 
 check: lint typecheck
 	$(BIN)/pytest -n $(WORKERS) --dist worksteal -m "not system and not soak"
@@ -83,4 +92,4 @@ lock:
 	$(COMPILE) --extra test --extra bench -o requirements/bench.txt pyproject.toml
 
 clean:
-	rm -rf $(VENV) .venv-lock .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .venv-lock $(SCHEMA_CHECK)/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

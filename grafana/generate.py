@@ -4,7 +4,10 @@ grafana/dashboards/*.json, and a test fails when the committed files differ from
 Plain Python, no dashboard SDK: classic dashboard JSON (what file provisioning and import
 both load on Grafana 10 to 13), a stable `uid`, a `datasource` template variable and no
 `__inputs`, so the same file works when provisioned and when imported. Every query selects
-`job=~"$job"`, so one Grafana can show several daemons (replicas, or one per environment).
+`job=~"$job"`, so one Grafana can show several daemons (replicas, or one per environment);
+what counts integrations takes the `max by (integration)` first, so HA replicas probing the
+same integrations read as one. `grafana/typecheck.py` checks the output against Grafana's
+own TypeScript types.
 """
 
 from __future__ import annotations
@@ -135,12 +138,11 @@ def variables(*, multi_integration: bool) -> list[dict[str, Any]]:
             "label": label,
             "datasource": DS,
             "query": {"query": expr, "refId": name},
-            "definition": expr,
             "refresh": 2,
             "multi": multi,
             "includeAll": multi,
             "sort": 1,
-            "current": {"text": "All", "value": "$__all"} if multi else {},
+            **({"current": {"text": "All", "value": "$__all"}} if multi else {}),
         }
 
     return [
@@ -149,7 +151,6 @@ def variables(*, multi_integration: bool) -> list[dict[str, Any]]:
             "name": "datasource",
             "label": "Data source",
             "query": "prometheus",
-            "current": {},
         },
         query("job", "Job", "label_values(breakerwatch_build_info, job)", True),
         query(
@@ -185,6 +186,9 @@ def dashboard(
                 "title": "breakerwatch",
                 "includeVars": True,
                 "keepTime": True,
+                "icon": "external link",
+                "targetBlank": False,
+                "tooltip": "",
             }
         ],
         "templating": {"list": variables(multi_integration=multi)},
@@ -203,7 +207,9 @@ def overview() -> dict[str, Any]:
             "Integrations whose breaker is open (or forced open) now. Red: something is failing; the Slack message says what.",
             [
                 target(
-                    f'sum(breakerwatch_breaker_state{{{SEL},state=~"open|forced_open"}}) or vector(0)',
+                    # max by integration: HA replicas (the same integrations) read as one
+                    f"sum(max by (integration) "
+                    f'(breakerwatch_breaker_state{{{SEL},state=~"open|forced_open"}})) or vector(0)',
                     "open",
                 )
             ],
@@ -214,7 +220,12 @@ def overview() -> dict[str, Any]:
             "stat",
             "Integrations watched",
             "How many integrations the selected daemons probe.",
-            [target(f'count(breakerwatch_breaker_state{{{SEL},state="closed"}})', "integrations")],
+            [
+                target(
+                    f'count(max by (integration) (breakerwatch_breaker_state{{{SEL},state="closed"}}))',
+                    "integrations",
+                )
+            ],
             (6, 4),
         ),
         panel(
@@ -495,7 +506,7 @@ def expressions(board: dict[str, Any]) -> list[str]:
     found = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
     for variable in board["templating"]["list"]:
         if variable["type"] == "query":
-            found.append(variable["definition"])
+            found.append(variable["query"]["query"])
     return found
 
 
