@@ -13,13 +13,14 @@ breaker, exit 0. The HTTP endpoints ask the daemon through `Endpoints` (daemon/s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from importlib.metadata import version
 from typing import Any, TextIO
 
@@ -82,10 +83,14 @@ class Daemon:
 
     async def run(self) -> int:
         """Serve until SIGTERM or SIGINT; 0 on a clean stop, 1 if start-up failed."""
+        reload = lambda: self._spawn(self.reload()) if self._ready else None  # noqa: E731
+        actions = {signal.SIGTERM: self.stop, signal.SIGINT: self.stop, signal.SIGHUP: reload}
+        with _signals(asyncio.get_running_loop(), actions):  # a stop during start-up counts
+            return await self._serve()
+
+    async def _serve(self) -> int:
         self._configure_logging(self.config)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):  # first: a stop during start-up still counts
-            loop.add_signal_handler(sig, self.stop)
         daemon = self.config.daemon
         try:
             self.store = StateStore.open(daemon.state_dir, wall=self._wall)
@@ -113,7 +118,6 @@ class Daemon:
         self.scheduler.start()
         self.fleet.start(self.scheduler)
         self.server.start()
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         self._ready = True
         logger.info("breakerwatch %s started: %s; listening on %s", version("breakerwatch"),
                     self.fleet.summary(), self.server.url)  # fmt: skip
@@ -253,6 +257,26 @@ class Daemon:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+@contextlib.contextmanager
+def _signals(
+    loop: asyncio.AbstractEventLoop, actions: Mapping[signal.Signals, Callable[[], Any]]
+) -> Iterator[None]:
+    """Run each action on the loop when its signal arrives, never losing one; the previous
+    handlers are back afterwards. asyncio's own add_signal_handler learns of a signal
+    through its self-pipe, which thousands of completions from other threads can fill: a
+    SIGTERM that arrives then is dropped ("Exception ignored when trying to write to the
+    signal wakeup fd") and the daemon never stops. A Python-level handler runs on the main
+    thread whatever the pipe holds."""
+    previous = {sig: signal.getsignal(sig) for sig in actions}
+    for sig, act in actions.items():
+        signal.signal(sig, lambda *_, act=act: loop.call_soon_threadsafe(act))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_open_files(integrations: int, connections: int) -> None:
