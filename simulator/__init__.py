@@ -14,6 +14,15 @@ malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
     DELETE /__admin__/<vendor>/requests    forget them
     POST   /__admin__/reset                all healthy, logs and stored records cleared
 
+Each vendor also has a status page, as Atlassian Statuspage serves one, at
+`/status/<vendor>/api/v2/summary.json` (simulator/statuspage.py):
+
+    PUT    /__admin__/<vendor>/status-component  {"name": "CRM API", "status": "major_outage"}
+    POST   /__admin__/<vendor>/status-incident   {"name": "...", "impact": "major",
+                                                  "components": ["CRM API"]}
+    POST   /__admin__/<vendor>/status-resolve    {"id": "hubspot-incident-1"}
+    PUT    /__admin__/<vendor>/status-mode       {"mode": "503"} (ok, 503, garbage, huge, slow)
+
 The fakes follow the vendors' documentation (docs/integrations.md cites it): their exact
 auth failures, error bodies and content types, rate-limit headers (or their absence), and
 core write operations with their real validation.
@@ -32,6 +41,7 @@ from simulator.hubspot import HubSpotFake
 from simulator.kit import KitFake
 from simulator.mailchimp import MailchimpFake
 from simulator.sendgrid import SendGridFake
+from simulator.statuspage import COMPONENTS, StatusPageFake
 from simulator.vendor import VendorFake
 from simulator.wire import SimRequest, SimResponse, WireServer, json_response
 
@@ -66,6 +76,7 @@ class Simulator:
             EndpointFake(set(), clock=clock, wall=wall),
         ]
         self.vendors = {fake.name: fake for fake in fakes}
+        self.status_pages = {name: StatusPageFake(name, wall=wall) for name in COMPONENTS}
         self.credentials = keys
         self._wire = WireServer(self._dispatch, date=lambda: formatdate(wall(), usegmt=True))
         self.url = ""
@@ -91,10 +102,21 @@ class Simulator:
         """The `base_url` an integration of this vendor should use."""
         return f"{self.url}/{vendor}"
 
+    def status_page(self, vendor: str) -> str:
+        """The `status_page` of this vendor's simulated Statuspage page."""
+        return f"{self.url}/status/{vendor}"
+
     async def _dispatch(self, request: SimRequest) -> SimResponse:
         prefix, _, rest = request.path.lstrip("/").partition("/")
         if request.path == _ADMIN or request.path.startswith(_ADMIN + "/"):
             return self._admin(request)
+        if prefix == "status":
+            vendor, _, path = rest.partition("/")
+            page = self.status_pages.get(vendor)
+            if page is None:
+                return json_response(404, {"error": f"no status page {vendor!r}"})
+            inner = SimRequest(request.method, "/" + path, request.query, request.headers, b"")
+            return page.handle(inner)
         fake = self.vendors.get(prefix)
         if fake is None:
             return json_response(404, {"error": f"no vendor {prefix!r}; try {self._names()}"})
@@ -134,6 +156,9 @@ class Simulator:
             return json_response(200, {"requests": list(fake.requests)})
         elif action == "requests" and request.method == "DELETE":
             fake.requests.clear()
+        elif action.startswith("status-") and fake.name in self.status_pages:
+            page = self.status_pages[fake.name]
+            return json_response(200, page.admin(action.removeprefix("status-"), body))
         else:
             return json_response(404, {"error": f"no admin route {request.method} {action}"})
         return json_response(200, fake.describe())
@@ -149,6 +174,8 @@ class Simulator:
             fake.plan.set_mode(Fault())
             fake.requests.clear()
             fake.reset_state()
+        for page in self.status_pages.values():
+            page.reset()
 
     def _names(self) -> str:
         return ", ".join(self.vendors)
