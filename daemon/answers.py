@@ -34,12 +34,14 @@ class Answers:
     trouble: Callable[[], str | None]  # what the daemon itself is short of, if anything
     wall: Callable[[], float]
     reload_config: Callable[[str], Awaitable[list[str]]]  # by whom; the problems, if any
+    vendor: Callable[[], dict[str, tuple[str, int]]]  # each status page's indicator, incidents
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
         sinks = self.alerts.sink_stats() if self.alerts.on else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
-        return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http)
+        return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http,
+                      self.vendor())  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         now = self.wall()

@@ -39,6 +39,7 @@ from daemon.server import HttpServer, ListenError
 from daemon.state import StateError, StateStore
 from daemon.tls import TlsError
 from daemon.trouble import TroubleWatch, health
+from daemon.vendor_pages import VendorPages
 from probes import Kind, State, Transition
 from probes.adapters import ClientOptions
 from probes.http import new_client
@@ -124,10 +125,11 @@ class Daemon:
         self._notifier.ready(self.fleet.summary())
         watchdog = asyncio.ensure_future(self._notifier.keep_alive(lambda: self.health()[0]))
         trouble = asyncio.ensure_future(self.trouble.run(HEARTBEAT_EVERY))
+        pages = asyncio.ensure_future(self.pages.run())
         alerting = asyncio.ensure_future(self.alerts.run())
         await self._stop.wait()
-        watchdog.cancel()
-        trouble.cancel()
+        for task in (watchdog, trouble, pages):
+            task.cancel()
         await self._shutdown(alerting)
         return 0
 
@@ -148,11 +150,12 @@ class Daemon:
         self.alerts = AlertRuntime(self.store, lambda: self.fleet.integrations, wall=self._wall,
                                    console=self._log_stream, outbound=self.outbound)  # fmt: skip
         self.holds = Holds(self.store, self.alerts, self.fleet.persist, wall=self._wall)
+        self.pages = VendorPages(lambda: self.fleet, self._http, clock=self._clock)
         return Answers(
             self.fleet, self.alerts, self.holds, self.store, self.stats, self._standard,
             health=self.health, ready=lambda: self._ready,
             local_failure=self.trouble.failed, trouble=lambda: self.trouble.what, wall=self._wall,
-            reload_config=self.reload,
+            reload_config=self.reload, vendor=self.pages.summary,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:

@@ -29,6 +29,7 @@ from prometheus_client.process_collector import ProcessCollector
 from alerts.sinks import FailureReason, SinkStats
 from probes import Breaker, Kind, Reason, Result, State, Transition
 from probes.outcome import LOCAL_CODES
+from probes.statuspage import INDICATORS
 
 __all__ = [
     "BUCKETS",
@@ -278,9 +279,11 @@ def render(
     now: float,
     sinks: Mapping[str, SinkStats] | None = None,
     http: HttpStats | None = None,
+    vendor: Mapping[str, tuple[str, int]] | None = None,
 ) -> bytes:
     """The whole /metrics page (`now`: wall-clock time, for the open-until timestamps;
-    `sinks`: the alert sinks' counters, by channel; `http`: the HTTP server's)."""
+    `sinks`: the alert sinks' counters, by channel; `http`: the HTTP server's; `vendor`:
+    per integration with a status page, its indicator and unresolved vendor incidents)."""
     rows = list(rows)
     out: list[str] = []
     _head(
@@ -348,7 +351,23 @@ def render(
         _http(out, http)
     if sinks:
         _notifications(out, sinks)
+    if vendor:
+        _vendor(out, vendor)
     return "".join(out).encode() + generate_latest(standard)
+
+
+def _vendor(out: list[str], vendor: Mapping[str, tuple[str, int]]) -> None:
+    name = "breakerwatch_vendor_status"
+    _head(out, name, "gauge", "What the vendor's status page says, one-hot (unknown: it "
+          "could not be read).")  # fmt: skip
+    for integration, (indicator, _) in sorted(vendor.items()):
+        for value in INDICATORS:
+            one = int(value == indicator)
+            out.append(f'{name}{{integration="{integration}",indicator="{value}"}} {one}\n')
+    name = "breakerwatch_vendor_incidents"
+    _head(out, name, "gauge", "Unresolved incidents on the vendor's status page.")
+    for integration, (_, count) in sorted(vendor.items()):
+        out.append(f'{name}{{integration="{integration}"}} {count}\n')
 
 
 def _http(out: list[str], http: HttpStats) -> None:

@@ -99,6 +99,7 @@ def _integration(
     own = _resilience(table, reader, inherited)
     egress = table.value("egress", boolean, False)
     proxy = _proxy(table, reader)
+    page, components = _status_page(table, reader)
     settings = _kind_settings(table, kind, reader) if kind else None
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
@@ -115,7 +116,24 @@ def _integration(
         settings=settings,
         egress=egress,
         proxy=proxy,
+        status_page=page,
+        status_components=components,
     )
+
+
+def _status_page(table: Table, reader: Reader) -> tuple[str | None, tuple[str, ...]]:
+    """`status_page = "https://status.example.com"` (or false), `status_components`."""
+    page = table.value("status_page", lambda v: None if v is False else url(v), None)
+    components = table.value("status_components", _names, ())
+    if components and page is None:
+        reader.error(table.at("status_components"), "needs a status_page")
+    return (page.rstrip("/") if page else None), components
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TypeError('must be a list of component names, such as ["CRM API"]')
+    return tuple(value)
 
 
 def _proxy(table: Table, reader: Reader) -> str | Secret | Literal[False] | None:

@@ -209,6 +209,8 @@ class IntegrationConfig:
     egress: bool = False
     # None: the environment's proxy rule; False: directly; else this proxy (docs/configuration.md)
     proxy: str | Secret | Literal[False] | None = None
+    status_page: str | None = None  # the vendor's Statuspage page, read for its incidents
+    status_components: tuple[str, ...] = ()  # only these of its components concern us
 
     def proxy_url(self) -> str | Literal[False] | None:
         """The integration's own proxy choice, its secret revealed."""

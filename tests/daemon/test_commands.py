@@ -189,7 +189,8 @@ def sample_page() -> str:
     daemon.failed_locally("EMFILE")
     http = HttpStats(512, open=3, evicted=1)
     http.refuse("unauthorized")
-    return render(rows, daemon, process_registry(), 2000.0, sinks, http).decode()
+    vendor = {"billing": ("major", 2), "kit": ("unknown", 0)}
+    return render(rows, daemon, process_registry(), 2000.0, sinks, http, vendor).decode()
 
 
 def test_the_metrics_page_counts_what_happened() -> None:
@@ -224,6 +225,10 @@ def test_the_metrics_page_counts_what_happened() -> None:
         "breakerwatch_http_connections_evicted_total 1",
         'breakerwatch_http_requests_refused_total{reason="unauthorized"} 1',
         'breakerwatch_http_requests_refused_total{reason="misdirected"} 0',
+        'breakerwatch_vendor_status{integration="billing",indicator="major"} 1',
+        'breakerwatch_vendor_status{integration="billing",indicator="none"} 0',
+        'breakerwatch_vendor_status{integration="kit",indicator="unknown"} 1',
+        'breakerwatch_vendor_incidents{integration="billing"} 2',
     ):
         assert line + "\n" in page
     assert (

@@ -620,3 +620,24 @@ def test_ca_file_is_loaded_by_check(tmp_path: Path) -> None:
     assert daemon_errors(f'ca_file = "{tmp_path / "junk.pem"}"\n') == [
         f"daemon.ca_file: {tmp_path / 'junk.pem'} holds no PEM certificate"
     ]
+
+
+def test_a_vendor_status_page_and_its_components() -> None:
+    config = parse(
+        KIT
+        + 'status_page = "https://status.kit.com/"\nstatus_components = ["API"]\n'
+        + KIT.replace('"kit"', '"kit2"')
+        + "status_page = false\n",
+        PATH,
+        environ=ENV,
+    )
+    paged, none = config.integrations
+    assert (paged.status_page, paged.status_components) == ("https://status.kit.com", ("API",))
+    assert (none.status_page, none.status_components) == (None, ())
+    for text, message in (
+        ('status_components = ["API"]\n', "integrations[0].status_components: needs a status_page"),
+        ('status_page = "ftp://status"\n', "integrations[0].status_page: must be an http:// or https:// URL"),
+        ('status_page = "https://s"\nstatus_components = "API"\n', "integrations[0].status_components: must be a list of component names"),
+    ):  # fmt: skip
+        errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(KIT + text)]
+        assert any(error.startswith(message) for error in errors), errors
