@@ -1,10 +1,11 @@
 """Each integration's vendor status page (`status_page`), read on a schedule of its own.
 
 Every `QUIET` seconds while the integration's breaker is closed, every `WATCHFUL` while it
-is open or trying; with `If-None-Match` (an unchanged page is a 304, nothing to parse), a
-10 s timeout, a 1 MiB cap and a breaker of its own, through the daemon's one HTTP client
-(its proxy and trust store). Probing never waits for a page: the pages are read by a task
-of their own, and a dead page only makes its reading `unknown`, saying why.
+is open or trying. A page that several integrations read is fetched once a round, and each
+reads it for its own components. With `If-None-Match` (an unchanged page is a 304, nothing
+to fetch), a 10 s timeout, a 1 MiB cap and a breaker of its own, through the daemon's one
+HTTP client (its proxy and trust store). Probing never waits for a page: the pages are
+read by a task of their own, and a dead page only makes its reading `unknown`, saying why.
 """
 
 from __future__ import annotations
@@ -29,19 +30,28 @@ SUMMARY = "/api/v2/summary.json"
 
 @dataclass
 class PageReading:
-    """What one integration's page said last, or why it could not be read."""
+    """What one integration's page said last (narrowed to its components), or why it
+    could not be read."""
 
     page: str
     components: tuple[str, ...]
-    client: ResilientClient = field(repr=False)
     status: VendorStatus | None = None
     problem: str | None = "not read yet"
-    etag: str | None = None
     next_at: float = 0.0
 
     @property
     def indicator(self) -> str:
         return "unknown" if self.status is None or self.problem else self.status.indicator
+
+
+@dataclass
+class _Page:
+    """One status page, fetched once a round however many integrations read it."""
+
+    client: ResilientClient = field(repr=False)
+    body: bytes | None = None
+    etag: str | None = None
+    problem: str | None = None
 
 
 class VendorPages:
@@ -55,6 +65,7 @@ class VendorPages:
         clock: Callable[[], float],
     ) -> None:
         self.readings: dict[str, PageReading] = {}
+        self._pages: dict[str, _Page] = {}
         self._integrations = integrations
         self._http = http
         self._clock = clock
@@ -66,15 +77,19 @@ class VendorPages:
             await asyncio.sleep(tick)
 
     async def read_due(self) -> None:
-        now, due = self._clock(), []
+        """Fetch each page that one of its integrations is due to read, once."""
+        now = self._clock()
         current = {i.config.name: i for i in self._integrations() if i.config.status_page}
         for name in self.readings.keys() - current.keys():  # removed, or its page unset
             del self.readings[name]
+        due: dict[str, list[tuple[Integration, PageReading]]] = {}
         for integration in current.values():
             reading = self._reading(integration)
             if now >= reading.next_at:
-                due.append(self._read(integration, reading))
-        await asyncio.gather(*due)
+                due.setdefault(reading.page, []).append((integration, reading))
+        for url in self._pages.keys() - {r.page for r in self.readings.values()}:
+            del self._pages[url]
+        await asyncio.gather(*(self._read(url, readers) for url, readers in due.items()))
 
     def summary(self) -> dict[str, tuple[str, int]]:
         """Per integration with a page: its indicator and its unresolved vendor incidents."""
@@ -88,28 +103,40 @@ class VendorPages:
         page, components = config.status_page or "", config.status_components
         reading = self.readings.get(config.name)
         if reading is None or (reading.page, reading.components) != (page, components):
+            reading = self.readings[config.name] = PageReading(page, components)
+        return reading
+
+    def _page(self, url: str) -> _Page:
+        if url not in self._pages:
             client = ResilientClient(
-                f"{config.name} status page", base_url=page, http=self._http, timeout=10.0,
+                f"status page {url}", base_url=url, http=self._http, timeout=10.0,
                 deadline=12.0, retry=RetryPolicy(max_attempts=1), max_response_bytes=CAP,
                 clock=self._clock,
             )  # fmt: skip
-            reading = self.readings[config.name] = PageReading(page, components, client)
-        return reading
+            self._pages[url] = _Page(client)
+        return self._pages[url]
 
-    async def _read(self, integration: Integration, reading: PageReading) -> None:
-        headers = {"If-None-Match": reading.etag} if reading.etag else {}
-        result = await reading.client.request("GET", SUMMARY, ok_status=(200, 304),
-                                              headers=headers)  # fmt: skip
+    async def _read(self, url: str, readers: list[tuple[Integration, PageReading]]) -> None:
+        page = self._page(url)
+        headers = {"If-None-Match": page.etag} if page.etag and page.body else {}
+        result = await page.client.request("GET", SUMMARY, ok_status=(200, 304), headers=headers)
         response = result.response
         if not result.outcome.ok or response is None:
-            reading.problem = result.outcome.detail or str(result.outcome.kind)
-        elif response.status_code == 304 and reading.status is not None:
-            reading.problem = None
-        else:
-            try:
-                reading.status = parse_summary(response.content, reading.components)
-                reading.problem, reading.etag = None, response.headers.get("etag")
-            except StatusPageError as error:
-                reading.status, reading.problem, reading.etag = None, str(error), None
-        trouble = integration.breaker.state in (State.OPEN, State.HALF_OPEN)
-        reading.next_at = self._clock() + (WATCHFUL if trouble else QUIET)
+            page.problem = result.outcome.detail or str(result.outcome.kind)
+        elif response.status_code == 200:
+            page.body, page.etag, page.problem = (
+                response.content,
+                response.headers.get("etag"),
+                None,
+            )
+        else:  # 304: the body we have is still the page
+            page.problem = None
+        for integration, reading in readers:
+            reading.status, reading.problem = None, page.problem
+            if page.problem is None and page.body is not None:
+                try:
+                    reading.status = parse_summary(page.body, reading.components)
+                except StatusPageError as error:
+                    reading.problem = str(error)
+            trouble = integration.breaker.state in (State.OPEN, State.HALF_OPEN)
+            reading.next_at = self._clock() + (WATCHFUL if trouble else QUIET)

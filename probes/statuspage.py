@@ -8,10 +8,10 @@ under_maintenance), and the unresolved incidents, each with `name`, `impact`, `s
 `created_at`, `shortlink` and the `components` it affects.
 
 `parse_summary` turns that body into a `VendorStatus`, narrowed, when asked, to the
-components an integration uses: their worst status is then the indicator, and only the
-incidents that name one of them count. Everything the page says is vendor text: names are
-made printable and cut short here, and a link that is not http(s) is dropped. Pure: the
-caller fetches the body.
+components an integration uses: only the incidents that name one of them count, and the
+indicator is the worst of those components' statuses and those incidents' impacts.
+Everything the page says is vendor text: names are made printable and cut short here, and
+a link that is not http(s) is dropped. Pure: the caller fetches the body.
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def parse_summary(body: bytes, components: Sequence[str] = ()) -> VendorStatus:
             raise StatusPageError(f"the page has no component named {sorted(missing)[0]!r}")
         listed = chosen
         incidents = [i for i in incidents if {c.casefold() for c in i.components} & wanted]
-        indicator = max((_COMPONENT.get(s, "minor") for _, s in chosen), key=INDICATORS.index)
+        levels = [_COMPONENT.get(s, "minor") for _, s in chosen]
+        levels += [i.impact for i in incidents if i.impact in INDICATORS[:-1]]
+        indicator = max(levels, key=INDICATORS.index)
         description = "components: " + ", ".join(f"{n} {s}" for n, s in chosen)
     degraded = tuple((name, state) for name, state in listed if state != "operational")
     return VendorStatus(indicator, description, degraded, tuple(incidents))

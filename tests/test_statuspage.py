@@ -109,3 +109,9 @@ def test_vendor_text_is_made_safe() -> None:
     assert "\n" not in found.name
     assert len(found.name) <= 200
     assert found.shortlink is None  # only http(s) links are kept
+
+
+def test_an_incident_naming_a_component_raises_its_indicator() -> None:
+    body = summary("minor", incidents=[incident("Slow CRM", ("CRM API",)) | {"impact": "minor"}])
+    assert parse_summary(body, ["CRM API"]).indicator == "minor"  # its components look fine
+    assert parse_summary(body, ["Marketing Email"]).indicator == "none"

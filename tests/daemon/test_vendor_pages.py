@@ -23,13 +23,13 @@ from tests.simulator.helpers import admin
 from tests.support import FakeClock
 
 
-def integration(sim: Simulator, components: str = "") -> Integration:
+def integration(sim: Simulator, components: str = "", name: str = "hubspot") -> Integration:
     text = (
-        f'[[integrations]]\nname = "hubspot"\nkind = "http"\nurl = "{sim.url}/endpoint/healthz"\n'
+        f'[[integrations]]\nname = "{name}"\nkind = "http"\nurl = "{sim.url}/endpoint/healthz"\n'
         f'status_page = "{sim.status_page("hubspot")}"\n{components}'
     )
     config = parse(text, Path("/etc/breakerwatch/config.toml"), environ={}).integrations[0]
-    breaker = Breaker("hubspot", BreakerConfig(failure_threshold=1))
+    breaker = Breaker(name, BreakerConfig(failure_threshold=1))
     return Integration(config, breaker, {}, wall=lambda: 0.0)
 
 
@@ -71,24 +71,27 @@ def test_pages_are_read_when_due_and_say_what_the_vendor_says(simulator: Simulat
                     ("unknown", 0),
                 )
                 assert said in (reading.problem or ""), reading.problem
-            assert pages.readings["hubspot"].client.breaker is not hubspot.breaker
 
     asyncio.run(scenario())
 
 
-def test_components_narrow_what_concerns_the_integration(simulator: Simulator) -> None:
+def test_a_shared_page_is_fetched_once_and_read_for_each_ones_components(
+    simulator: Simulator,
+) -> None:
     clock = FakeClock()
-    hubspot = integration(simulator, 'status_components = ["Marketing Email"]\n')
+    email = integration(simulator, 'status_components = ["Marketing Email"]\n', "email")
+    crm = integration(simulator, 'status_components = ["CRM API"]\n', "crm")
     admin(simulator, "POST", "/hubspot/status-incident",
           {"name": "CRM slow", "impact": "minor", "components": ["CRM API"]})  # fmt: skip
 
     async def scenario() -> dict[str, tuple[str, int]]:
         async with new_client(Outbound.build(Proxies()).transport()) as http:
-            pages = VendorPages(lambda: [hubspot], http, clock=clock)
+            pages = VendorPages(lambda: [email, crm], http, clock=clock)
             await pages.read_due()
             return pages.summary()
 
-    assert asyncio.run(scenario()) == {"hubspot": ("none", 0)}
+    assert asyncio.run(scenario()) == {"email": ("none", 0), "crm": ("minor", 1)}
+    assert simulator.status_pages["hubspot"].requests == 1
 
 
 @pytest.mark.system
