@@ -16,6 +16,7 @@ from daemon.fleet import Fleet
 from daemon.holds import Holds
 from daemon.metrics import DaemonStats, HttpStats, render
 from daemon.state import StateStore
+from daemon.vendor_pages import VendorPages
 
 __all__ = ["Answers"]
 
@@ -34,21 +35,22 @@ class Answers:
     trouble: Callable[[], str | None]  # what the daemon itself is short of, if anything
     wall: Callable[[], float]
     reload_config: Callable[[str], Awaitable[list[str]]]  # by whom; the problems, if any
-    vendor: Callable[[], dict[str, tuple[str, int]]]  # each status page's indicator, incidents
+    pages: VendorPages  # the vendors' status pages, as last read
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
         sinks = self.alerts.sink_stats() if self.alerts.on else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
         return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http,
-                      self.vendor())  # fmt: skip
+                      self.pages.summary())  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         now = self.wall()
         integrations = [
             integration.status()
             | {"silenced": self.alerts.silenced(integration.name, now),
-               "override": self.holds.of(integration)}
+               "override": self.holds.of(integration),
+               "vendor": self.pages.describe(integration.name)}
             for integration in self.fleet
         ]  # fmt: skip
         alerts = {

@@ -155,7 +155,7 @@ class Daemon:
             self.fleet, self.alerts, self.holds, self.store, self.stats, self._standard,
             health=self.health, ready=lambda: self._ready,
             local_failure=self.trouble.failed, trouble=lambda: self.trouble.what, wall=self._wall,
-            reload_config=self.reload, vendor=self.pages.summary,
+            reload_config=self.reload, pages=self.pages,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:

@@ -60,12 +60,30 @@ def format_table(status: dict[str, Any], now: float) -> str:
                 f"held: {item['name']} {mode} by {held['by']} {ago(now - held['at'])} ago: "
                 f"{held['reason']}"
             )
+    for item in status["integrations"]:
+        footer += _vendor(item["name"], item.get("vendor"), now)
     silenced = [i["name"] for i in status["integrations"] if i.get("silenced")]
     if silenced:
         footer.append(f"silenced: {', '.join(silenced)}")
     for sink, numbers in sorted((status.get("alerts") or {}).items()):
         footer.append(f"alerts via {sink}: {numbers['sent']} sent, {numbers['queued']} waiting")
     return _columns(rows) + "\n" + "\n".join(printable(line) for line in footer) + "\n"
+
+
+def _vendor(name: str, page: dict[str, Any] | None, now: float) -> list[str]:
+    """What the vendor's status page says, when it says something is wrong (or is silent)."""
+    if not page or page["indicator"] == "none":
+        return []
+    if page["problem"]:
+        return [f"vendor: {name}'s status page could not be read: {page['problem']}"]
+    lines = [f"vendor: {name}'s status page says {page['indicator']}"]
+    for incident in page["incidents"]:
+        since = f", {ago(now - incident['created_at'])} ago" if incident["created_at"] else ""
+        link = f" {incident['link']}" if incident["link"] else ""
+        lines.append(f"  {incident['name']} ({incident['impact']}, {incident['status']}"
+                     f"{since}){link}")  # fmt: skip
+    lines += [f"  {component}: {state}" for component, state in page["degraded"]]
+    return lines
 
 
 def format_silences(silences: list[dict[str, Any]], now: float) -> str:

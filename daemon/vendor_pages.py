@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -97,6 +98,24 @@ class VendorPages:
             name: (r.indicator, len(r.status.incidents) if r.status and not r.problem else 0)
             for name, r in self.readings.items()
         }
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """What `/api/v1/status` says of `name`'s status page (None: it has none)."""
+        reading = self.readings.get(name)
+        if reading is None:
+            return None
+        status = reading.status if not reading.problem else None
+        return {
+            "page": reading.page,
+            "indicator": reading.indicator,
+            "problem": reading.problem,
+            "degraded": [list(pair) for pair in status.degraded] if status else [],
+            "incidents": [
+                {"name": i.name, "impact": i.impact, "status": i.status,
+                 "created_at": i.created_at, "link": i.shortlink}
+                for i in (status.incidents if status else ())
+            ],
+        }  # fmt: skip
 
     def _reading(self, integration: Integration) -> PageReading:
         config = integration.config

@@ -58,7 +58,11 @@ def test_the_status_table_shows_no_escape_sequence() -> None:
              "consecutive_failures": 3, "open_until": None, "silenced": EVIL,
              "last_probe": {"outcome": "failure", "at": 0.0, "latency": 0.1, "detail": EVIL},
              "override": {"mode": "forced_open", "by": "alice\x1b[31m", "reason": EVIL,
-                          "at": 0.0}},
+                          "at": 0.0},
+             "vendor": {"page": "https://status.kit.com", "indicator": "major", "problem": None,
+                        "degraded": [["Forms" + EVIL, "partial_outage"]],
+                        "incidents": [{"name": EVIL, "impact": "major", "status": "identified",
+                                       "created_at": 0.0, "link": "https://stspg.io/x"}]}},
         ],
         "alerts": {},
     }  # fmt: skip
@@ -66,7 +70,8 @@ def test_the_status_table_shows_no_escape_sequence() -> None:
     assert "\x1b" not in table
     assert "\r" not in table
     assert "held: kit forced open by alice[31m 1m ago: HTTP 500:" in table
-    assert table.count("\n") == 7  # header, one row, a blank, and four footer lines
+    assert "vendor: kit's status page says major" in table
+    assert table.count("\n") == 10  # header, one row, a blank, and seven footer lines
     silences = format_silences(
         [{"id": 1, "integration": "kit", "ends_at": 120.0, "by": "local", "reason": EVIL}], 60.0
     )

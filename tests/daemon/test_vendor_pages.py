@@ -110,5 +110,11 @@ def test_the_daemon_exports_what_the_vendor_page_says(simulator: Simulator, tmp_
         page_metrics = daemon.get("/metrics").text
         assert 'breakerwatch_vendor_incidents{integration="kit"} 1' in page_metrics
         assert 'breakerwatch_vendor_status{integration="hubspot"' not in page_metrics  # no page
+        said = daemon.status()
+        assert said["hubspot"]["vendor"] is None
+        vendor = said["kit"]["vendor"]
+        assert (vendor["indicator"], [i["name"] for i in vendor["incidents"]]) == (
+            "critical", ["Forms down"],
+        )  # fmt: skip
     finally:
         assert daemon.stop() == 0
