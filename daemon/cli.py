@@ -32,7 +32,7 @@ from daemon.config import (
 )
 from daemon.holds import ACTIONS
 from daemon.sharding import MAX_SHARDS, Shard, assign, parse_shard
-from daemon.starter import VENDORS, secrets_of, starter_config, vendor_names
+from daemon.starter import CREDENTIALS, VENDORS, secrets_of, starter_config, vendor_names
 from daemon.status import format_silences, format_table
 from daemon.tls import ServerTls, TlsError, client_context
 from probes.text import printable
@@ -253,7 +253,9 @@ def _init(path: Path, force: bool, given: str | None, *, credentials: bool = Fal
               f"use (or write it again with --force --vendors hubspot,sendgrid), set the "
               f"secrets they reference, {check}.")  # fmt: skip
     elif credentials:
-        names = ", ".join(s.lower().replace("_", "-") for s in secrets_of(vendors))
+        names = ", ".join(
+            CREDENTIALS[f"env:{s}"].removeprefix("credential:") for s in secrets_of(vendors)
+        )
         print(f"wrote {path}. Put the secrets it references in /etc/credstore/ ({names}; one "
               f"file each, chmod 600), {check}.")  # fmt: skip
     else:

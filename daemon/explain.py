@@ -55,7 +55,7 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
             request = f"{adapter.base_url}{adapter.health_path}"
             lines.append(f"probe {name} ({chosen.kind}): {adapter.health_method} {request}")
             lines += [f"  {header}: {value}" for header, value in adapter.client.headers.items()]
-            lines.append(f"  route: {outbound.route(request, chosen.proxy_url())}")
+            lines.append(f"  route: {outbound.proxies.route(request, chosen.proxy_url())}")
             lines.append(f"  trust: {outbound.trust()}")
             lines += [_attempt_line(event, phases) for event, phases in attempts]
     lines.append(_outcome_line(result))

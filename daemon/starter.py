@@ -18,7 +18,7 @@ from probes import BreakerConfig, RetryPolicy
 from probes._settings import user_settings
 from probes.adapters import KINDS
 
-__all__ = ["VENDORS", "secrets_of", "starter_config", "vendor_names"]
+__all__ = ["CREDENTIALS", "VENDORS", "secrets_of", "starter_config", "vendor_names"]
 
 
 def _defaults(cls: type, keys: dict[str, bool]) -> dict[str, Any]:

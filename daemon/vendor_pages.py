@@ -36,13 +36,13 @@ class PageReading:
 
     page: str
     components: tuple[str, ...]
-    status: VendorStatus | None = None
+    status: VendorStatus | None = None  # None exactly while `problem` says why
     problem: str | None = "not read yet"
     next_at: float = 0.0
 
     @property
     def indicator(self) -> str:
-        return "unknown" if self.status is None or self.problem else self.status.indicator
+        return "unknown" if self.status is None else self.status.indicator
 
 
 @dataclass
@@ -71,7 +71,7 @@ class VendorPages:
         self._http = http
         self._clock = clock
 
-    async def run(self, tick: float = 1.0) -> None:
+    async def run(self, tick: float = 5.0) -> None:
         """Read the pages that are due, every `tick` seconds, until cancelled."""
         while True:
             await self.read_due()
@@ -95,7 +95,7 @@ class VendorPages:
     def summary(self) -> dict[str, tuple[str, int]]:
         """Per integration with a page: its indicator and its unresolved vendor incidents."""
         return {
-            name: (r.indicator, len(r.status.incidents) if r.status and not r.problem else 0)
+            name: (r.indicator, len(r.status.incidents) if r.status else 0)
             for name, r in self.readings.items()
         }
 
@@ -104,7 +104,7 @@ class VendorPages:
         reading = self.readings.get(name)
         if reading is None:
             return None
-        status = reading.status if not reading.problem else None
+        status = reading.status
         return {
             "page": reading.page,
             "indicator": reading.indicator,

@@ -4,7 +4,7 @@
 The trust store is the system's, as OpenSSL finds it (`SSL_CERT_FILE` and `SSL_CERT_DIR`
 move it: https://docs.openssl.org/3.0/man3/SSL_CTX_load_verify_locations/), plus an
 optional CA file of your own added to it. The proxy rule is the environment's
-(`probes.proxy`), which an integration may override.
+(`probes.proxy`), which an integration may override (`Proxies.route`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from probes.proxy import Proxies, Route
+from probes.proxy import Proxies
 from probes.transport import AiohttpTransport
 
 __all__ = ["Outbound", "client_tls_problem", "trust_problem"]
@@ -35,19 +34,8 @@ class Outbound:
         """The system's trust store plus `ca_file`, and `proxies` (by default the rule of
         `os.environ`). A `ca_file` that cannot be read raises OSError or ssl.SSLError;
         `trust_problem` says why in one sentence."""
-        context = ssl.create_default_context()
-        if ca_file is not None:
-            context.load_verify_locations(cafile=ca_file)
-        return cls(context, Proxies.from_environ(os.environ) if proxies is None else proxies,
-                   ca_file)  # fmt: skip
-
-    def route(self, url: str, override: str | Literal[False] | None = None) -> Route:
-        """How a request to `url` leaves; `override` is an integration's own `proxy`."""
-        if override is False:
-            return Route(None, "the integration's proxy = false")
-        if override is not None:
-            return Route(override, "the integration's proxy setting")
-        return self.proxies.route(url)
+        return cls(_context(ca_file), Proxies.from_environ(os.environ) if proxies is None
+                   else proxies, ca_file)  # fmt: skip
 
     def transport(self, *, close_with_client: bool = True) -> AiohttpTransport:
         """An httpx transport that verifies with this trust store and follows this rule."""
@@ -60,10 +48,7 @@ class Outbound:
     ) -> Outbound:
         """This trust store plus `ca_file`, showing the client certificate `cert_file` (with
         `key_file`) when asked: for one target that wants mutual TLS."""
-        context = ssl.create_default_context()
-        for extra in (self.ca_file, ca_file):
-            if extra is not None:
-                context.load_verify_locations(cafile=extra)
+        context = _context(self.ca_file, ca_file)
         if cert_file is not None:
             context.load_cert_chain(cert_file, key_file)
         return Outbound(context, self.proxies, self.ca_file)
@@ -76,6 +61,15 @@ class Outbound:
         origin = f"set by ${' and $'.join(moved)}" if moved else "the system's"
         own = f", and {self.ca_file} ([daemon] ca_file)" if self.ca_file is not None else ""
         return f"{system} ({origin}){own}"
+
+
+def _context(*ca_files: Path | None) -> ssl.SSLContext:
+    """The system's trust store, plus each of `ca_files` that is given."""
+    context = ssl.create_default_context()
+    for ca_file in ca_files:
+        if ca_file is not None:
+            context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def trust_problem(ca_file: Path) -> str | None:

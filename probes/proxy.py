@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["PROXY_SCHEMES", "Proxies", "Route", "proxy_problem", "without_password"]
@@ -56,8 +57,13 @@ class Proxies:
         entries = listed[1].split(",") if listed else []
         return cls(tuple(found), tuple(e.strip().lower() for e in entries if e.strip()))
 
-    def route(self, url: str) -> Route:
-        """Where a request to `url` goes, by this rule."""
+    def route(self, url: str, override: str | Literal[False] | None = None) -> Route:
+        """Where a request to `url` goes: by `override` (an integration's own `proxy`: a
+        proxy URL, or False for a direct connection) when given, else by this rule."""
+        if override is False:
+            return Route(None, "the integration's proxy = false")
+        if override is not None:
+            return Route(override, "the integration's proxy setting")
         parts = urlsplit(url)
         chosen = self._for_scheme(parts.scheme) or self._for_scheme("all")
         if chosen is None:

@@ -140,9 +140,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout", {})
         trace: _Trace | None = request.extensions.get("trace")
         body = await request.aread()
-        chosen = request.extensions.get("proxy")
-        if chosen is None:
-            chosen = self.proxies.route(str(request.url)).proxy
+        chosen = request.extensions.get("proxy")  # an integration's own, if any
+        if chosen is not None or self.proxies.by_scheme:  # else no proxy: nothing to decide
+            chosen = self.proxies.route(str(request.url), chosen).proxy
         with _mapped():
             response = await session.request(
                 request.method,
@@ -158,7 +158,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     sock_read=timeouts.get("read"),
                 ),
                 trace_request_ctx=SimpleNamespace(trace=trace),
-                proxy=chosen or None,
+                proxy=chosen,
             )
         if chosen and response.status == 407:  # only a proxy asks for its own credentials
             response.release()

@@ -87,3 +87,13 @@ def test_problems_name_the_variable_and_passwords_are_collected_for_redaction() 
     route = proxies.route("https://api.sendgrid.com/v3")
     assert str(route) == "via proxy http://probe:***@proxy:3128 (https_proxy)"
     assert without_password("http://proxy:3128") == "http://proxy:3128"
+
+
+def test_an_integrations_own_proxy_overrides_the_rule_and_no_proxy() -> None:
+    proxies = Proxies.from_environ({**CORP, "NO_PROXY": "hubapi.com"})
+    url = "https://api.hubapi.com/x"
+    assert proxies.route(url, "http://own:1") == Route(
+        "http://own:1", "the integration's proxy setting"
+    )
+    assert proxies.route(url, False) == Route(None, "the integration's proxy = false")
+    assert Proxies().route(url, "http://own:1").proxy == "http://own:1"

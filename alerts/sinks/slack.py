@@ -77,7 +77,7 @@ class SlackSink:
             ssl=outbound.ssl,
         )
         # slack-sdk reads HTTPS_PROXY itself but not NO_PROXY: our rule decides instead.
-        self._client.proxy = outbound.route(base_url).proxy
+        self._client.proxy = outbound.proxies.route(base_url).proxy
 
     async def post(
         self, message: Message, thread: tuple[str, str] | None = None

@@ -61,7 +61,7 @@ class WebhookSink:
             ssl=outbound.ssl,
         )
         # slack-sdk reads HTTPS_PROXY itself but not NO_PROXY: our rule decides instead.
-        self._client.proxy = outbound.route(url).proxy
+        self._client.proxy = outbound.proxies.route(url).proxy
 
     async def post(
         self, message: Message, thread: tuple[str, str] | None = None
