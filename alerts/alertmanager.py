@@ -6,11 +6,13 @@ now. Every replica of breakerwatch sends the same alert (same labels) for the sa
 incident, and Alertmanager's cluster turns them into one notification (docs/scaling.md).
 So, following what Prometheus itself does (its notifier):
 
-- each open incident is one alert: `alertname` BreakerOpen, CredentialsRefused or Throttled,
-  labels `integration`, `reason` and `severity` (plus the configured extra labels), and the
-  human text as annotations;
-- labels are fixed when the incident is first seen: a failure that changes its reason
-  mid-incident changes the annotations, never the alert's identity;
+- each open incident is one alert: `alertname` BreakerwatchIntegrationFailing,
+  BreakerwatchCredentialsRefused, BreakerwatchThrottled (or BreakerwatchVendorIncident, the
+  heads-up), labels `integration`, `reason`, `severity` and `verdict` (plus the configured
+  extra labels), and the human text as annotations (the verdict's line among them);
+- labels are fixed when the incident is first seen: a failure that changes its reason, or
+  a vendor that posts its incident, mid-incident changes the annotations, never the
+  alert's identity (the `verdict` label is the verdict the incident began with);
 - firing alerts carry `endsAt` = now + `HOLD_RESENDS` re-send intervals, so an alert whose
   every sender died resolves by itself, and one missed re-send changes nothing;
 - a resolved alert is re-sent with its `endsAt` for `RESOLVED_RETENTION`, so an
@@ -38,6 +40,7 @@ from typing import Any
 
 from alerts.messages import describe
 from alerts.model import Facts, IncidentKind
+from alerts.verdict import line
 
 __all__ = [
     "ALERTNAMES",
@@ -55,13 +58,15 @@ ALERTNAMES = {
     IncidentKind.OUTAGE: "BreakerwatchIntegrationFailing",
     IncidentKind.AUTH: "BreakerwatchCredentialsRefused",
     IncidentKind.THROTTLED: "BreakerwatchThrottled",
+    IncidentKind.VENDOR: "BreakerwatchVendorIncident",
 }
 SEVERITIES = {
     IncidentKind.OUTAGE: "page",
     IncidentKind.AUTH: "page",
     IncidentKind.THROTTLED: "warning",
+    IncidentKind.VENDOR: "info",
 }
-RESERVED_LABELS = frozenset({"alertname", "integration", "reason", "severity"})
+RESERVED_LABELS = frozenset({"alertname", "integration", "reason", "severity", "verdict"})
 HOLD_RESENDS = 4  # as Prometheus: endsAt is four re-send intervals ahead
 RESOLVED_RETENTION = 900.0  # as Prometheus: resolved alerts are re-sent for 15 minutes
 
@@ -137,7 +142,9 @@ class Ledger:
 
     def _alert(self, facts: Facts, known: Alert | None) -> Alert:
         summary, description = describe(facts)
-        annotations = (("description", description), ("summary", summary))
+        annotations: Pairs = (("description", description), ("summary", summary))
+        if facts.verdict is not None:
+            annotations += (("verdict", line(facts.verdict)),)
         if known is not None:  # the identity stays what it was when the incident began
             return replace(known, annotations=annotations)
         reason = facts.first_reason or "unknown"
@@ -146,6 +153,7 @@ class Ledger:
             ("integration", facts.integration),
             ("reason", reason),
             ("severity", SEVERITIES[facts.kind]),
+            ("verdict", facts.first_verdict or "unknown"),
         )
         return Alert(tuple(sorted(labels + self.extra)), annotations, facts.opened_at)
 

@@ -25,7 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.model import Facts, IncidentKind, Notice, NoticeKind
+from alerts.model import Facts, IncidentKind, Notice, NoticeKind, Verdict, VerdictKind
+from alerts.verdict import HEADLINES
+from alerts.verdict import line as verdict_line
 from probes.text import clip, printable
 
 __all__ = ["Message", "Rendered", "describe", "duration", "render"]
@@ -106,6 +108,8 @@ def describe(facts: Facts) -> tuple[str, str]:
     failed, since when, and the breaker's counts. Nothing in it changes with the clock
     alone, so re-sending it (to Alertmanager) changes nothing."""
     rows = [("What failed", what_failed(facts)), ("Since", _utc(facts.opened_at))]
+    if facts.verdict is not None:
+        rows.insert(0, ("Verdict", verdict_line(facts.verdict)))
     if facts.kind is not IncidentKind.THROTTLED:
         rows.append(("Failed probes", str(facts.failed_probes)))
     if facts.next_trial_at is not None:
@@ -130,6 +134,8 @@ def _headline(facts: Facts) -> str:
         )
     if facts.egress:
         return f"{name} (egress canary) is failing: probably our own network, not the vendors"
+    if facts.kind is IncidentKind.VENDOR:
+        return f"{name}: heads-up: the vendor reports an incident; our probes still succeed"
     if facts.kind is IncidentKind.AUTH:
         return f"{name}: our credentials were refused (the vendor is up; check the key or token)"
     if facts.kind is IncidentKind.THROTTLED:
@@ -155,6 +161,8 @@ def _resolved_headline(facts: Facts) -> str:
         )
     if facts.kind is IncidentKind.THROTTLED:
         return f"{name}: no longer throttled, after {took}"
+    if facts.kind is IncidentKind.VENDOR:
+        return f"{name}: the vendor's incident is over, after {took}"
     if facts.kind is IncidentKind.AUTH:
         return f"{name}: credentials accepted again, after {took}"
     return f"{name} recovered: breaker closed after {took}"
@@ -171,6 +179,8 @@ def _fields(facts: Facts, now: float) -> list[tuple[str, str, str]]:
                 f": {printable(held.ended_reason)}" if held.ended_reason else ""
             )
             rows.append(("Reset by", _escape(said), said))
+    elif facts.kind is IncidentKind.VENDOR:
+        rows = []
     else:
         failed = what_failed(facts)
         rows = [("What failed", _escape(failed), failed)]
@@ -192,8 +202,14 @@ def _fields(facts: Facts, now: float) -> list[tuple[str, str, str]]:
 def _incident(title: str, facts: Facts, now: float, link: str | None, note: str = "") -> Message:
     rows = _fields(facts, now)
     text = title + "\n" + "\n".join(f"{label}: {plain}" for label, _, plain in rows)
-    blocks: list[dict[str, Any]] = [
-        _header(title),
+    blocks: list[dict[str, Any]] = [_header(title)]
+    if facts.verdict is not None and facts.closed_at is None:  # the first thing on-call reads
+        plain = verdict_line(facts.verdict)
+        text = f"{title}\n{plain}\n" + text.partition("\n")[2]
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _verdict(facts.verdict)}}
+        )
+    blocks += [
         {"type": "section", "fields": [
             {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", FIELD_LIMIT)}
             for label, value, _ in rows
@@ -203,6 +219,18 @@ def _incident(title: str, facts: Facts, now: float, link: str | None, note: str 
         text += "\n" + note
         blocks.append(_section(note))
     return _with_link(Message(text, tuple(blocks)), link, facts.integration)
+
+
+def _verdict(verdict: Verdict) -> str:
+    """The verdict in Slack's markup: the reader's own time, the vendor's link."""
+    text = f"*{HEADLINES[verdict.kind]}*: {_escape(clip(printable(verdict.detail), MAX_DETAIL))}"
+    if verdict.since is not None:
+        text += f", since {_date(verdict.since)}"
+    link = verdict.link
+    if link and link.startswith(("https://", "http://")) and not any(c in link for c in " <>|"):
+        label = "their incident" if verdict.since is not None else "their status page"
+        text += f" · <{_escape(link)}|{label}>"
+    return text
 
 
 def _group(
@@ -306,7 +334,7 @@ def render(notice: Notice, dashboard_url: str | None = None) -> Rendered:
     if kind is NoticeKind.UPDATED and subject is not None:
         return _updated(notice, subject, link)
     if kind is NoticeKind.HELD and subject is not None:
-        note = _held_note(members, now)
+        note = _held_note(subject, members, now)
         return Rendered(_incident(_headline(subject), subject, now, link, note), None, None)
     if kind is NoticeKind.STORM:
         title = f"{notice.count} integrations started failing together: probably one shared cause"
@@ -333,7 +361,7 @@ def _resolved(notice: Notice, link: str | None) -> Rendered:
         title = f"Resolved: all {len(members)} integrations of the storm recovered"
         message = _group(title, members, now, link)
         return Rendered(message, _line(title), message)
-    note = _held_note(members, now, closed=True) if subject.egress else ""
+    note = _held_note(subject, members, now, closed=True) if subject.gate or subject.egress else ""
     title = _resolved_headline(subject)
     message = _incident(title, subject, now, link, note)
     took = duration((subject.closed_at or now) - subject.opened_at)
@@ -362,6 +390,14 @@ def _updated(notice: Notice, subject: Facts, link: str | None) -> Rendered:
         if members
         else _incident(_headline(subject), subject, now, link)
     )
+    if change == "vendor":
+        verdict = subject.verdict
+        if verdict is not None and verdict.kind is VerdictKind.VENDOR:
+            line = f"{name}: the vendor's status page now confirms it. {verdict_line(verdict)}"
+        else:
+            said = verdict_line(verdict) if verdict is not None else "nothing"
+            line = f"{name}: the vendor's status page no longer shows an incident. {said}"
+        return Rendered(parent, _line(line), _line(line))
     if change == "trial":
         line = f"{name}: trial probe running."
     else:
@@ -372,7 +408,9 @@ def _updated(notice: Notice, subject: Facts, link: str | None) -> Rendered:
     return Rendered(parent, _line(line), _line(line))
 
 
-def _held_note(members: tuple[Facts, ...], now: float, *, closed: bool = False) -> str:
+def _held_note(
+    parent: Facts, members: tuple[Facts, ...], now: float, *, closed: bool = False
+) -> str:
     if not members:
         return ""
     names = _listed(
@@ -385,6 +423,14 @@ def _held_note(members: tuple[Facts, ...], now: float, *, closed: bool = False) 
         lambda n: f"…and {n} more",
         ", ",
     )
+    if not parent.egress:
+        count = f"{len(members)} integration{'s' if len(members) > 1 else ''}"
+        if closed:
+            return (
+                f"While {parent.integration} was failing, {count} behind it failed too: "
+                f"{names}. Those still failing now get their own alert."
+            )
+        return f"{count} behind {parent.integration}, told here, not on their own: {names}."
     if closed:
         return (
             f"While our network was suspect, these also failed: {names}."

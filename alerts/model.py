@@ -23,6 +23,8 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "Override",
+    "Verdict",
+    "VerdictKind",
     "event_from_transition",
 ]
 
@@ -40,6 +42,7 @@ class EventKind(enum.StrEnum):
     OVERRIDE_ENDED = "override_ended"  # an operator reset it
     LOCAL_TROUBLE = "local_trouble"  # probes fail for want of our own resources
     LOCAL_TROUBLE_ENDED = "local_trouble_ended"
+    VENDOR = "vendor"  # the vendor posted or resolved an incident on its status page
 
 
 class IncidentKind(enum.StrEnum):
@@ -48,6 +51,28 @@ class IncidentKind(enum.StrEnum):
     THROTTLED = "throttled"  # 429 for long: the vendor is up and limiting us
     OVERRIDE = "override"  # an operator holds the breaker (forced open or disabled)
     LOCAL = "local"  # breakerwatch itself is in trouble (file descriptors, ports, memory)
+    VENDOR = "vendor"  # the vendor has an incident while our breaker is closed: a heads-up
+
+
+class VerdictKind(enum.StrEnum):
+    """Is it them or us? The values are the `verdict` label in Alertmanager."""
+
+    VENDOR = "vendor_confirms"  # their status page shows an incident or a component down
+    US = "only_us_so_far"  # their page says all is well
+    OURS = "our_side"  # our network, a parent integration, or our credential
+    UNKNOWN = "unknown"  # their page could not be read, or there is none
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One line's worth of "is it them or us", from what the daemon knew when it said it:
+    `detail` is plain printable text (what makes it so), `link` the vendor's incident or
+    status page, `since` when the vendor's incident began."""
+
+    kind: VerdictKind
+    detail: str
+    link: str | None = None
+    since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +107,9 @@ class Event:
     egress: bool = False
     cause: str = ""
     override: Override | None = None
+    verdict: Verdict | None = None
+    parents: tuple[str, ...] = ()  # the integrations it depends on (`depends_on`, transitively)
+    gate: bool = False  # other integrations depend on it: their openings wait behind its own
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,14 +121,25 @@ class Event:
 
 def _nested(data: dict[str, Any]) -> dict[str, Any]:
     """The nested records of an event's or a facts' JSON form, rebuilt."""
-    failure, override = data.get("failure"), data.get("override")
+    failure, override, verdict = data.get("failure"), data.get("override"), data.get("verdict")
     return {
         "failure": Failure(**failure) if failure else None,
         "override": Override(**override) if override else None,
+        "verdict": Verdict(**{**verdict, "kind": VerdictKind(verdict["kind"])})
+        if verdict
+        else None,
+        "parents": tuple(data.get("parents", ())),
     }
 
 
-def event_from_transition(transition: Transition, *, egress: bool = False) -> Event | None:
+def event_from_transition(
+    transition: Transition,
+    *,
+    egress: bool = False,
+    parents: tuple[str, ...] = (),
+    gate: bool = False,
+    verdict: Verdict | None = None,
+) -> Event | None:
     """The alert event of a breaker transition, or None for operator states."""
     before, after = transition.from_state, transition.to_state
     if after is State.OPEN:
@@ -129,6 +168,9 @@ def event_from_transition(transition: Transition, *, egress: bool = False) -> Ev
         next_trial_at=transition.open_until,
         egress=egress,
         cause=transition.cause.value,
+        verdict=verdict if after is not State.CLOSED else None,
+        parents=parents,
+        gate=gate or egress,
     )
 
 
@@ -149,10 +191,18 @@ class Facts:
     first_reason: str | None = None
     retired: bool = False  # closed because it is no longer probed here, not because it recovered
     override: Override | None = None  # an OVERRIDE incident's hold
+    verdict: Verdict | None = None  # is it them or us, as last judged
+    # The verdict's kind when the incident began: Alertmanager's `verdict` label, which is
+    # part of the alert's identity and so never changes within an incident.
+    first_verdict: str | None = None
+    parents: tuple[str, ...] = ()
+    gate: bool = False
 
     def __post_init__(self) -> None:
         if self.first_reason is None and self.failure is not None:
             object.__setattr__(self, "first_reason", self.failure.reason)
+        if self.first_verdict is None and self.verdict is not None:
+            object.__setattr__(self, "first_verdict", self.verdict.kind.value)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,7 +220,7 @@ class NoticeKind(enum.StrEnum):
     FLAPPING = "flapping"  # too many transitions: one message, then quiet until stable
     STABLE = "stable"  # flapping ended; the summary
     STORM = "storm"  # several integrations opened together: one grouped message
-    HELD = "held"  # openings held while our egress canary is down (quiet edit)
+    HELD = "held"  # openings held while a parent (an egress canary) is down (quiet edit)
     SILENCE_ENDED = "silence_ended"  # what happened during a silence or maintenance window
     TEST = "test"  # `breakerwatch test-alert`
 
@@ -180,7 +230,8 @@ class Notice:
     """Something to tell people about one thread (an incident, a storm, a summary).
 
     `subject` is the incident the thread is about; `members` the integrations grouped in it
-    (a storm, the openings held behind an egress canary, the transitions of a silence);
+    (a storm, the openings held behind a parent or an egress canary, the transitions of a
+    silence);
     `change` names what an UPDATED notice reports; `quiet` notices only refresh the thread's
     message where a sink can edit (Slack with a bot token) and are not sent elsewhere.
     """

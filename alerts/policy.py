@@ -15,9 +15,15 @@ Rules (docs/alerts.md says why each is there):
   are held until the window ends. If the burst reaches `storm_min_integrations`, the first
   opening's thread becomes one grouped storm message; otherwise each held opening is told
   on its own, late by at most the window. Openings while a storm is active join it.
-- Egress gating: while an integration marked `egress` (the "is it us?" canary) is open,
-  other openings are held on the canary's thread as "probably our network". When the canary
-  closes, its resolution lists them; those still failing then become incidents of their own.
+- Parents: while an integration that others depend on is open (a parent named in their
+  `depends_on`, or an `egress` canary, the "is it us?" integration every other one depends
+  on), its children's openings are held on its thread ("3 integrations behind corp-proxy").
+  When it closes, its resolution lists them; those still failing then become incidents of
+  their own. A child that opens while its parents are healthy waits up to `storm_window`
+  first, so a parent failing at the same moment takes it in; a child's close is never held.
+- Vendor status: when the vendor's status page posts or resolves an incident, an incident
+  told is updated (a thread reply); while the breaker is closed, a vendor incident is a
+  heads-up of its own only with `vendor_incident` in `notify_on`.
 - Silences and maintenance windows: openings are recorded, not told; a resolution of an
   incident told before the silence is still told (suppress creation, never resolution);
   when the silence ends, one summary, which opens the incident if it is still failing.
@@ -30,7 +36,7 @@ Rules (docs/alerts.md says why each is there):
 - An operator's hold on a breaker (forced open, disabled) and breakerwatch's own trouble
   (probes failing for want of our own file descriptors, ports or memory) are incidents
   told when they start, change and end, whatever else is going on: no silence, storm,
-  flap damping or egress canary holds them back, and no reminder repeats them.
+  flap damping or parent holds them back, and no reminder repeats them.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from alerts.model import (
     IncidentKind,
     Notice,
     NoticeKind,
+    VerdictKind,
 )
 
 __all__ = ["Hold", "Policy", "PolicyState", "Silenced", "incident_key"]
@@ -60,7 +67,8 @@ class Hold(enum.StrEnum):
     """Why an incident is not told yet."""
 
     BURST = "burst"  # it opened within a storm window: told when the window ends
-    EGRESS = "egress"  # our egress canary is open: probably our own network
+    EGRESS = "egress"  # a parent it depends on (an egress canary) is open: held on its thread
+    WAITING = "parent"  # its parents are healthy, but one may open in a moment: told later
     SILENCE = "silence"  # a silence or maintenance window covers it
 
 
@@ -70,13 +78,14 @@ class Incident:
     thread: str
     told: bool = False  # a notice opened its thread
     held: Hold | None = None  # not told yet, and why
-    group: str | None = None  # the storm or egress thread it belongs to
+    group: str | None = None  # the storm or parent's thread it belongs to
     last_told: float = 0.0
+    until: float = 0.0  # WAITING: when it is told if no parent has opened
 
 
 @dataclass
 class Group:
-    """A storm, or the openings held behind an open egress canary; keyed by its thread."""
+    """A storm, or the openings held behind an open parent; keyed by its thread."""
 
     members: dict[str, Facts] = field(default_factory=dict)
     last_join: float = 0.0
@@ -109,7 +118,7 @@ class PolicyState:
     groups: dict[str, Group] = field(default_factory=dict)  # by thread
     storm: str | None = None  # the active storm's thread
     burst: Burst | None = None
-    egress: dict[str, str] = field(default_factory=dict)  # open canary -> its thread
+    gates: dict[str, str] = field(default_factory=dict)  # open parent (canary) -> its thread
     silenced: dict[str, list[Facts]] = field(default_factory=dict)  # what a silence hid
     throttling: dict[str, Facts] = field(default_factory=dict)  # 429s since, not long yet
 
@@ -151,7 +160,7 @@ class PolicyState:
             else Burst(
                 **{**burst, "recovered": {k: facts(v) for k, v in burst["recovered"].items()}}
             ),
-            egress=data["egress"],
+            gates=data.get("gates", data.get("egress", {})),  # "egress" before depends_on
             silenced={k: [facts(f) for f in v] for k, v in data["silenced"].items()},
             throttling={k: facts(v) for k, v in data.get("throttling", {}).items()},
         )
@@ -214,6 +223,9 @@ class Policy:
         if kind in _STANDALONE:
             self._standalone(state, event, out)
             return
+        if kind is EventKind.VENDOR:
+            self._vendor(state, event, silenced, out)
+            return
         if kind is EventKind.RETIRED:  # its incidents end, told as such: nobody watches it here
             state.throttling.pop(event.integration, None)
             self._closed(state, replace(event, kind=EventKind.CLOSED), out, retired=True)
@@ -249,7 +261,8 @@ class Policy:
         if current is not None:  # the same unresolved incident (a restart, a missed close)
             current.facts = replace(current.facts, failure=event.failure,
                                     failed_probes=event.failed_probes,
-                                    next_trial_at=event.next_trial_at)  # fmt: skip
+                                    next_trial_at=event.next_trial_at,
+                                    verdict=event.verdict or current.facts.verdict)  # fmt: skip
             return
         incident = self._new(state, facts)
         reason = silenced(name, event.at)
@@ -257,32 +270,67 @@ class Policy:
             incident.held = Hold.SILENCE
             state.silenced.setdefault(name, []).append(facts)
             return
-        if event.egress:
-            state.egress[name] = incident.thread
-            state.groups[incident.thread] = Group()
-            self._tell(incident, out, event.at)
+        if self._behind(state, incident, event.at, out):
             return
-        if state.egress:  # our own network is suspect: hold behind the first canary
-            canary = next(iter(state.egress))
-            thread = state.egress[canary]
-            incident.held, incident.group = Hold.EGRESS, thread
-            state.groups[thread].members[name] = facts
-            canary_facts = state.incidents[canary].facts
-            members = tuple(state.groups[thread].members.values())
-            out.append(Notice(NoticeKind.HELD, thread, event.at, canary_facts, members, quiet=True))
+        if facts.gate:
+            self._open_gate(state, incident, event.at, out)
             return
+        if facts.parents:  # a parent failing at the same moment may open in a moment
+            incident.held, incident.until = Hold.WAITING, event.at + self.settings.storm_window
+            return
+        self._announce(state, incident, event.at, out)
+
+    def _behind(self, state: PolicyState, incident: Incident, at: float, out: list[Notice]) -> bool:
+        """Hold `incident` on the thread of an open parent of its (or an egress canary);
+        whether it was."""
+        facts = incident.facts
+        name = facts.integration
+        parent = next((p for p in facts.parents if p in state.gates), None)
+        if parent is None and not facts.egress:
+            parent = next((g for g in state.gates if _canary(state, g)), None)
+        if parent is None or parent == name or parent not in state.incidents:
+            return False
+        thread = state.gates[parent]
+        incident.held, incident.group = Hold.EGRESS, thread
+        group = state.groups.setdefault(thread, Group())
+        group.members[name] = facts
+        out.append(Notice(NoticeKind.HELD, thread, at, state.incidents[parent].facts,
+                          tuple(group.members.values()), quiet=True))  # fmt: skip
+        return True
+
+    def _open_gate(
+        self, state: PolicyState, incident: Incident, at: float, out: list[Notice]
+    ) -> None:
+        """A parent opened: told at once, and its children waiting or held in a storm
+        window join its thread."""
+        name = incident.facts.integration
+        state.gates[name] = incident.thread
+        state.groups[incident.thread] = Group()
+        self._tell(incident, out, at)
+        waiting = [i for i in state.incidents.values()
+                   if i.held in (Hold.WAITING, Hold.BURST) and name in i.facts.parents]  # fmt: skip
+        for child in waiting:
+            if child.held is Hold.BURST and state.burst is not None:
+                state.burst.held.remove(child.facts.integration)
+            self._behind(state, child, at, out)
+
+    def _announce(
+        self, state: PolicyState, incident: Incident, at: float, out: list[Notice]
+    ) -> None:
+        """Tell an opening now, or as part of a storm or a storm window."""
+        name = incident.facts.integration
         window = self.settings.storm_window
         storm = state.groups.get(state.storm) if state.storm else None
-        if storm is not None and state.storm and event.at - storm.last_join <= window:
-            self._join_storm(state, state.storm, incident, event.at, out)
+        if storm is not None and state.storm and at - storm.last_join <= window:
+            self._join_storm(state, state.storm, incident, at, out)
             return
         burst = state.burst
-        if burst is not None and event.at <= burst.deadline:
+        if burst is not None and at <= burst.deadline:
             incident.held = Hold.BURST
             burst.held.append(name)
             return
-        state.burst = Burst(incident.thread, name, event.at + window)
-        self._tell(incident, out, event.at)
+        state.burst = Burst(incident.thread, name, at + window)
+        self._tell(incident, out, at)
 
     def _join_storm(
         self, state: PolicyState, thread: str, incident: Incident, at: float, out: list[Notice]
@@ -304,7 +352,8 @@ class Policy:
         if event.kind is EventKind.TRIAL_FAILED:
             facts = replace(facts, failure=event.failure or facts.failure,
                             failed_probes=facts.failed_probes + 1,
-                            next_trial_at=event.next_trial_at)  # fmt: skip
+                            next_trial_at=event.next_trial_at,
+                            verdict=event.verdict or facts.verdict)  # fmt: skip
         incident.facts = facts
         if incident.group in state.groups:
             state.groups[incident.group].members[event.integration] = facts
@@ -332,12 +381,14 @@ class Policy:
             state.burst.held.remove(name)
             state.burst.recovered[name] = facts
             return
+        if incident.held is Hold.WAITING:  # over before it was told
+            return
         if incident.held is Hold.EGRESS:
             group = state.groups.get(incident.group or "")
             if group is not None:
                 group.members[name] = facts
             return
-        if name in state.egress:
+        if name in state.gates:
             self._canary_closed(state, incident, facts, event.at, out)
             return
         if incident.group is not None and incident.group in state.groups:
@@ -367,7 +418,7 @@ class Policy:
     def _canary_closed(
         self, state: PolicyState, incident: Incident, facts: Facts, at: float, out: list[Notice]
     ) -> None:
-        thread = state.egress.pop(facts.integration)
+        thread = state.gates.pop(facts.integration)
         members = tuple(state.groups.pop(thread, Group()).members.values())
         if "close" in self.settings.notify_on:
             out.append(Notice(NoticeKind.RESOLVED, incident.thread, at, facts, members))
@@ -376,13 +427,18 @@ class Policy:
     def _release(
         self, state: PolicyState, members: tuple[Facts, ...], at: float, out: list[Notice]
     ) -> None:
-        """The openings a canary held back, still failing with our network back: real
-        incidents now."""
+        """The openings a parent held back, still failing with the parent back: real
+        incidents now (or held behind another parent still open)."""
         for member in members:
             held = state.incidents.get(member.integration)
             if held is not None and held.held is Hold.EGRESS:
-                held.group = None
-                self._tell(held, out, at)
+                held.held, held.group = None, None
+                if self._behind(state, held, at, out):
+                    continue
+                if held.facts.gate:
+                    self._open_gate(state, held, at, out)
+                else:
+                    self._tell(held, out, at)
 
     def _throttle(
         self,
@@ -442,6 +498,42 @@ class Policy:
         facts = replace(ended.facts, closed_at=event.at, retired=retired, override=held)
         out.append(Notice(NoticeKind.RESOLVED, ended.thread, event.at, facts))
 
+    def _vendor(
+        self, state: PolicyState, event: Event, silenced: Silenced, out: list[Notice]
+    ) -> None:
+        """The vendor's status page posted or resolved an incident: an incident of ours
+        learns the new verdict (told in its thread); with our breaker closed, a heads-up."""
+        name, verdict = event.integration, event.verdict
+        incident = state.incidents.get(name)
+        if incident is not None:
+            incident.facts = replace(incident.facts, verdict=verdict)
+            group = state.groups.get(incident.group or "")
+            if group is not None:
+                group.members[name] = incident.facts
+            if incident.told and name not in state.flapping:
+                members = tuple(group.members.values()) if group else ()
+                out.append(Notice(NoticeKind.UPDATED, incident.group or incident.thread,
+                                  event.at, incident.facts, members, change="vendor"))  # fmt: skip
+            return
+        key = incident_key(name, IncidentKind.VENDOR)
+        current = state.incidents.get(key)
+        confirms = verdict is not None and verdict.kind is VerdictKind.VENDOR
+        if current is not None and confirms:
+            current.facts = replace(current.facts, verdict=verdict)
+            out.append(Notice(NoticeKind.UPDATED, current.thread, event.at, current.facts,
+                              change="vendor"))  # fmt: skip
+        elif current is not None:
+            del state.incidents[key]
+            facts = replace(current.facts, closed_at=event.at, verdict=verdict)
+            out.append(Notice(NoticeKind.RESOLVED, current.thread, event.at, facts))
+        elif confirms and self._heads_up(name, event.at, silenced):
+            facts = Facts(name, IncidentKind.VENDOR, event.at, verdict=verdict)
+            self._tell(self._new(state, facts), out, event.at)
+
+    def _heads_up(self, name: str, at: float, silenced: Silenced) -> bool:
+        """Whether a vendor incident with our breaker closed is told at all."""
+        return "vendor_incident" in self.settings.notify_on and silenced(name, at) is None
+
     def _flapping(self, state: PolicyState, event: Event, out: list[Notice]) -> bool:
         """Count the transition; True if flap damping takes the event (nothing else to do)."""
         name, window = event.integration, self.settings.flap_window
@@ -485,7 +577,7 @@ class Policy:
                 incident.facts = facts
         else:
             state.incidents.pop(name, None)
-            gate = state.egress.pop(name, None)
+            gate = state.gates.pop(name, None)
             if gate is not None:
                 members = tuple(state.groups.pop(gate, Group()).members.values())
                 self._release(state, members, event.at, out)
@@ -493,6 +585,10 @@ class Policy:
     # -- time ----------------------------------------------------------------------------
 
     def _tick(self, state: PolicyState, now: float, silenced: Silenced, out: list[Notice]) -> None:
+        for waiting in list(state.incidents.values()):
+            if waiting.held is Hold.WAITING and now >= waiting.until:
+                waiting.held = None  # no parent opened meanwhile: on its own
+                self._announce(state, waiting, now, out)
         for name, begun in list(state.throttling.items()):
             if now - begun.opened_at >= self.settings.throttled_after:
                 del state.throttling[name]
@@ -589,6 +685,11 @@ class Policy:
                               count=len(hidden)))  # fmt: skip
 
 
+def _canary(state: PolicyState, name: str) -> bool:
+    incident = state.incidents.get(name)
+    return incident is not None and incident.facts.egress
+
+
 def _key(facts: Facts) -> str:
     return incident_key(facts.integration, facts.kind)
 
@@ -603,4 +704,6 @@ def _mint(state: PolicyState, integration: str) -> str:
 def _opened_facts(event: Event) -> Facts:
     """The facts of the incident an OPENED event starts."""
     return Facts(event.integration, _kind(event.failure), event.at, event.failure,
-                 event.failed_probes, event.next_trial_at, egress=event.egress)  # fmt: skip
+                 event.failed_probes, event.next_trial_at, egress=event.egress,
+                 verdict=event.verdict, parents=event.parents,
+                 gate=event.gate or event.egress)  # fmt: skip

@@ -17,6 +17,7 @@ from daemon.holds import Holds
 from daemon.metrics import DaemonStats, HttpStats, render
 from daemon.state import StateStore
 from daemon.vendor_pages import VendorPages
+from daemon.verdicts import FAILING, Verdicts, verdict_json
 
 __all__ = ["Answers"]
 
@@ -36,6 +37,7 @@ class Answers:
     wall: Callable[[], float]
     reload_config: Callable[[str], Awaitable[list[str]]]  # by whom; the problems, if any
     pages: VendorPages  # the vendors' status pages, as last read
+    verdicts: Verdicts  # is it them or us, for the integrations failing now
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
@@ -50,7 +52,9 @@ class Answers:
             integration.status()
             | {"silenced": self.alerts.silenced(integration.name, now),
                "override": self.holds.of(integration),
-               "vendor": self.pages.describe(integration.name)}
+               "vendor": self.pages.describe(integration.name),
+               "verdict": verdict_json(self.verdicts.of(integration.name))
+               if integration.breaker.state in FAILING else None}
             for integration in self.fleet
         ]  # fmt: skip
         alerts = {

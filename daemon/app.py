@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from importlib.metadata import version
 from typing import Any, TextIO
 
-from alerts.model import event_from_transition
+from alerts.model import Event, EventKind, event_from_transition
 from daemon import logs
 from daemon.access import exposure
 from daemon.alerting import AlertRuntime
@@ -40,6 +40,7 @@ from daemon.state import StateError, StateStore
 from daemon.tls import TlsError
 from daemon.trouble import TroubleWatch, health
 from daemon.vendor_pages import VendorPages
+from daemon.verdicts import Verdicts
 from probes import Kind, State, Transition
 from probes.adapters import ClientOptions
 from probes.http import new_client
@@ -110,6 +111,7 @@ class Daemon:
             logger.warning("%s", note)
         self.alerts.configure(self.config.alerts)
         self.fleet.build(self.config)
+        self.verdicts.refresh()
         _check_open_files(len(self.fleet), daemon.max_connections)
         self.alerts.end_unwatched()  # removed while we were down, or moved to another shard
         self.scheduler = ProbeScheduler(
@@ -150,12 +152,16 @@ class Daemon:
         self.alerts = AlertRuntime(self.store, lambda: self.fleet.integrations, wall=self._wall,
                                    console=self._log_stream, outbound=self.outbound)  # fmt: skip
         self.holds = Holds(self.store, self.alerts, self.fleet.persist, wall=self._wall)
-        self.pages = VendorPages(lambda: self.fleet, self._http, clock=self._clock)
+        daemon = self.config.daemon
+        self.pages = VendorPages(lambda: self.fleet, self._http, clock=self._clock,
+                                 changed=self._vendor_changed, quiet=daemon.status_page_interval,
+                                 watchful=daemon.status_page_interval_open)  # fmt: skip
+        self.verdicts = Verdicts(self.fleet, self.pages)
         return Answers(
             self.fleet, self.alerts, self.holds, self.store, self.stats, self._standard,
             health=self.health, ready=lambda: self._ready,
             local_failure=self.trouble.failed, trouble=lambda: self.trouble.what, wall=self._wall,
-            reload_config=self.reload, pages=self.pages,
+            reload_config=self.reload, pages=self.pages, verdicts=self.verdicts,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:
@@ -189,6 +195,7 @@ class Daemon:
         if new.alerts != self.config.alerts:
             self.alerts.configure(new.alerts)
         counts = self.fleet.apply(new)
+        self.verdicts.refresh()
         self.alerts.end_unwatched()
         self.config = new
         self.stats.reload_successful, self.stats.reload_success_at = 1, self._wall()
@@ -219,7 +226,12 @@ class Daemon:
         if integration is None:
             return
         integration.stats.transition(event)
-        alert = event_from_transition(event, egress=integration.config.egress)
+        config, failure = integration.config, event.last_failure
+        verdict = None
+        if event.to_state is State.OPEN and self.alerts.on:
+            verdict = self.verdicts.of(event.breaker, failure.reason if failure else None)
+        alert = event_from_transition(event, egress=config.egress, parents=config.parents,
+                                      gate=config.gate, verdict=verdict)  # fmt: skip
         alert = alert if self.alerts.on else None
         try:
             self.store.record_transition(event, integration.breaker.snapshot(), alert)
@@ -231,6 +243,11 @@ class Daemon:
         if event.to_state is State.OPEN and event.open_for is not None:
             self.fleet.plan_trial(event.breaker, event.open_for)
         self._notifier.status(self.fleet.summary())
+
+    def _vendor_changed(self, name: str) -> None:
+        """The vendor's page posted or resolved something about `name`: the policy hears."""
+        self.alerts.queue(Event(name, EventKind.VENDOR, self._wall(),
+                                verdict=self.verdicts.of(name)))  # fmt: skip
 
     def _missed(self, name: str) -> None:
         integration = self.fleet.get(name)

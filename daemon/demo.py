@@ -1,10 +1,13 @@
 """`breakerwatch demo` (and `make run`): the simulator and the daemon, with outages on a script.
 
-The simulator serves the vendors on 127.0.0.1:8600; the daemon runs the repository's
-config.toml, whose integrations point there, with the simulator's keys in the secrets'
-environment variables. Every `every` seconds one vendor fails (HTTP 503) for `outage`
-seconds, so breakers open, trial, and close while you watch the log, /metrics and
-`breakerwatch status`.
+The simulator serves the vendors and their status pages on 127.0.0.1:8600; the daemon runs
+the repository's config.toml, whose integrations point there, with the simulator's keys in
+the secrets' environment variables. Every `every` seconds something fails (HTTP 503) for
+`outage` seconds, so breakers open, trial, and close while you watch the log, /metrics and
+`breakerwatch status`. The script (`SCRIPT`) shows each verdict an alert can carry within
+the first three outages: a vendor failing while its status page says all is well (only us
+so far), a vendor that posts an incident a little into its outage (the alert is updated:
+the vendor confirms), and the corporate proxy billing depends on (our side).
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ from simulator.faults import Fault, Mode
 __all__ = ["run_demo"]
 
 SIMULATOR = ("127.0.0.1", 8600)
+# What fails, in turn: (the simulator's fake, whether its vendor posts an incident, and why).
+SCRIPT = (
+    ("hubspot", False, "its status page says all is well: only us so far"),
+    ("kit", True, "Kit posts an incident a little into it: the vendor confirms"),
+    ("endpoint", False, "the corp proxy billing depends on: our side"),
+    ("sendgrid", True, "SendGrid posts an incident a little into it: the vendor confirms"),
+    ("mailchimp", False, "Mailchimp has no Statuspage page: unknown"),
+)
+POSTED_AFTER = 0.25  # of an outage: when its vendor posts the incident
 # The environment variables the repository's config.toml reads its secrets from.
 KEYS = {
     "MAILCHIMP_API_KEY": "mailchimp",
@@ -70,8 +82,7 @@ async def run_demo(
         "Ctrl-C to stop.\n\n"
     )
     out.flush()
-    vendors = [name for name in simulator.vendors if name in simulator.credentials]
-    outages = asyncio.ensure_future(_outages(simulator, vendors, first, every, outage, out))
+    outages = asyncio.ensure_future(_outages(simulator, first, every, outage, out))
     try:
         return await Daemon(config, environ=env, log_stream=out).run()
     finally:
@@ -80,13 +91,21 @@ async def run_demo(
 
 
 async def _outages(
-    simulator: Simulator, vendors: list[str], first: float, every: float, outage: float, out: TextIO
+    simulator: Simulator, first: float, every: float, outage: float, out: TextIO
 ) -> None:
     await asyncio.sleep(first)
-    for vendor in itertools.cycle(vendors):
-        out.write(f"demo: {vendor} starts failing (HTTP 503) for {outage:.0f}s\n")
-        simulator.vendors[vendor].plan.set_mode(Fault(Mode.UNAVAILABLE, retry_after=5))
-        await asyncio.sleep(outage)
-        simulator.vendors[vendor].plan.set_mode(Fault())
-        out.write(f"demo: {vendor} is healthy again\n")
+    for fake, posts, why in itertools.cycle(SCRIPT):
+        out.write(f"demo: {fake} starts failing (HTTP 503) for {outage:.0f}s; {why}\n")
+        simulator.vendors[fake].plan.set_mode(Fault(Mode.UNAVAILABLE, retry_after=5))
+        page = simulator.status_pages.get(fake) if posts else None
+        if page is not None:
+            await asyncio.sleep(outage * POSTED_AFTER)
+            said = page.admin("incident", {"name": "Elevated API error rates", "impact": "major"})
+            out.write(f"demo: {fake} posts an incident on its status page\n")
+            await asyncio.sleep(outage * (1 - POSTED_AFTER))
+            page.admin("resolve", {"id": said["incidents"][-1]["id"]})
+        else:
+            await asyncio.sleep(outage)
+        simulator.vendors[fake].plan.set_mode(Fault())
+        out.write(f"demo: {fake} is healthy again\n")
         await asyncio.sleep(every - outage)

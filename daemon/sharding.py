@@ -6,7 +6,8 @@ alone, with no coordination; growing from N to N+1 replicas moves only the integ
 new shard now wins (about 1/(N+1) of them), all to it; shrinking moves only the removed
 shard's integrations. Shards are numbered from 0, like Kubernetes StatefulSet ordinals and
 Prometheus's hashmod: "2/5" is the third of five. An `egress` canary ("is it us?") is
-about the replica's own network, so every shard probes it.
+about the replica's own network, and a parent others depend on (`depends_on`) must be seen
+wherever its children are, so every shard probes them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Integration(Protocol):
     def name(self) -> str: ...
 
     @property
-    def egress(self) -> bool: ...
+    def everywhere(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class Shard:
         """Whether this shard probes `integration`."""
         return (
             self.count == 1
-            or integration.egress
+            or integration.everywhere
             or owner(integration.name, self.count) == self.index
         )
 

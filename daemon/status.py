@@ -61,6 +61,9 @@ def format_table(status: dict[str, Any], now: float) -> str:
                 f"{held['reason']}"
             )
     for item in status["integrations"]:
+        if item.get("verdict"):
+            footer.append(f"verdict: {item['name']}: {item['verdict']['line']}")
+    for item in status["integrations"]:
         footer += _vendor(item["name"], item.get("vendor"), now)
     silenced = [i["name"] for i in status["integrations"] if i.get("silenced")]
     if silenced:

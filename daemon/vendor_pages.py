@@ -1,11 +1,15 @@
 """Each integration's vendor status page (`status_page`), read on a schedule of its own.
 
-Every `QUIET` seconds while the integration's breaker is closed, every `WATCHFUL` while it
-is open or trying. A page that several integrations read is fetched once a round, and each
-reads it for its own components. With `If-None-Match` (an unchanged page is a 304, nothing
-to fetch), a 10 s timeout, a 1 MiB cap and a breaker of its own, through the daemon's one
-HTTP client (its proxy and trust store). Probing never waits for a page: the pages are
-read by a task of their own, and a dead page only makes its reading `unknown`, saying why.
+Every `quiet` seconds while the integration's breaker is closed (`QUIET` unless configured),
+every `watchful` (`WATCHFUL`) while it is open or trying. A page that several integrations
+read is fetched once a round, and each reads it for its own components. When what a page
+says about an integration changes (an incident posted or resolved, a component down or
+back), `changed(name)` is told: the verdict of an alert about it may have changed; a page
+that cannot be read changes nothing it said before. With `If-None-Match` (an unchanged
+page is a 304, nothing to fetch), a 10 s timeout, a 1 MiB cap and a breaker of its own,
+through the daemon's one HTTP client (its proxy and trust store). Probing never waits for
+a page: the pages are read by a task of their own, and a dead page only makes its reading
+`unknown`, saying why.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class PageReading:
     status: VendorStatus | None = None  # None exactly while `problem` says why
     problem: str | None = "not read yet"
     next_at: float = 0.0
+    said: frozenset[str] | None = None  # the incidents and components down, as last read
 
     @property
     def indicator(self) -> str:
@@ -64,18 +69,24 @@ class VendorPages:
         http: httpx.AsyncClient,
         *,
         clock: Callable[[], float],
+        changed: Callable[[str], None] = lambda name: None,
+        quiet: float = QUIET,
+        watchful: float = WATCHFUL,
     ) -> None:
+        self.quiet, self.watchful = quiet, watchful
         self.readings: dict[str, PageReading] = {}
         self._pages: dict[str, _Page] = {}
         self._integrations = integrations
         self._http = http
         self._clock = clock
+        self._changed = changed
 
     async def run(self, tick: float = 5.0) -> None:
-        """Read the pages that are due, every `tick` seconds, until cancelled."""
+        """Read the pages that are due, every `tick` seconds (at most `watchful`), until
+        cancelled."""
         while True:
             await self.read_due()
-            await asyncio.sleep(tick)
+            await asyncio.sleep(min(tick, self.watchful))
 
     async def read_due(self) -> None:
         """Fetch each page that one of its integrations is due to read, once."""
@@ -158,4 +169,18 @@ class VendorPages:
                 except StatusPageError as error:
                     reading.problem = str(error)
             trouble = integration.breaker.state in (State.OPEN, State.HALF_OPEN)
-            reading.next_at = self._clock() + (WATCHFUL if trouble else QUIET)
+            reading.next_at = self._clock() + (self.watchful if trouble else self.quiet)
+            self._compare(integration.name, reading)
+
+    def _compare(self, name: str, reading: PageReading) -> None:
+        """Tell `changed` when the page says something new about `name`: the first
+        reading counts only when it admits trouble."""
+        if reading.status is None:
+            return
+        said = frozenset(
+            [f"incident {i.name}" for i in reading.status.incidents]
+            + [f"component {n}" for n, s in reading.status.degraded if s != "under_maintenance"]
+        )
+        before, reading.said = reading.said, said
+        if said != before and (before is not None or said):
+            self._changed(name)

@@ -38,7 +38,7 @@ from probes.secrets import Secret
 
 __all__ = ["alerts_table"]
 
-_NOTIFY_ON = ("open", "close", "half_open")
+_NOTIFY_ON = ("open", "close", "half_open", "vendor_incident")
 
 
 def alerts_table(table: Table, reader: Reader, names: set[str]) -> AlertsConfig:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from daemon.config._reader import Reader, Table, file_path, string, whole
+from daemon.config._reader import DAY, Reader, Table, duration, file_path, string, whole
 from daemon.config.model import NAME, DaemonConfig, TlsConfig, parse_listen
 from daemon.sharding import ENVIRONMENT, parse_shard
 from probes.outbound import trust_problem
@@ -51,10 +51,13 @@ def daemon_table(
     tls = _tls(table.table("tls"), reader, path) if table.has("tls") else None
     users = table.value("basic_auth_users", _users, default.basic_auth_users)
     ca_file = _ca_file(table, reader, path)
+    quiet = table.value("status_page_interval", duration(DAY), default.status_page_interval)
+    watchful = table.value("status_page_interval_open", duration(DAY),
+                           default.status_page_interval_open)  # fmt: skip
     table.finish()
     return DaemonConfig(
         listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users,
-        ca_file,
+        ca_file, quiet, watchful,
     )  # fmt: skip
 
 

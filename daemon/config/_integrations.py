@@ -9,6 +9,7 @@ and what form it must have, its adapter says (`VendorAdapter.credential_field`,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -48,6 +49,7 @@ def integrations_tables(
     inherited = _resilience(defaults, reader, {})
     built: list[IntegrationConfig] = []
     names: set[str] = set()
+    at: dict[str, str] = {}  # name -> where its depends_on is written
     for table in tables:
         integration = _integration(table, reader, interval, timeout, inherited)
         name = table.data.get("name")
@@ -57,7 +59,67 @@ def integrations_tables(
             names.add(name)
         if integration is not None:
             built.append(integration)
-    return tuple(built)
+            at[integration.name] = table.at("depends_on")
+    return _dependencies(built, names, at, reader)
+
+
+def _dependencies(
+    built: list[IntegrationConfig], names: set[str], at: dict[str, str], reader: Reader
+) -> tuple[IntegrationConfig, ...]:
+    """Each integration with its parents (`depends_on`, transitively, nearest first) and
+    whether others depend on it; unknown names and cycles reported."""
+    direct = {c.name: c.depends_on for c in built}
+    for config in built:
+        for parent in config.depends_on:
+            if parent == config.name:
+                reader.error(at[config.name], "names the integration itself")
+            elif parent not in names:
+                reader.error(at[config.name], f"names {parent!r}, which is no integration")
+    for cycle in _cycles(direct):
+        reader.error(at[cycle[0]], f"makes a cycle ({' -> '.join(cycle)}): a parent cannot "
+                                   "depend on its own children")  # fmt: skip
+    gates = {parent for parents in direct.values() for parent in parents}
+    return tuple(
+        replace(c, parents=_ancestors(c.name, direct), gate=c.name in gates) for c in built
+    )
+
+
+def _ancestors(name: str, direct: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    found: list[str] = []
+    queue = list(direct.get(name, ()))
+    while queue:
+        parent = queue.pop(0)
+        if parent != name and parent not in found:
+            found.append(parent)
+            queue += direct.get(parent, ())
+    return tuple(found)
+
+
+def _cycles(direct: dict[str, tuple[str, ...]]) -> list[list[str]]:
+    """One path around each cycle of `direct` (beyond an integration naming itself)."""
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+    for start in sorted(direct):
+        _walk(start, [], direct, done, cycles)
+    return cycles
+
+
+def _walk(
+    name: str, path: list[str], direct: dict[str, tuple[str, ...]], done: set[str],
+    cycles: list[list[str]],
+) -> None:  # fmt: skip
+    if name in path:
+        cycle = [*path[path.index(name) :], name]
+        if len(cycle) > 2:
+            cycles.append(cycle)
+        return
+    if name in done:
+        return
+    path.append(name)
+    for parent in direct.get(name, ()):
+        _walk(parent, path, direct, done, cycles)
+    path.pop()
+    done.add(name)
 
 
 def _resilience(parent: Table, reader: Reader, inherited: Resilience) -> Resilience:
@@ -98,9 +160,10 @@ def _integration(
         )
     own = _resilience(table, reader, inherited)
     egress = table.value("egress", boolean, False)
+    depends_on = table.value("depends_on", _depends_on, ())
     proxy = _proxy(table, reader)
-    page, components = _status_page(table, reader)
     settings = _kind_settings(table, kind, reader) if kind else None
+    page, components = _status_page(table, reader, kind, settings)
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
         return None
@@ -118,16 +181,31 @@ def _integration(
         proxy=proxy,
         status_page=page,
         status_components=components,
+        depends_on=depends_on,
     )
 
 
-def _status_page(table: Table, reader: Reader) -> tuple[str | None, tuple[str, ...]]:
-    """`status_page = "https://status.example.com"` (or false), `status_components`."""
-    page = table.value("status_page", lambda v: None if v is False else url(v), None)
+def _status_page(
+    table: Table, reader: Reader, kind: str | None, settings: VendorSettings | HttpSettings | None
+) -> tuple[str | None, tuple[str, ...]]:
+    """`status_page = "https://status.example.com"` (or false), `status_components`. A
+    vendor's own page is the default while its integration talks to the vendor's own API
+    (not to a `base_url` of one's own, such as the simulator)."""
+    default = None
+    if isinstance(settings, VendorSettings) and settings.base_url is None and kind in KINDS:
+        vendor = KINDS[kind]
+        default = vendor.status_page if issubclass(vendor, VendorAdapter) else None
+    page = table.value("status_page", lambda v: None if v is False else url(v), default)
     components = table.value("status_components", _names, ())
     if components and page is None:
         reader.error(table.at("status_components"), "needs a status_page")
     return (page.rstrip("/") if page else None), components
+
+
+def _depends_on(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TypeError('must be a list of integration names, such as ["egress", "corp-proxy"]')
+    return tuple(dict.fromkeys(value))
 
 
 def _names(value: Any) -> tuple[str, ...]:

@@ -160,6 +160,8 @@ class DaemonConfig:
     tls: TlsConfig | None = None
     basic_auth_users: tuple[tuple[str, str], ...] = ()  # user -> bcrypt hash
     ca_file: Path | None = None  # added to the system's trust store for every outbound call
+    status_page_interval: float = 300.0  # between reads of a vendor's status page, all well
+    status_page_interval_open: float = 60.0  # while the integration's breaker is open
 
     @property
     def loopback(self) -> bool:
@@ -211,6 +213,14 @@ class IntegrationConfig:
     proxy: str | Secret | Literal[False] | None = None
     status_page: str | None = None  # the vendor's Statuspage page, read for its incidents
     status_components: tuple[str, ...] = ()  # only these of its components concern us
+    depends_on: tuple[str, ...] = ()  # the integrations it cannot work without, as written
+    parents: tuple[str, ...] = ()  # depends_on, transitively, nearest first
+    gate: bool = False  # other integrations depend on it
+
+    @property
+    def everywhere(self) -> bool:
+        """Whether every shard probes it: an egress canary, or a parent of others."""
+        return self.egress or self.gate
 
     def proxy_url(self) -> str | Literal[False] | None:
         """The integration's own proxy choice, its secret revealed."""

@@ -246,6 +246,9 @@ class VendorAdapter(Adapter):
     """
 
     credential_field: ClassVar[str] = "api_key"
+    # The vendor's Atlassian Statuspage page (its /api/v2/summary.json), where one is
+    # established (docs/integrations.md, "Vendor status pages"): the `status_page` default.
+    status_page: ClassVar[str | None] = None
 
     @classmethod
     def credential_problem(cls, credential: str) -> str | None:

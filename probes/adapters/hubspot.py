@@ -27,6 +27,7 @@ class HubSpotAdapter(VendorAdapter):
     kind = "hubspot"
     credential_field = "token"
     default_base_url = "https://api.hubapi.com"
+    status_page = "https://status.hubspot.com"  # a Statuspage page (docs/integrations.md)
     health_path = "/account-info/v3/details"
 
     time_zone = "UTC"  # until a health check tells the account's

@@ -21,6 +21,7 @@ class KitAdapter(VendorAdapter):
 
     kind = "convertkit"
     default_base_url = "https://api.kit.com"
+    status_page = "https://status.kit.com"  # a Statuspage page (docs/integrations.md)
     health_path = "/v4/account"
 
     def auth_headers(self, credential: str) -> dict[str, str]:

@@ -39,6 +39,7 @@ class MailchimpAdapter(VendorAdapter):
 
     kind = "mailchimp"
     default_base_url = "https://{dc}.api.mailchimp.com"
+    # No status_page: status.mailchimp.com is not a Statuspage page (docs/integrations.md).
     health_path = "/3.0/ping"
 
     @classmethod

@@ -20,6 +20,7 @@ class SendGridAdapter(VendorAdapter):
 
     kind = "sendgrid"
     default_base_url = "https://api.sendgrid.com"
+    status_page = "https://status.sendgrid.com"  # a Statuspage page (docs/integrations.md)
     health_path = "/v3/user/profile"
 
     def auth_headers(self, credential: str) -> dict[str, str]:

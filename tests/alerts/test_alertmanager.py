@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts.alertmanager import RESOLVED_RETENTION, Ledger
-from alerts.model import Facts, Failure, IncidentKind
+from alerts.model import Facts, Failure, IncidentKind, Verdict, VerdictKind
 
 T0 = 1_790_000_000.0  # 2026-09-21T14:13:20Z
 DOWN = Failure("http_5xx", 503, "HTTP 503", "HTTP 503 Service Unavailable")
@@ -22,6 +22,7 @@ def test_an_open_incident_is_one_alert_with_its_labels_and_text() -> None:
         "reason": "http_5xx",
         "severity": "page",
         "team": "growth",
+        "verdict": "unknown",
     }
     assert alert["annotations"] == {
         "summary": "kit is failing: breaker open",
@@ -109,3 +110,27 @@ def test_with_ha_a_close_lets_the_alert_expire_instead() -> None:
     ledger.observe({}, T0 + 100)
     assert ledger.payload(T0 + 100) == []
     assert ledger.version == version + 1  # said at once: the sends stop
+
+
+def test_the_verdict_is_a_label_fixed_at_the_start_and_an_annotation_that_follows() -> None:
+    """Labels are an alert's identity: the `verdict` label is the verdict the incident began
+    with (route on it), the `verdict` annotation what it is now (read it)."""
+    ledger = Ledger(30.0)
+    first = replace(
+        KIT, verdict=Verdict(VerdictKind.US, "status.kit.com says All Systems Operational")
+    )
+    ledger.observe({"kit": first}, T0 + 1)
+    (alert,) = ledger.payload(T0 + 1)
+    assert alert["labels"]["verdict"] == "only_us_so_far"
+    assert (
+        alert["annotations"]["verdict"]
+        == "Only us so far: status.kit.com says All Systems Operational"
+    )
+    assert alert["annotations"]["description"].startswith("Verdict: Only us so far: ")
+    posted = replace(first, verdict=Verdict(VerdictKind.VENDOR, 'status.kit.com reports "Down"'))
+    version = ledger.version
+    ledger.observe({"kit": posted}, T0 + 60)
+    (alert,) = ledger.payload(T0 + 60)
+    assert ledger.version == version + 1  # news: sent at once
+    assert alert["labels"]["verdict"] == "only_us_so_far"
+    assert alert["annotations"]["verdict"] == 'The vendor confirms: status.kit.com reports "Down"'

@@ -68,6 +68,7 @@ def test_alerts_reach_one_alertmanager_while_another_is_down(
             "integration": "kit",
             "reason": "http_5xx",
             "severity": "page",
+            "verdict": "unknown",
         }
         assert alert["annotations"]["summary"] == "kit is failing: breaker open"
         assert alert["status"]["state"] == "active"

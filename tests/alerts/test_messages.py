@@ -5,12 +5,24 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from slack_sdk.models.blocks import Block
 
 from alerts.messages import MAX_LISTED, TEXT_LIMIT, Message, duration, render
-from alerts.model import Facts, Failure, IncidentKind, Notice, NoticeKind, Override
+from alerts.model import (
+    Facts,
+    Failure,
+    IncidentKind,
+    Notice,
+    NoticeKind,
+    Override,
+    Verdict,
+    VerdictKind,
+)
+from alerts.verdict import judge
+from probes.statuspage import VendorIncident, VendorStatus
 from tests.support import texts
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
@@ -158,6 +170,7 @@ HOSTILE = (
 # What we write in Slack's markup ourselves: date tokens and the dashboard link.
 SLACK_TOKENS = (
     r"<!date\^\d+\^[^|<>]*\|[^<>]*>|<https://grafana\.example\.com[^<>|]*\|Grafana dashboard>"
+    r"|<https://status\.example\.com/[^<>| ]*\|their (incident|status page)>"
 )
 
 
@@ -186,7 +199,10 @@ def slack_valid(message: Message) -> None:
 
 def hostile_notices() -> list[Notice]:
     evil = Failure("http_5xx", 500, "HTTPStatusError", HOSTILE * 40)
-    subject = facts(failure=evil)
+    said = Verdict(VerdictKind.VENDOR, HOSTILE * 10, "https://evil.example/<!channel>|x", T0)
+    subject = facts(failure=evil, verdict=said)
+    posted = Verdict(VerdictKind.VENDOR, HOSTILE, "https://status.example.com/i&d", T0)
+    vendor = facts(kind=IncidentKind.VENDOR, failure=None, verdict=posted)
     closed = facts(failure=evil, closed_at=T0 + 90)
     crowd = tuple(facts(integration=f"customer-{i:04d}", failure=evil) for i in range(500))
     held = Override("disabled", "alice", HOSTILE * 10, "bob", HOSTILE)
@@ -195,9 +211,10 @@ def hostile_notices() -> list[Notice]:
                   failure=Failure("local", None, "EMFILE", HOSTILE))  # fmt: skip
     notices = []
     for kind in NoticeKind:
-        for chosen in (subject, closed, override, local):
-            notices.append(Notice(kind, "t", T0 + 60, chosen, crowd, change="trial",
-                                  count=len(crowd), reason=HOSTILE))  # fmt: skip
+        for chosen in (subject, closed, override, local, vendor):
+            for change in ("trial", "vendor"):
+                notices.append(Notice(kind, "t", T0 + 60, chosen, crowd, change=change,
+                                      count=len(crowd), reason=HOSTILE))  # fmt: skip
     notices.append(Notice(NoticeKind.RESOLVED, "t", T0 + 60, None, crowd, count=500))
     notices.append(Notice(NoticeKind.UPDATED, "t", T0, subject, crowd, change="joined"))
     return notices
@@ -290,3 +307,93 @@ def test_our_own_trouble_is_not_a_vendor_outage() -> None:
     assert over.reply is not None
     assert over.parent.text.startswith("breakerwatch is out of trouble after 1m 35s")
     assert over.reply.text == "Out of trouble after 1m 35s."
+
+
+def test_the_verdict_is_the_first_line_under_the_headline() -> None:
+    """What on-call reads first, in the notification and in the message: is it them or us."""
+    said = Verdict(VerdictKind.VENDOR, 'status.kit.com reports "Elevated API errors" (major, '
+                   "investigating)", "https://stspg.io/abc", T0 - 120)  # fmt: skip
+    message = render(Notice(NoticeKind.OPENED, "t", T0, facts(verdict=said))).parent
+    assert message is not None
+    lines = message.text.splitlines()
+    assert lines[0] == "mailchimp is failing: breaker open"
+    assert lines[1] == (
+        'The vendor confirms: status.kit.com reports "Elevated API errors" (major, '
+        "investigating), since 2026-09-21 14:11 UTC https://stspg.io/abc"
+    )
+    section = message.blocks[1]["text"]["text"]
+    assert section.startswith("*The vendor confirms*: status.kit.com reports")
+    assert f"<!date^{int(T0 - 120)}^" in section
+    assert section.endswith("<https://stspg.io/abc|their incident>")
+    resolved = render(
+        Notice(NoticeKind.RESOLVED, "t", T0 + 60, facts(verdict=said, closed_at=T0 + 60))
+    )
+    assert resolved.parent is not None
+    assert "The vendor confirms" not in resolved.parent.text  # over: the headline says so
+
+
+def test_a_vendor_posting_or_resolving_is_an_edit_and_a_thread_reply() -> None:
+    said = Verdict(VerdictKind.VENDOR, 'status.kit.com reports "API errors" (major, identified)')
+    posted = render(Notice(NoticeKind.UPDATED, "t", T0, facts(verdict=said), change="vendor"))
+    assert posted.parent is not None
+    assert "The vendor confirms" in posted.parent.text
+    assert posted.reply is not None
+    assert posted.reply.text.startswith("mailchimp: the vendor's status page now confirms it.")
+    cleared = Verdict(VerdictKind.US, "status.kit.com says All Systems Operational")
+    gone = render(Notice(NoticeKind.UPDATED, "t", T0, facts(verdict=cleared), change="vendor"))
+    assert gone.reply is not None
+    assert gone.reply.text.startswith(
+        "mailchimp: the vendor's status page no longer shows an incident. Only us so far"
+    )
+
+
+def test_a_vendor_heads_up_and_its_end() -> None:
+    said = Verdict(VerdictKind.VENDOR, 'status.kit.com reports "Delays" (minor, investigating)')
+    heads_up = facts(kind=IncidentKind.VENDOR, failure=None, verdict=said)
+    told = render(Notice(NoticeKind.OPENED, "t", T0, heads_up)).parent
+    assert told is not None
+    assert told.text.startswith(
+        "mailchimp: heads-up: the vendor reports an incident; our probes still succeed\n"
+        "The vendor confirms"
+    )
+    assert "What failed" not in told.text
+    over = render(Notice(NoticeKind.RESOLVED, "t", T0 + 600, replace(heads_up, closed_at=T0 + 600)))
+    assert over.parent is not None
+    assert over.parent.text.startswith("mailchimp: the vendor's incident is over, after 10m")
+
+
+def test_children_held_behind_a_parent_are_counted_on_its_message() -> None:
+    parent = facts(integration="corp-proxy", gate=True)
+    children = tuple(facts(integration=n) for n in ("hubspot", "kit", "sendgrid"))
+    held = render(Notice(NoticeKind.HELD, "t", T0, parent, children, quiet=True))
+    assert held.parent is not None
+    assert (
+        "3 integrations behind corp-proxy, told here, not on their own: hubspot, kit, sendgrid."
+        in held.parent.text
+    )
+    assert held.standalone is None  # a quiet edit
+    over = render(
+        Notice(NoticeKind.RESOLVED, "t", T0 + 60, replace(parent, closed_at=T0 + 60), children)
+    )
+    assert over.parent is not None
+    assert "While corp-proxy was failing, 3 integrations behind it failed too" in over.parent.text
+
+
+def test_docs_alerts_shows_each_verdict_as_it_renders() -> None:
+    """docs/alerts.md, "The verdict": each example is what `render` says, to the letter."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    page = "https://status.hubspot.com"
+    posted = VendorIncident("Elevated error rates on CRM APIs", "major", "investigating",
+                            T0 - 240, "https://stspg.io/abc123")  # fmt: skip
+    calm = VendorStatus("none", "All Systems Operational")
+    for verdict in (
+        judge(page=page, vendor=VendorStatus("major", "Partial System Outage", (), (posted,))),
+        judge(page=page, vendor=calm, host="api.hubapi.com", peers=[("hubspot-forms", True)]),
+        judge(failing_parents=["corp-proxy"], page=page),
+        judge(page=page, problem="timeout: no answer within 10s"),
+    ):
+        subject = facts(integration="hubspot", verdict=verdict)
+        message = render(Notice(NoticeKind.OPENED, "t", T0 + 60, subject)).parent
+        assert message is not None
+        shown = "\n".join(message.text.splitlines()[:2])
+        assert f"```text\n{shown}\n```" in docs, shown

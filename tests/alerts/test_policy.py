@@ -20,12 +20,16 @@ from alerts.model import (
     Notice,
     NoticeKind,
     Override,
+    Verdict,
+    VerdictKind,
 )
 from alerts.policy import Hold, Policy, PolicyState
 
 T0 = 1_790_000_000.0
 FAIL = Failure("http_5xx", 503, "HTTPStatusError", "HTTP 503 Service Unavailable")
 AUTH = Failure("auth", 401, "HTTPStatusError", "HTTP 401 Unauthorized")
+CONFIRMED = Verdict(VerdictKind.VENDOR, 'status.kit.com reports "API errors"', None, T0 - 60)
+ONLY_US = Verdict(VerdictKind.US, "status.kit.com says All Systems Operational")
 
 
 class Run:
@@ -242,7 +246,7 @@ def test_a_canary_that_closes_while_flapping_holds_nobody_back() -> None:
     assert kinds([told, flapping]) == ["opened", "flapping"]  # hubspot is still failing
     assert told.subject is not None
     assert told.subject.integration == "hubspot"
-    assert run.current.egress == {}
+    assert run.current.gates == {}
     (later,) = run.step(T0 + 5, opened("kit", T0 + 5))
     assert later.kind is NoticeKind.OPENED  # on its own: nothing holds it back
 
@@ -383,10 +387,11 @@ def test_our_own_trouble_is_told_once_and_when_it_ends() -> None:
 
 _EVENTS = st.lists(
     st.tuples(
-        st.sampled_from(["kit", "hubspot", "mailchimp", "egress"]),
+        st.sampled_from(["kit", "hubspot", "mailchimp", "egress", "proxy"]),
         st.sampled_from([EventKind.OPENED, EventKind.CLOSED, EventKind.TRIAL,
                          EventKind.TRIAL_FAILED, EventKind.THROTTLED, EventKind.THROTTLE_ENDED,
-                         EventKind.RETIRED, EventKind.OVERRIDDEN, EventKind.OVERRIDE_ENDED]),
+                         EventKind.RETIRED, EventKind.OVERRIDDEN, EventKind.OVERRIDE_ENDED,
+                         EventKind.VENDOR]),
         st.floats(min_value=0.0, max_value=400.0),
         st.booleans(),
     ),
@@ -402,13 +407,17 @@ def test_two_incidents_never_share_a_thread(
     """Whatever happens, in any order: a live incident's thread is its own, and a thread
     that was resolved never opens again."""
     run = Run(silenced={"hubspot": (T0 + 50, T0 + 150)}, flap_max_transitions=3,
-              storm_min_integrations=2, repeat_interval=60.0)  # fmt: skip
+              storm_min_integrations=2, repeat_interval=60.0,
+              notify_on=frozenset({"open", "close", "vendor_incident"}))  # fmt: skip
     now, resolved = T0, set()
     for name, kind, wait, auth in events:
         now += wait
         override = Override("disabled", "alice", "x") if "OVERRIDE" in kind.name else None
+        verdict = CONFIRMED if auth else ONLY_US
+        parents = ("proxy",) if name in ("kit", "hubspot") else ()
         event = Event(name, kind, now, AUTH if auth else FAIL, 3, now + 30,
-                      egress=name == "egress", override=override)  # fmt: skip
+                      egress=name == "egress", override=override, verdict=verdict,
+                      parents=parents, gate=name == "proxy")  # fmt: skip
         for notice in run.step(now, event):
             if notice.kind in (NoticeKind.OPENED, NoticeKind.STORM, NoticeKind.FLAPPING):
                 assert notice.thread not in resolved, notice
@@ -417,9 +426,14 @@ def test_two_incidents_never_share_a_thread(
         threads = [incident.thread for incident in run.current.incidents.values()]
         assert len(threads) == len(set(threads)), run.current.incidents
         state = run.current
-        assert set(state.egress) <= set(state.incidents)  # no gate left behind
+        assert set(state.gates) <= set(state.incidents)  # no gate left behind
         waiting = {name for name, i in state.incidents.items() if i.held is Hold.BURST}
         assert waiting <= set(state.burst.held if state.burst else ()), waiting  # none lost
+        for incident in state.incidents.values():  # held behind a parent: one that is open
+            if incident.held is Hold.EGRESS:
+                assert incident.group in state.groups, incident
+            if incident.held is Hold.WAITING:
+                assert incident.until <= now + 30.0, incident  # told by then
 
 
 def test_throttling_becomes_an_incident_only_once_it_has_lasted() -> None:
@@ -443,3 +457,109 @@ def test_throttling_becomes_an_incident_only_once_it_has_lasted() -> None:
              Event("kit", EventKind.THROTTLE_ENDED, T0 + 1300)]  # fmt: skip
     assert run.step(T0 + 1300, *brief) == []
     assert run.step(T0 + 5000) == []  # a short spell of 429s is never told
+
+
+def test_children_behind_an_open_parent_are_one_message_on_its_thread() -> None:
+    """`depends_on`: while corp-proxy is open, its children's openings are held on its
+    thread (quiet edits: "3 integrations behind corp-proxy"); the parent's resolution
+    lists them, and those still failing then become incidents of their own."""
+    run = Run()
+    (parent,) = run.step(T0, opened("corp-proxy", T0, gate=True))
+    assert parent.kind is NoticeKind.OPENED
+    children = [opened(n, T0 + 5, parents=("corp-proxy",)) for n in ("hubspot", "kit", "sendgrid")]
+    held = run.step(T0 + 5, *children)
+    assert [(n.kind, n.quiet, n.thread) for n in held] == [
+        (NoticeKind.HELD, True, parent.thread)
+    ] * 3
+    assert [m.integration for m in held[-1].members] == ["hubspot", "kit", "sendgrid"]
+    assert (
+        run.step(T0 + 40, closed("kit", T0 + 40)) == []
+    )  # a child's close: never held, never told alone
+    notices = run.step(T0 + 60, closed("corp-proxy", T0 + 60))
+    assert kinds(notices) == ["resolved", "opened", "opened"]
+    assert notices[0].thread == parent.thread
+    assert [m.integration for m in notices[0].members] == ["hubspot", "kit", "sendgrid"]
+    assert [n.subject.integration for n in notices[1:] if n.subject] == ["hubspot", "sendgrid"]
+
+
+def test_a_child_opening_first_waits_for_a_parent_failing_at_the_same_moment() -> None:
+    """A child that opens a moment before its parent is not told on its own: it waits up
+    to the storm window, and the parent's opening takes it in: one message."""
+    run = Run(storm_window=30.0)
+    assert run.step(T0, opened("hubspot", T0, parents=("corp-proxy",))) == []
+    notices = run.step(T0 + 8, opened("corp-proxy", T0 + 8, gate=True))
+    assert kinds(notices) == ["opened", "held"]
+    assert notices[1].thread == notices[0].thread
+    assert run.step(T0 + 100) == []  # nothing told on its own later
+    assert kinds(run.told) == ["opened", "held"]
+
+
+def test_a_child_whose_parents_stay_healthy_is_told_at_the_end_of_the_window() -> None:
+    run = Run(storm_window=30.0)
+    assert run.step(T0, opened("hubspot", T0, parents=("corp-proxy",))) == []
+    assert run.step(T0 + 29) == []
+    (told,) = run.step(T0 + 30)
+    assert told.kind is NoticeKind.OPENED
+    assert told.subject is not None
+    assert told.subject.integration == "hubspot"
+    assert run.step(T0 + 31, closed("hubspot", T0 + 31))[0].kind is NoticeKind.RESOLVED
+
+
+def test_a_child_that_recovers_while_waiting_is_never_told() -> None:
+    run = Run(storm_window=30.0)
+    run.step(T0, opened("hubspot", T0, parents=("corp-proxy",)))
+    assert run.step(T0 + 10, closed("hubspot", T0 + 10)) == []
+    assert run.step(T0 + 60) == []
+    assert run.current.incidents == {}
+
+
+def test_the_egress_canary_stays_the_implicit_parent_of_everything() -> None:
+    run = Run()
+    (canary,) = run.step(T0, opened("egress", T0, egress=True))
+    (held,) = run.step(T0 + 1, opened("corp-proxy", T0 + 1, gate=True))
+    assert (held.kind, held.thread) == (NoticeKind.HELD, canary.thread)
+    (also,) = run.step(T0 + 2, opened("hubspot", T0 + 2, parents=("corp-proxy",)))
+    assert (also.kind, also.thread) == (NoticeKind.HELD, canary.thread)
+    notices = run.step(T0 + 60, closed("egress", T0 + 60))
+    # corp-proxy is told now, and hubspot goes behind it: still one thread per cause.
+    assert kinds(notices) == ["resolved", "opened", "held"]
+    assert notices[2].thread == notices[1].thread
+    assert notices[1].subject is not None
+    assert notices[1].subject.integration == "corp-proxy"
+
+
+def test_a_vendor_incident_posted_during_ours_updates_it_in_its_thread() -> None:
+    run = Run()
+    (first,) = run.step(T0, opened("kit", T0, verdict=ONLY_US))
+    assert first.subject is not None
+    assert first.subject.verdict == ONLY_US
+    (update,) = run.step(T0 + 90, Event("kit", EventKind.VENDOR, T0 + 90, verdict=CONFIRMED))
+    assert (update.kind, update.change, update.thread, update.quiet) == (
+        NoticeKind.UPDATED, "vendor", first.thread, False,
+    )  # fmt: skip
+    assert update.subject is not None
+    assert update.subject.verdict == CONFIRMED
+    assert update.subject.first_verdict == "only_us_so_far"  # Alertmanager's label stays
+    (resolved,) = run.step(T0 + 300, Event("kit", EventKind.VENDOR, T0 + 300, verdict=ONLY_US))
+    assert (resolved.kind, resolved.change) == (NoticeKind.UPDATED, "vendor")
+    (over,) = run.step(T0 + 400, closed("kit", T0 + 400))
+    assert over.kind is NoticeKind.RESOLVED
+
+
+def test_a_vendor_incident_with_our_breaker_closed_is_a_heads_up_only_when_asked() -> None:
+    posted = Event("kit", EventKind.VENDOR, T0, verdict=CONFIRMED)
+    over = Event("kit", EventKind.VENDOR, T0 + 600, verdict=ONLY_US)
+    quiet = Run()
+    assert quiet.step(T0, posted) == []
+    assert quiet.step(T0 + 600, over) == []
+    run = Run(notify_on=frozenset({"open", "close", "vendor_incident"}))
+    (told,) = run.step(T0, posted)
+    assert told.kind is NoticeKind.OPENED
+    assert told.subject is not None
+    assert told.subject.kind is IncidentKind.VENDOR
+    (ended,) = run.step(T0 + 600, over)
+    assert (ended.kind, ended.thread) == (NoticeKind.RESOLVED, told.thread)
+    silenced = Run(
+        silenced={"kit": (T0 - 1, T0 + 1)}, notify_on=frozenset({"open", "vendor_incident"})
+    )
+    assert silenced.step(T0, posted) == []

@@ -270,7 +270,7 @@ def test_the_deadline_stays_below_the_interval() -> None:
             '[alerts]\nnotify_on = ["close", "sometimes"]\nflap_max_transitions = 1\n'
             'storm_window = "0s"\nrepeat_interval = "10s"\ndashboard_url = "grafana"\nconsol = true\n',
             [
-                "alerts.notify_on: 'sometimes' is not one of open, close, half_open (got ['close', 'sometimes'])",
+                "alerts.notify_on: 'sometimes' is not one of open, close, half_open, vendor_incident (got ['close', 'sometimes'])",
                 "alerts.flap_max_transitions: must be from 2 to 1000 (got 1)",
                 "alerts.storm_window: must be a duration > 0 (got '0s')",
                 'alerts.repeat_interval: must be 0 (no reminders), or from "1m" to "30d" (got \'10s\')',
@@ -635,9 +635,74 @@ def test_a_vendor_status_page_and_its_components() -> None:
     assert (paged.status_page, paged.status_components) == ("https://status.kit.com", ("API",))
     assert (none.status_page, none.status_components) == (None, ())
     for text, message in (
-        ('status_components = ["API"]\n', "integrations[0].status_components: needs a status_page"),
+        ('status_page = false\nstatus_components = ["API"]\n', "integrations[0].status_components: needs a status_page"),
         ('status_page = "ftp://status"\n', "integrations[0].status_page: must be an http:// or https:// URL"),
         ('status_page = "https://s"\nstatus_components = "API"\n', "integrations[0].status_components: must be a list of component names"),
     ):  # fmt: skip
         errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(KIT + text)]
         assert any(error.startswith(message) for error in errors), errors
+
+
+def test_each_vendor_reads_its_own_status_page_unless_told_otherwise() -> None:
+    """The defaults of docs/integrations.md ("Vendor status pages"): HubSpot, SendGrid and
+    Kit publish Statuspage pages; Mailchimp's page is not one. A base_url of one's own (the
+    simulator) has no default, and `status_page = false` turns a default off."""
+    vendors = {
+        "hubspot": 'token = "env:KIT_API_KEY"\n',
+        "sendgrid": 'api_key = "env:SENDGRID_API_KEY"\n',
+        "convertkit": 'api_key = "env:KIT_API_KEY"\n',
+        "mailchimp": 'api_key = "env:MAILCHIMP_API_KEY"\n',
+    }
+    text = "".join(
+        f'[[integrations]]\nname = "{kind}"\nkind = "{kind}"\n{key}'
+        for kind, key in vendors.items()
+    )
+    kit = '[[integrations]]\nname = "{}"\nkind = "convertkit"\napi_key = "env:KIT_API_KEY"\n'
+    text += kit.format("own") + 'base_url = "http://127.0.0.1:8600/kit"\n'
+    text += kit.format("off") + "status_page = false\n"
+    pages = {i.name: i.status_page for i in parse(text, PATH, environ=ENV).integrations}
+    assert pages == {
+        "hubspot": "https://status.hubspot.com",
+        "sendgrid": "https://status.sendgrid.com",
+        "convertkit": "https://status.kit.com",
+        "mailchimp": None,
+        "own": None,
+        "off": None,
+    }
+
+
+def _http(name: str, extra: str = "") -> str:
+    return f'[[integrations]]\nname = "{name}"\nkind = "http"\nurl = "http://127.0.0.1:9/{name}"\n{extra}'
+
+
+def test_depends_on_names_parents_which_every_shard_probes() -> None:
+    text = (
+        _http("egress", "egress = true\n")
+        + _http("corp-proxy", 'depends_on = ["egress"]\n')
+        + _http("hubspot", 'depends_on = ["corp-proxy", "corp-proxy"]\n')
+        + _http("alone")
+    )
+    found = {i.name: i for i in parse(text, PATH, environ=ENV).integrations}
+    assert found["hubspot"].depends_on == ("corp-proxy",)
+    assert found["hubspot"].parents == ("corp-proxy", "egress")  # nearest first
+    assert [n for n, i in found.items() if i.gate] == ["egress", "corp-proxy"]
+    assert [i.name for i in found.values() if i.everywhere] == ["egress", "corp-proxy"]
+    assert found["alone"].parents == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (_http("a", 'depends_on = ["nobody"]\n'), "integrations[0].depends_on: names 'nobody', which is no integration"),
+        (_http("a", 'depends_on = ["a"]\n'), "integrations[0].depends_on: names the integration itself"),
+        (_http("a", 'depends_on = "b"\n') + _http("b"), "integrations[0].depends_on: must be a list of integration names"),
+        (
+            _http("a", 'depends_on = ["b"]\n') + _http("b", 'depends_on = ["c"]\n') + _http("c", 'depends_on = ["a"]\n'),
+            "integrations[0].depends_on: makes a cycle (a -> b -> c -> a): a parent cannot depend on its own children",
+        ),
+    ],
+)  # fmt: skip
+def test_depends_on_refuses_unknown_names_and_cycles(text: str, expected: str) -> None:
+    errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text)]
+    assert errors == [expected] or any(e.startswith(expected) for e in errors), errors
+    assert len(errors) == 1

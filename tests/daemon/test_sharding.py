@@ -18,7 +18,7 @@ NAMES = [f"hubspot-customer-{i}" for i in range(10_000)]
 
 class Named(NamedTuple):
     name: str
-    egress: bool = False
+    everywhere: bool = False  # an egress canary, or a parent of others
 
 
 INTEGRATIONS = [Named(name) for name in NAMES]
@@ -61,9 +61,9 @@ def test_exactly_one_shard_takes_each_integration_but_every_one_the_canary() -> 
     shards = [Shard(index, 3) for index in range(3)]
     for integration in INTEGRATIONS[:500]:
         assert sum(shard.takes(integration) for shard in shards) == 1
-    assert all(shard.takes(Named("canary", egress=True)) for shard in shards)
+    assert all(shard.takes(Named("canary", everywhere=True)) for shard in shards)
     assert all(EVERYTHING.takes(integration) for integration in INTEGRATIONS[:10])
-    assert assign([Named("a"), Named("canary", egress=True)], 2) == [
+    assert assign([Named("a"), Named("canary", everywhere=True)], 2) == [
         ["a", "canary"] if owner("a", 2) == 0 else ["canary"],
         ["canary"] if owner("a", 2) == 0 else ["a", "canary"],
     ]
@@ -112,7 +112,7 @@ def test_check_prints_the_assignment(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    shards = assign([*map(Named, names), Named("canary", egress=True)], 5)
+    shards = assign([*map(Named, names), Named("canary", everywhere=True)], 5)
     assert lines[0] == f"{config}: OK: 13 integrations"
     assert lines[1:6] == [
         f"shard {i}/5: {len(shards[i])} integrations"
