@@ -385,11 +385,13 @@ def _updated(notice: Notice, subject: Facts, link: str | None) -> Rendered:
             took = duration((subject.closed_at or now) - subject.opened_at)
             line = f"{name} recovered after {took}."
         return Rendered(parent, _line(line), None if notice.quiet else _line(line))
-    parent = (
-        _group(f"{len(members)} integrations failing together", members, now, link)
-        if members
-        else _incident(_headline(subject), subject, now, link)
-    )
+    if members and (subject.gate or subject.egress):  # a parent, and those held behind it
+        parent = _incident(_headline(subject), subject, now, link,
+                           _held_note(subject, members, now))  # fmt: skip
+    elif members:
+        parent = _group(f"{len(members)} integrations failing together", members, now, link)
+    else:
+        parent = _incident(_headline(subject), subject, now, link)
     if change == "vendor":
         verdict = subject.verdict
         if verdict is not None and verdict.kind is VerdictKind.VENDOR:

@@ -361,9 +361,7 @@ class Policy:
             return
         loud = "half_open" in self.settings.notify_on
         thread = incident.group or incident.thread
-        group = state.groups.get(incident.group or "")
-        members = tuple(group.members.values()) if group else ()
-        out.append(Notice(NoticeKind.UPDATED, thread, event.at, facts, members,
+        out.append(Notice(NoticeKind.UPDATED, thread, event.at, facts, _members(state, incident),
                           change=event.kind.value, quiet=not loud))  # fmt: skip
 
     def _closed(
@@ -511,9 +509,9 @@ class Policy:
             if group is not None:
                 group.members[name] = incident.facts
             if incident.told and name not in state.flapping:
-                members = tuple(group.members.values()) if group else ()
                 out.append(Notice(NoticeKind.UPDATED, incident.group or incident.thread,
-                                  event.at, incident.facts, members, change="vendor"))  # fmt: skip
+                                  event.at, incident.facts, _members(state, incident),
+                                  change="vendor"))  # fmt: skip
             return
         key = incident_key(name, IncidentKind.VENDOR)
         current = state.incidents.get(key)
@@ -683,6 +681,13 @@ class Policy:
             last = hidden[-1]
             out.append(Notice(NoticeKind.SILENCE_ENDED, thread, now, last, tuple(hidden),
                               count=len(hidden)))  # fmt: skip
+
+
+def _members(state: PolicyState, incident: Incident) -> tuple[Facts, ...]:
+    """Who shares `incident`'s message: its storm's members, or those held behind it."""
+    name = incident.facts.integration
+    group = state.groups.get(incident.group or state.gates.get(name) or "")
+    return tuple(group.members.values()) if group else ()
 
 
 def _canary(state: PolicyState, name: str) -> bool:

@@ -209,7 +209,7 @@ def _shard_count(text: str) -> int:
 
 def _print_shards(config: Config, count: int) -> None:
     """Each shard's share, then one `SHARD<TAB>INTEGRATION` line per integration it probes
-    (an egress canary is on every shard)."""
+    (an egress canary and a parent of others are on every shard)."""
     shards = assign(config.integrations, count)
     running = config.daemon.shard
     for index, members in enumerate(shards):

@@ -2,7 +2,8 @@
 
 The probe runs through a breaker restored from the daemon's saved state (read, never
 written back), so "what the breaker would do" is what the running daemon's breaker would
-do with this result.
+do with this result. A failed probe ends with the verdict an alert would carry: the saved
+breakers of its parents and of the egress canaries, and its vendor's status page, read now.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 import time
 from typing import Any, TextIO
 
-from daemon.config import Config
-from daemon.integrations import build_adapter
+from alerts.verdict import judge
+from alerts.verdict import line as verdict_line
+from daemon.config import Config, IntegrationConfig
+from daemon.integrations import Integration, build_adapter
 from daemon.state import StateStore
-from probes import AttemptEvent, Breaker, Kind, Result, State
+from daemon.vendor_pages import VendorPages
+from daemon.verdicts import FAILING
+from probes import AttemptEvent, Breaker, BreakerSnapshot, Kind, Result, State
 from probes.adapters import ClientOptions
+from probes.http import new_client
 from probes.outbound import Outbound
 from probes.text import printable
 from probes.transport import EVENTS
@@ -31,7 +37,8 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
                   f"(it has: {names})\n")  # fmt: skip
         return 1
     breaker = Breaker(name, chosen.breaker)
-    saved = StateStore.peek(config.daemon.state_dir).get(name)
+    every = StateStore.peek(config.daemon.state_dir)
+    saved = every.get(name)
     if saved is not None:
         breaker.restore(saved)
     before = (breaker.state, breaker.consecutive_failures)
@@ -61,6 +68,8 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
     lines.append(_outcome_line(result))
     threshold = chosen.breaker.failure_threshold
     lines.append(_breaker_line(breaker, result, before, threshold, saved is not None))
+    if not result.outcome.ok:
+        lines.append(await _verdict(config, chosen, result, every, outbound))
     out.write("".join(printable(line) + "\n" for line in lines))  # it goes to a terminal
     return 0 if result.outcome.ok else 1
 
@@ -102,3 +111,39 @@ def _breaker_line(
     elif result.outcome.kind is Kind.THROTTLED:
         text += "; throttled: not counted as a failure, probes pause for the cooldown"
     return text
+
+
+async def _verdict(
+    config: Config,
+    chosen: IntegrationConfig,
+    result: Result,
+    saved: dict[str, BreakerSnapshot],
+    outbound: Outbound,
+) -> str:
+    """The verdict an alert would carry now, from the saved breakers and the vendor's page."""
+
+    def failing(name: str) -> bool:
+        return name in saved and saved[name].state in FAILING
+
+    reading = None
+    if chosen.status_page:
+        options: ClientOptions = {"transport": outbound.transport()}
+        integration = Integration(chosen, Breaker(chosen.name, chosen.breaker), options,
+                                  wall=time.time)  # fmt: skip
+        async with new_client(outbound.transport()) as http:
+            pages = VendorPages(lambda: [integration], http, clock=time.monotonic)
+            await pages.read_due()
+        await integration.aclose()
+        reading = pages.readings.get(chosen.name)
+    outcome = result.outcome
+    verdict = judge(
+        reason=outcome.reason.value if outcome.reason else None,
+        egress=chosen.egress,
+        failing_parents=[p for p in chosen.parents if failing(p)],
+        failing_canaries=[c.name for c in config.integrations
+                          if c.egress and c.name != chosen.name and failing(c.name)],
+        page=chosen.status_page,
+        vendor=reading.status if reading else None,
+        problem=reading.problem if reading else None,
+    )  # fmt: skip
+    return f"verdict: {verdict_line(verdict)}"

@@ -397,3 +397,15 @@ def test_docs_alerts_shows_each_verdict_as_it_renders() -> None:
         assert message is not None
         shown = "\n".join(message.text.splitlines()[:2])
         assert f"```text\n{shown}\n```" in docs, shown
+
+
+def test_a_parents_update_keeps_the_held_note() -> None:
+    parent = facts(integration="corp-proxy", gate=True)
+    children = (facts(integration="kit"),)
+    for change in ("trial_failed", "vendor"):
+        update = render(Notice(NoticeKind.UPDATED, "t", T0, parent, children, change=change))
+        assert update.parent is not None
+        assert update.parent.text.startswith("corp-proxy is failing: breaker open")
+        assert "1 integration behind corp-proxy, told here, not on their own: kit." in (
+            update.parent.text
+        )

@@ -563,3 +563,18 @@ def test_a_vendor_incident_with_our_breaker_closed_is_a_heads_up_only_when_asked
         silenced={"kit": (T0 - 1, T0 + 1)}, notify_on=frozenset({"open", "vendor_incident"})
     )
     assert silenced.step(T0, posted) == []
+
+
+def test_a_parents_trial_keeps_those_held_behind_it_on_its_message() -> None:
+    """Found by the end-to-end test: the parent's quiet edit on a failed trial rendered it
+    alone, and the "held behind" note vanished from the message."""
+    run = Run()
+    (parent,) = run.step(T0, opened("corp-proxy", T0, gate=True))
+    run.step(T0 + 1, opened("kit", T0 + 1, parents=("corp-proxy",)))
+    trial = Event("corp-proxy", EventKind.TRIAL_FAILED, T0 + 30, FAIL, next_trial_at=T0 + 60)
+    (update,) = run.step(T0 + 30, trial)
+    assert update.thread == parent.thread
+    assert [m.integration for m in update.members] == ["kit"]
+    posted = Event("corp-proxy", EventKind.VENDOR, T0 + 40, verdict=CONFIRMED)
+    (vendor,) = run.step(T0 + 40, posted)
+    assert [m.integration for m in vendor.members] == ["kit"]

@@ -124,7 +124,17 @@ def test_probe_explain(simulator: Simulator, tmp_path: Path) -> None:
         "outcome: failure (http_5xx): HTTP 502 Bad Gateway: internal error",
         "breaker: closed -> closed (a fresh breaker: none is saved; this run is not saved); "
         "1 of 2 consecutive failures before it opens",
+        "verdict: Unknown: no vendor status page to ask (status_page)",
     ]
+    page = f'base_url = "{simulator.base_url("hubspot")}"\n'
+    config.write_text(config.read_text().replace(
+        page, page + f'status_page = "{simulator.status_page("hubspot")}"\n'))  # fmt: skip
+    admin(simulator, "POST", "/hubspot/status-incident", {"name": "CRM down", "impact": "critical"})
+    confirmed = run("probe", "hubspot", "--config", str(config), env=env)
+    host = simulator.url.removeprefix("http://")
+    assert confirmed.stdout.splitlines()[-1].startswith(
+        f'verdict: The vendor confirms: {host} reports "CRM down" (critical, investigating), since '
+    ), confirmed.stdout
     unknown = run("probe", "salesforce", "--config", str(config), env=env)
     assert unknown.returncode == 1
     assert "no integration named 'salesforce'" in unknown.stdout
@@ -139,7 +149,9 @@ STATUS = {
          "failure_rate": 1.0, "trip_streak": 2, "interval": 30.0, "rate_limit_remaining": None,
          "last_probe": {"at": 1_795_858_195.0, "outcome": "failure", "reason": "http_5xx",
                         "status": 503, "latency": 0.1234, "attempts": 3, "error": "HTTP 503",
-                        "detail": "HTTP 503 Service Unavailable"}},
+                        "detail": "HTTP 503 Service Unavailable"},
+         "verdict": {"kind": "only_us_so_far", "detail": "x", "link": None, "since": None,
+                     "line": "Only us so far: status.hubspot.com says All Systems Operational"}},
         {"name": "kit", "kind": "convertkit", "state": "closed", "since": 1_795_850_000.0,
          "opened_at": None, "open_until": None, "consecutive_failures": 0, "failure_rate": 0.0,
          "trip_streak": 0, "interval": 30.0, "rate_limit_remaining": None,
@@ -158,6 +170,7 @@ def test_status_prints_a_table(server: ScriptedServer, capsys: pytest.CaptureFix
         "hubspot      hubspot     open    1m ago  5         failure 5s ago   123ms    in 30s      HTTP 503 Service Unavailable\n"
         "kit          convertkit  closed  2h ago  0         success 10s ago  45ms     -           -\n"
         "\n2 integrations: 1 closed, 1 open\n"
+        "verdict: hubspot: Only us so far: status.hubspot.com says All Systems Operational\n"
     )
 
 

@@ -72,10 +72,14 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token,
                       ADMIN_TOKEN=admin_token)  # fmt: skip
     config.write_text(
-        config.read_text().replace(
-            "[daemon]\n", '[daemon]\nlog_level = "debug"\nadmin_token = "env:ADMIN_TOKEN"\n'
+        config.read_text()
+        .replace("[daemon]\n", '[daemon]\nlog_level = "debug"\nadmin_token = "env:ADMIN_TOKEN"\n')
+        .replace(  # the verdict's outputs too: kit reads its page, which has an incident
+            kit := f'base_url = "{simulator.base_url("kit")}"\n',
+            kit + f'status_page = "{simulator.status_page("kit")}"\n',
         )
     )
+    admin(simulator, "POST", "/kit/status-incident", {"name": "API errors", "impact": "major"})
     admin(simulator, "PUT", "/kit/script", {"steps": [
         {"mode": "401"}, {"mode": "5xx"}, {"mode": "reset"}, {"mode": "malformed"},
         {"mode": "429"}, {"mode": "401", "times": 10},
@@ -95,6 +99,7 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         outputs += [table.stdout, table.stderr]
+        assert "verdict: kit: The vendor confirms: " in table.stdout
         operator = {**env, "BREAKERWATCH_TOKEN": admin_token, "BREAKERWATCH_URL": daemon.url}
         for command in (
             ["breaker", "sendgrid", "disable", "--reason", "rotating keys"],
@@ -137,6 +142,7 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     assert any("credentials were refused" in text for text in slack.texts())
     assert "credential was refused" in daemon.output  # the failures did happen and were logged
     assert "x-kit-api-key: [REDACTED]" in explain.stdout
+    assert "verdict: The vendor confirms: " in explain.stdout
     for text in outputs:
         assert CANARY not in text
     sent = admin(simulator, "GET", "/kit/requests").json()["requests"]

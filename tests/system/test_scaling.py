@@ -181,7 +181,7 @@ INTERVAL = 5.0
 
 class Config(NamedTuple):
     name: str
-    egress: bool = False
+    everywhere: bool = False
 
 
 def test_three_shards_probe_each_integration_once_per_interval(
