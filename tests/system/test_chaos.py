@@ -1,7 +1,9 @@
 """The chaos run: a seeded random schedule of vendor faults (5xx, 429, 401, slow, reset,
 malformed, and flapping from quick changes) across every integration, the daemon as a
-process alerting to the fake Slack. Afterwards: every incident in SQLite is one Slack
-message, resolved; /metrics, /api/v1/status, SQLite and the last Slack message per
+process alerting to the fake Slack, while each vendor's status page posts and resolves
+incidents and goes dead, slow, huge or malformed at random. Afterwards: every incident in
+SQLite is one Slack message, resolved (a vendor's postings are edits and thread replies,
+never messages); /metrics, /api/v1/status, SQLite and the last Slack message per
 integration agree on each breaker; no traceback; memory did not grow."""
 
 from __future__ import annotations
@@ -56,11 +58,32 @@ def states_everywhere(daemon: DaemonProcess, state_db: Path) -> dict[str, set[st
     return found
 
 
+def page_chaos(simulator: Simulator, vendor: str, chance: random.Random) -> None:
+    """The vendor's page posts an incident, resolves them all, or changes how it answers."""
+    page = simulator.status_pages[vendor]
+    roll = chance.random()
+    if roll < 0.4:
+        admin(
+            simulator, "POST", f"/{vendor}/status-incident", {"name": "Errors", "impact": "major"}
+        )
+    elif roll < 0.7:
+        for key in list(page.incidents):
+            admin(simulator, "POST", f"/{vendor}/status-resolve", {"id": key})
+    else:
+        mode = chance.choice(["ok", "ok", "503", "garbage", "huge", "slow"])
+        admin(simulator, "PUT", f"/{vendor}/status-mode", {"mode": mode})
+
+
 @pytest.mark.timeout(300)
 def test_chaos(simulator: Simulator, slack: FakeSlack, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     no_storms = "storm_min_integrations = 100\n"  # every incident its own message, to count
-    config.write_text(churn_config(simulator, tmp_path / "state", slack.api_url, no_storms))
+    text = churn_config(simulator, tmp_path / "state", slack.api_url, no_storms)
+    for vendor in VENDORS:  # every vendor reads its page, every second
+        base = f'base_url = "{simulator.base_url(vendor)}"\n'
+        text = text.replace(base, base + f'status_page = "{simulator.status_page(vendor)}"\n')
+    pages = '[daemon]\nstatus_page_interval = "1s"\nstatus_page_interval_open = "1s"\n'
+    config.write_text(text.replace("[daemon]\n", pages, 1))
     daemon = DaemonProcess(config, environment(simulator, SLACK_TOKEN="xoxb-test-token"))
     daemon.wait_ready()
     chance = random.Random(1128)
@@ -70,7 +93,10 @@ def test_chaos(simulator: Simulator, slack: FakeSlack, tmp_path: Path) -> None:
         end = time.monotonic() + RUN_FOR
         while time.monotonic() < end:
             vendor = chance.choice(VENDORS)
-            admin(simulator, "PUT", f"/{vendor}/mode", chance.choice(FAULTS))
+            if chance.random() < 0.25:
+                page_chaos(simulator, vendor, chance)
+            else:
+                admin(simulator, "PUT", f"/{vendor}/mode", chance.choice(FAULTS))
             time.sleep(chance.uniform(0.2, 2.0))
         rss_end = rss_mb(daemon.process.pid)
         # Freeze: kit down for good, the rest healthy; once settled, every source agrees.

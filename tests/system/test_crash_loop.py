@@ -1,7 +1,9 @@
 """The crash loop: `kill -9` at random moments while an integration fails and recovers,
 restart after each, then count. Every incident the state recorded is one Slack message,
 resolved when the breaker closed, with one reply; a message or reply is doubled only when
-a restart logged that a kill hit the window between Slack acting and our record of it."""
+a restart logged that a kill hit the window between Slack acting and our record of it.
+Meanwhile kit's vendor posts and resolves incidents on its status page: those are edits and
+thread replies of the incident's message, never a message of their own."""
 
 from __future__ import annotations
 
@@ -27,7 +29,12 @@ def test_twenty_kill_9s_lose_nothing(
     simulator: Simulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(churn_config(simulator, tmp_path / "state", slack.api_url))
+    text = churn_config(simulator, tmp_path / "state", slack.api_url)
+    kit = f'base_url = "{simulator.base_url("kit")}"\n'
+    text = text.replace(kit, kit + f'status_page = "{simulator.status_page("kit")}"\n')
+    pages = '[daemon]\nstatus_page_interval = "1s"\nstatus_page_interval_open = "1s"\n'
+    config.write_text(text.replace("[daemon]\n", pages, 1))
+    posted: list[str] = []
     env = environment(simulator, SLACK_TOKEN="xoxb-test-token")
     chance = random.Random(20261128)
     outputs: list[str] = []
@@ -39,6 +46,13 @@ def test_twenty_kill_9s_lose_nothing(
             if chance.random() < 0.3:
                 failing = not failing
                 admin(simulator, "PUT", "/kit/mode", {"mode": "5xx" if failing else "healthy"})
+            if chance.random() < 0.15:  # the vendor posts, or resolves what it posted
+                if posted:
+                    admin(simulator, "POST", "/kit/status-resolve", {"id": posted.pop()})
+                else:
+                    said = {"name": "API errors", "impact": "major"}
+                    reply = admin(simulator, "POST", "/kit/status-incident", said).json()
+                    posted.append(reply["incidents"][-1]["id"])
             time.sleep(0.3)
         daemon.kill()
         outputs.append(daemon.output)
@@ -63,6 +77,10 @@ def test_twenty_kill_9s_lose_nothing(
     assert incidents <= len(messages) <= incidents + doubled
     for message in messages:
         assert (message.text or "").startswith("kit recovered"), message.text  # all resolved
-    replies = sum(len(slack.replies(m.ts)) for m in messages)
-    assert incidents <= replies <= incidents + doubled
+    replies = [r for m in messages for r in slack.replies(m.ts)]
+    recovered = [r for r in replies if (r.text or "").startswith("Recovered after")]
+    assert incidents <= len(recovered) <= incidents + doubled
+    vendor = [r for r in replies if (r.text or "").startswith("kit: the vendor's status page")]
+    assert len(vendor) + len(recovered) == len(replies)  # nothing else in the threads
+    assert len(slack.top_level()) == len(messages)  # no vendor update became a message
     assert all("Traceback" not in output for output in outputs)
