@@ -7,10 +7,12 @@ In order, the first that holds:
 2. *the vendor confirms*: their status page shows an unresolved incident or a component
    down (the incident named, with its start and its link);
 3. *our side*: the vendor refused our credential (401/403): they are up;
-4. *only us so far*: their page says all is well; with how our other integrations on the
+4. *our side*: other integrations depend on it and it has no status page of its own: a
+   proxy or gateway of ours (check it first: what depends on it fails with it);
+5. *only us so far*: their page says all is well; with how our other integrations on the
    same API host are doing (healthy there points at this integration; failing there too
    at the vendor, or at our route to it);
-5. *unknown*: their page could not be read (and why), or none is configured.
+6. *unknown*: their page could not be read (and why), or none is configured.
 
 `line` gives the verdict as one line of plain text, for logs, terminals, Alertmanager.
 """
@@ -48,6 +50,7 @@ def judge(
     problem: str | None = None,
     host: str | None = None,
     peers: Sequence[tuple[str, bool]] = (),
+    children: int = 0,
 ) -> Verdict:
     """The verdict on one failing integration.
 
@@ -55,7 +58,7 @@ def judge(
     integrations it depends on and the egress canaries that are failing now; `page` its
     vendor's status page, `vendor` what that page said (None: `problem` says why it could
     not be read); `peers` the other integrations on its API `host`, each with whether it
-    is healthy.
+    is healthy; `children` how many integrations depend on it.
     """
     if egress:
         return Verdict(VerdictKind.OURS, "this is the egress canary: our own network or proxy")
@@ -71,6 +74,11 @@ def judge(
     if reason == "auth":
         return Verdict(VerdictKind.OURS, "the vendor refused our credential (they are up): "
                                          "check the key or token")  # fmt: skip
+    if children and not page:
+        behind = "1 integration depends" if children == 1 else f"{children} integrations depend"
+        return Verdict(
+            VerdictKind.OURS, f"{behind} on it, and it has no vendor page: ours to check"
+        )
     if vendor is not None:
         said = f"{where} says {vendor.description or 'all is well'}".rstrip(".")
         return Verdict(VerdictKind.US, said + _peers(host, peers), page)

@@ -35,7 +35,7 @@ SCRIPT = (
     ("sendgrid", True, "SendGrid posts an incident a little into it: the vendor confirms"),
     ("mailchimp", False, "Mailchimp has no Statuspage page: unknown"),
 )
-POSTED_AFTER = 0.25  # of an outage: when its vendor posts the incident
+POSTED_AFTER = 0.5  # of an outage: when its vendor posts the incident (after we alerted)
 # The environment variables the repository's config.toml reads its secrets from.
 KEYS = {
     "MAILCHIMP_API_KEY": "mailchimp",

@@ -145,5 +145,6 @@ async def _verdict(
         page=chosen.status_page,
         vendor=reading.status if reading else None,
         problem=reading.problem if reading else None,
+        children=sum(chosen.name in c.depends_on for c in config.integrations),
     )  # fmt: skip
     return f"verdict: {verdict_line(verdict)}"

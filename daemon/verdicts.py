@@ -8,6 +8,7 @@ of openings judges each one without slowing the transition that asks.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ class Verdicts:
         self._pages = pages
         self._hosts: dict[str, list[str]] = {}  # API host -> the integrations on it
         self._canaries: list[str] = []
+        self._children: Counter[str] = Counter()
 
     def refresh(self) -> None:
         """Index the fleet's integrations by API host, and find its egress canaries."""
@@ -39,6 +41,7 @@ class Verdicts:
             hosts.setdefault(_host(integration.adapter.base_url), []).append(integration.name)
         self._hosts = hosts
         self._canaries = [i.name for i in self._fleet if i.config.egress]
+        self._children = Counter(p for i in self._fleet for p in i.config.depends_on)
 
     def of(self, name: str, reason: str | None = None) -> Verdict | None:
         """The verdict on `name` (None: not probed here); `reason` is its last failure's,
@@ -62,6 +65,7 @@ class Verdicts:
             problem=reading.problem if reading else "not read yet",
             host=host,
             peers=[(p, not failing(p)) for p in self._peers(host) if p != name],
+            children=self._children[name],
         )
 
     def _peers(self, host: str) -> list[str]:

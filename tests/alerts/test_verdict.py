@@ -62,6 +62,15 @@ def test_our_side_comes_first_parents_then_canaries_then_a_refused_credential() 
     assert judge(reason="auth", page=PAGE, vendor=TROUBLE).kind is VerdictKind.VENDOR
 
 
+def test_a_parent_without_a_vendor_page_is_ours_to_check() -> None:
+    proxy = judge(children=3)
+    assert (proxy.kind, proxy.detail) == (
+        VerdictKind.OURS, "3 integrations depend on it, and it has no vendor page: ours to check",
+    )  # fmt: skip
+    assert judge(children=1).detail.startswith("1 integration depends on it")
+    assert judge(children=2, page=PAGE, vendor=CALM).kind is VerdictKind.US  # a vendor's, then
+
+
 def test_unknown_says_why() -> None:
     dead = judge(page=PAGE, problem="timeout: no answer in 10s")
     assert (dead.kind, dead.detail) == (
