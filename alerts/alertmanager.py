@@ -59,12 +59,14 @@ ALERTNAMES = {
     IncidentKind.AUTH: "BreakerwatchCredentialsRefused",
     IncidentKind.THROTTLED: "BreakerwatchThrottled",
     IncidentKind.VENDOR: "BreakerwatchVendorIncident",
+    IncidentKind.SCOPES: "BreakerwatchScopesMissing",
 }
 SEVERITIES = {
     IncidentKind.OUTAGE: "page",
     IncidentKind.AUTH: "page",
     IncidentKind.THROTTLED: "warning",
     IncidentKind.VENDOR: "info",
+    IncidentKind.SCOPES: "page",  # the application's writes are refused now
 }
 RESERVED_LABELS = frozenset({"alertname", "integration", "reason", "severity", "verdict"})
 HOLD_RESENDS = 4  # as Prometheus: endsAt is four re-send intervals ahead

@@ -107,10 +107,14 @@ def describe(facts: Facts) -> tuple[str, str]:
     """An open incident in plain text, as (summary, description): a headline, then what
     failed, since when, and the breaker's counts. Nothing in it changes with the clock
     alone, so re-sending it (to Alertmanager) changes nothing."""
-    rows = [("What failed", what_failed(facts)), ("Since", _utc(facts.opened_at))]
+    rows = [("Since", _utc(facts.opened_at))]
+    if facts.kind is IncidentKind.SCOPES:
+        rows.insert(0, ("Missing scopes", printable(", ".join(facts.scopes))))
+    elif facts.kind is not IncidentKind.VENDOR:
+        rows.insert(0, ("What failed", what_failed(facts)))
     if facts.verdict is not None:
         rows.insert(0, ("Verdict", verdict_line(facts.verdict)))
-    if facts.kind is not IncidentKind.THROTTLED:
+    if facts.kind in (IncidentKind.OUTAGE, IncidentKind.AUTH):
         rows.append(("Failed probes", str(facts.failed_probes)))
     if facts.next_trial_at is not None:
         rows.append(("Next trial", _utc(facts.next_trial_at)))
@@ -136,6 +140,8 @@ def _headline(facts: Facts) -> str:
         return f"{name} (egress canary) is failing: probably our own network, not the vendors"
     if facts.kind is IncidentKind.VENDOR:
         return f"{name}: heads-up: the vendor reports an incident; our probes still succeed"
+    if facts.kind is IncidentKind.SCOPES:
+        return f"{name}: the credential lacks {_scopes(facts)}; writes will be refused"
     if facts.kind is IncidentKind.AUTH:
         return f"{name}: our credentials were refused (the vendor is up; check the key or token)"
     if facts.kind is IncidentKind.THROTTLED:
@@ -143,6 +149,13 @@ def _headline(facts: Facts) -> str:
             f"{name}: throttled (HTTP 429) for a long time: the vendor is up and limiting our key"
         )
     return f"{name} is failing: breaker open"
+
+
+def _scopes(facts: Facts) -> str:
+    """The missing scopes for a headline: the first three, then how many more."""
+    shown = ", ".join(printable(scope) for scope in facts.scopes[:3])
+    more = len(facts.scopes) - 3
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _resolved_headline(facts: Facts) -> str:
@@ -163,6 +176,10 @@ def _resolved_headline(facts: Facts) -> str:
         return f"{name}: no longer throttled, after {took}"
     if facts.kind is IncidentKind.VENDOR:
         return f"{name}: the vendor's incident is over, after {took}"
+    if facts.kind is IncidentKind.SCOPES:
+        if facts.retired:
+            return f"{name}: no longer watched here after {took}; its scopes were not checked again"
+        return f"{name}: the credential has every scope it needs again, after {took}"
     if facts.kind is IncidentKind.AUTH:
         return f"{name}: credentials accepted again, after {took}"
     return f"{name} recovered: breaker closed after {took}"
@@ -181,6 +198,9 @@ def _fields(facts: Facts, now: float) -> list[tuple[str, str, str]]:
             rows.append(("Reset by", _escape(said), said))
     elif facts.kind is IncidentKind.VENDOR:
         rows = []
+    elif facts.kind is IncidentKind.SCOPES:
+        missing = printable(", ".join(facts.scopes))
+        rows = [("Missing scopes", _escape(missing), missing)]
     else:
         failed = what_failed(facts)
         rows = [("What failed", _escape(failed), failed)]
@@ -370,6 +390,8 @@ def _resolved(notice: Notice, link: str | None) -> Rendered:
         said = f"Reset by {subject.override.ended_by if subject.override else 'an operator'}"
     elif subject.kind is IncidentKind.LOCAL:
         said = "Out of trouble"
+    elif subject.kind is IncidentKind.SCOPES and not subject.retired:
+        said = "Every scope granted"
     return Rendered(message, _line(f"{said} after {took}."), message)
 
 

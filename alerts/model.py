@@ -43,6 +43,8 @@ class EventKind(enum.StrEnum):
     LOCAL_TROUBLE = "local_trouble"  # probes fail for want of our own resources
     LOCAL_TROUBLE_ENDED = "local_trouble_ended"
     VENDOR = "vendor"  # the vendor posted or resolved an incident on its status page
+    SCOPES_MISSING = "scopes_missing"  # the vendor says the credential lacks `scopes`
+    SCOPES_GRANTED = "scopes_granted"  # it now has every scope it needs
 
 
 class IncidentKind(enum.StrEnum):
@@ -52,6 +54,7 @@ class IncidentKind(enum.StrEnum):
     OVERRIDE = "override"  # an operator holds the breaker (forced open or disabled)
     LOCAL = "local"  # breakerwatch itself is in trouble (file descriptors, ports, memory)
     VENDOR = "vendor"  # the vendor has an incident while our breaker is closed: a heads-up
+    SCOPES = "scopes"  # the credential lacks scopes the application's writes need
 
 
 class VerdictKind(enum.StrEnum):
@@ -110,6 +113,7 @@ class Event:
     verdict: Verdict | None = None
     parents: tuple[str, ...] = ()  # the integrations it depends on (`depends_on`, transitively)
     gate: bool = False  # other integrations depend on it: their openings wait behind its own
+    scopes: tuple[str, ...] = ()  # SCOPES_MISSING: the scopes the credential lacks
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +133,7 @@ def _nested(data: dict[str, Any]) -> dict[str, Any]:
         if verdict
         else None,
         "parents": tuple(data.get("parents", ())),
+        "scopes": tuple(data.get("scopes", ())),
     }
 
 
@@ -197,6 +202,7 @@ class Facts:
     first_verdict: str | None = None
     parents: tuple[str, ...] = ()
     gate: bool = False
+    scopes: tuple[str, ...] = ()  # a SCOPES incident's missing scopes
 
     def __post_init__(self) -> None:
         if self.first_reason is None and self.failure is not None:

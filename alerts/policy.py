@@ -33,10 +33,12 @@ Rules (docs/alerts.md says why each is there):
   lasted `throttled_after`.
 - An integration no longer probed here (removed from the config, or now another shard's)
   ends its incidents like a close, told as "no longer watched", never as a recovery.
-- An operator's hold on a breaker (forced open, disabled) and breakerwatch's own trouble
-  (probes failing for want of our own file descriptors, ports or memory) are incidents
-  told when they start, change and end, whatever else is going on: no silence, storm,
-  flap damping or parent holds them back, and no reminder repeats them.
+- An operator's hold on a breaker (forced open, disabled), breakerwatch's own trouble
+  (probes failing for want of our own file descriptors, ports or memory) and a credential
+  that lacks scopes the application's writes need are incidents told when they start,
+  change and end, whatever else is going on: no silence, storm, flap damping or parent
+  holds them back, and no reminder repeats them. A scope check that finds what the
+  incident already says (a restart, a reload) tells nothing.
 """
 
 from __future__ import annotations
@@ -172,6 +174,8 @@ _STANDALONE = {
     EventKind.OVERRIDE_ENDED: (IncidentKind.OVERRIDE, False),
     EventKind.LOCAL_TROUBLE: (IncidentKind.LOCAL, True),
     EventKind.LOCAL_TROUBLE_ENDED: (IncidentKind.LOCAL, False),
+    EventKind.SCOPES_MISSING: (IncidentKind.SCOPES, True),
+    EventKind.SCOPES_GRANTED: (IncidentKind.SCOPES, False),
 }
 _REMINDED = (IncidentKind.OUTAGE, IncidentKind.AUTH, IncidentKind.THROTTLED)
 
@@ -231,8 +235,8 @@ class Policy:
             self._closed(state, replace(event, kind=EventKind.CLOSED), out, retired=True)
             ended = replace(event, kind=EventKind.THROTTLE_ENDED)
             self._throttle(state, ended, silenced, out, retired=True)
-            ended = replace(event, kind=EventKind.OVERRIDE_ENDED)
-            self._standalone(state, ended, out, retired=True)
+            for ending in (EventKind.OVERRIDE_ENDED, EventKind.SCOPES_GRANTED):
+                self._standalone(state, replace(event, kind=ending), out, retired=True)
             return
         if kind in (EventKind.OPENED, EventKind.CLOSED) and self._flapping(state, event, out):
             return
@@ -477,12 +481,14 @@ class Policy:
         incident = state.incidents.get(key)
         if starts:
             facts = Facts(event.integration, kind, event.at, event.failure,
-                          override=event.override)  # fmt: skip
+                          override=event.override, scopes=event.scopes)  # fmt: skip
             if incident is None:
                 self._tell(self._new(state, facts), out, event.at)
                 return
+            if kind is IncidentKind.SCOPES and incident.facts.scopes == event.scopes:
+                return  # checked again (a restart, a reload): nothing new to tell
             incident.facts = replace(incident.facts, failure=event.failure,
-                                     override=event.override)  # fmt: skip
+                                     override=event.override, scopes=event.scopes)  # fmt: skip
             out.append(Notice(NoticeKind.UPDATED, incident.thread, event.at, incident.facts,
                               change=event.kind.value,
                               quiet=kind is IncidentKind.LOCAL))  # fmt: skip

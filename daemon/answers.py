@@ -15,6 +15,7 @@ from daemon.alerting import AlertRuntime
 from daemon.fleet import Fleet
 from daemon.holds import Holds
 from daemon.metrics import DaemonStats, HttpStats, render
+from daemon.scopes import ScopeChecks
 from daemon.state import StateStore
 from daemon.vendor_pages import VendorPages
 from daemon.verdicts import FAILING, Verdicts, verdict_json
@@ -38,13 +39,14 @@ class Answers:
     reload_config: Callable[[str], Awaitable[list[str]]]  # by whom; the problems, if any
     pages: VendorPages  # the vendors' status pages, as last read
     verdicts: Verdicts  # is it them or us, for the integrations failing now
+    scopes: ScopeChecks  # what each credential may do, as last checked
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
         sinks = self.alerts.sink_stats() if self.alerts.on else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
         return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http,
-                      self.pages.summary())  # fmt: skip
+                      self.pages.summary(), self.scopes.summary())  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         now = self.wall()
@@ -53,6 +55,7 @@ class Answers:
             | {"silenced": self.alerts.silenced(integration.name, now),
                "override": self.holds.of(integration),
                "vendor": self.pages.describe(integration.name),
+               "scopes": self.scopes.describe(integration.name),
                "verdict": verdict_json(self.verdicts.of(integration.name))
                if integration.breaker.state in FAILING else None}
             for integration in self.fleet

@@ -35,6 +35,7 @@ from daemon.holds import Holds
 from daemon.metrics import DaemonStats, process_registry
 from daemon.notify import Notifier
 from daemon.scheduler import ProbeScheduler
+from daemon.scopes import ScopeChecks
 from daemon.server import HttpServer, ListenError
 from daemon.state import StateError, StateStore
 from daemon.tls import TlsError
@@ -128,9 +129,10 @@ class Daemon:
         watchdog = asyncio.ensure_future(self._notifier.keep_alive(lambda: self.health()[0]))
         trouble = asyncio.ensure_future(self.trouble.run(HEARTBEAT_EVERY))
         pages = asyncio.ensure_future(self.pages.run())
+        scopes = asyncio.ensure_future(self.scopes.run())
         alerting = asyncio.ensure_future(self.alerts.run())
         await self._stop.wait()
-        for task in (watchdog, trouble, pages):
+        for task in (watchdog, trouble, pages, scopes):
             task.cancel()
         await self._shutdown(alerting)
         return 0
@@ -157,11 +159,15 @@ class Daemon:
                                  changed=self._vendor_changed, quiet=daemon.status_page_interval,
                                  watchful=daemon.status_page_interval_open)  # fmt: skip
         self.verdicts = Verdicts(self.fleet, self.pages)
+        self.scopes = ScopeChecks(lambda: self.fleet, clock=self._clock, wall=self._wall,
+                                  changed=self._scopes_changed,
+                                  every=daemon.scope_check_interval)  # fmt: skip
         return Answers(
             self.fleet, self.alerts, self.holds, self.store, self.stats, self._standard,
             health=self.health, ready=lambda: self._ready,
             local_failure=self.trouble.failed, trouble=lambda: self.trouble.what, wall=self._wall,
             reload_config=self.reload, pages=self.pages, verdicts=self.verdicts,
+            scopes=self.scopes,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:
@@ -248,6 +254,14 @@ class Daemon:
         """The vendor's page posted or resolved something about `name`: the policy hears."""
         self.alerts.queue(Event(name, EventKind.VENDOR, self._wall(),
                                 verdict=self.verdicts.of(name)))  # fmt: skip
+
+    def _scopes_changed(self, name: str, missing: tuple[str, ...]) -> None:
+        """What `name`'s credential lacks changed (or was first learned): the policy hears."""
+        if missing:
+            logger.warning("%s: the credential lacks %s; writes will be refused", name,
+                           ", ".join(missing), extra={"integration": name})  # fmt: skip
+        kind = EventKind.SCOPES_MISSING if missing else EventKind.SCOPES_GRANTED
+        self.alerts.queue(Event(name, kind, self._wall(), scopes=missing))
 
     def _missed(self, name: str) -> None:
         integration = self.fleet.get(name)

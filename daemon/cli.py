@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also print which of N shards (replicas) probes each integration",
     )
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also probe every integration once and check its credential's scopes",
+    )
     init = commands.add_parser("init", help="write a commented starter config.toml")
     init.add_argument("path", nargs="?", default="config.toml", metavar="PATH")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -164,7 +169,12 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     if config is None:
         return 1
     if command == "check":
-        return _check(path, config, args.shards)
+        status = _check(path, config, args.shards)
+        if status or not args.online:
+            return status
+        from daemon.online import check_online
+
+        return asyncio.run(check_online(config, sys.stdout))
     if command == "test-alert":
         from daemon.alerting import test_alert
         from probes.outbound import Outbound

@@ -280,10 +280,12 @@ def render(
     sinks: Mapping[str, SinkStats] | None = None,
     http: HttpStats | None = None,
     vendor: Mapping[str, tuple[str, int]] | None = None,
+    scopes: Mapping[str, int] | None = None,
 ) -> bytes:
     """The whole /metrics page (`now`: wall-clock time, for the open-until timestamps;
     `sinks`: the alert sinks' counters, by channel; `http`: the HTTP server's; `vendor`:
-    per integration with a status page, its indicator and unresolved vendor incidents)."""
+    per integration with a status page, its indicator and unresolved vendor incidents;
+    `scopes`: per integration whose scopes were told, how many its credential lacks)."""
     rows = list(rows)
     out: list[str] = []
     _head(
@@ -353,6 +355,11 @@ def render(
         _notifications(out, sinks)
     if vendor:
         _vendor(out, vendor)
+    if scopes:
+        name = "breakerwatch_credential_scopes_missing"
+        _head(out, name, "gauge", "Scopes the credential lacks of those its writes need (absent "
+              "until the vendor has told).")  # fmt: skip
+        out.extend(f'{name}{{integration="{n}"}} {count}\n' for n, count in sorted(scopes.items()))
     return "".join(out).encode() + generate_latest(standard)
 
 

@@ -109,7 +109,9 @@ _INTEGRATIONS = (
     f"# label; kind is one of {', '.join(KINDS)}. base_url replaces\n"
     "# the vendor's API root (`breakerwatch simulate`: http://127.0.0.1:8600/<kind>); proxy\n"
     "# names this integration's own proxy, or false. The key each vendor needs, and its\n"
-    "# scopes: docs/integrations.md."
+    "# scopes: docs/integrations.md. HubSpot and SendGrid are asked whether the key has\n"
+    "# the scopes its writes need (scopes = [...] to say others; [] for none), hourly and\n"
+    "# by `breakerwatch check --online`."
 )
 _HTTP = (
     "# Any HTTP endpoint: expected statuses, assertions on the body (contains, or a JSON\n"

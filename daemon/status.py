@@ -65,6 +65,13 @@ def format_table(status: dict[str, Any], now: float) -> str:
             footer.append(f"verdict: {item['name']}: {item['verdict']['line']}")
     for item in status["integrations"]:
         footer += _vendor(item["name"], item.get("vendor"), now)
+    for item in status["integrations"]:
+        scopes = item.get("scopes") or {}
+        if scopes.get("missing"):
+            footer.append(f"scopes: {item['name']}: the credential lacks "
+                          f"{', '.join(scopes['missing'])}; writes will be refused")  # fmt: skip
+        elif scopes.get("problem") and scopes.get("missing") is None:
+            footer.append(f"scopes: {item['name']}: not known: {scopes['problem']}")
     silenced = [i["name"] for i in status["integrations"] if i.get("silenced")]
     if silenced:
         footer.append(f"silenced: {', '.join(silenced)}")

@@ -10,6 +10,8 @@ malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
     PUT    /__admin__/<vendor>/mode        {"mode": "5xx", "status": 502}
     PUT    /__admin__/<vendor>/script      {"steps": [{"mode": "5xx", "times": 3}]}
     PUT    /__admin__/<vendor>/limits      vendor rate limits, e.g. {"requests": 5}
+    PUT    /__admin__/<vendor>/scopes      what credentials may do (hubspot, sendgrid),
+                                           e.g. {"scopes": ["oauth"]}
     GET    /__admin__/<vendor>/requests    the last 1,000 requests it received
     DELETE /__admin__/<vendor>/requests    forget them
     POST   /__admin__/reset                all healthy, logs and stored records cleared
@@ -152,6 +154,8 @@ class Simulator:
             if not isinstance(body, dict):
                 raise FaultError("limits must be a JSON object")
             fake.set_limits(body)
+        elif action == "scopes" and request.method == "PUT":
+            fake.set_scopes(body)
         elif action == "requests" and request.method == "GET":
             return json_response(200, {"requests": list(fake.requests)})
         elif action == "requests" and request.method == "DELETE":
@@ -174,6 +178,7 @@ class Simulator:
             fake.plan.set_mode(Fault())
             fake.requests.clear()
             fake.reset_state()
+            fake.granted = set(fake.all_scopes)
         for page in self.status_pages.values():
             page.reset()
 

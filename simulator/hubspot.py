@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from simulator.vendor import (
     Limit,
@@ -32,11 +33,15 @@ def _error(status: int, message: str, category: str, **extra: Any) -> SimRespons
 
 
 class HubSpotFake(VendorFake):
-    """Account details, contacts (create, patch by email, batch upsert by email).
+    """Account details, contacts (create, patch by email, batch upsert by email), and what
+    a token may do (the private-app token information, the OAuth token metadata).
 
     Every answer carries `X-HubSpot-RateLimit-*` headers; more than `secondly.requests`
     requests in 10 s, or `daily.requests` in a day, get the RATE_LIMIT 429 body with its
     `policyName`. Edge statuses (521 to 524) come back as HTML, as Cloudflare sends them.
+    A contact write without `crm.objects.contacts.write` gets the 403 MISSING_SCOPES body,
+    its `errors[].context.requiredScopes` naming what is needed (the shape HubSpot answers,
+    as quoted in HubSpot/hubspot-api-nodejs#268).
     """
 
     name = "hubspot"
@@ -48,7 +53,14 @@ class HubSpotFake(VendorFake):
         ("POST", r"/crm/v3/objects/contacts", "create_contact"),
         ("PATCH", r"/crm/v3/objects/contacts/(?P<id>[^/]+)", "update_contact"),
         ("POST", r"/crm/v3/objects/contacts/batch/upsert", "batch_upsert"),
+        ("POST", r"/oauth/v2/private-apps/get/access-token-info", "private_app_token"),
+        ("GET", r"/oauth/v1/access-tokens/(?P<token>[^/]+)", "oauth_token"),
     )
+    all_scopes = ("oauth", "crm.objects.contacts.read", "crm.objects.contacts.write")
+    _write = ("crm.objects.contacts.write",)
+    needs: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "create_contact": _write, "update_contact": _write, "batch_upsert": _write,
+    }  # fmt: skip
 
     def __init__(self, credentials: set[str], *, clock: Any, wall: Any) -> None:
         super().__init__(credentials, clock=clock, wall=wall)
@@ -87,6 +99,17 @@ class HubSpotFake(VendorFake):
 
     def not_found(self) -> SimResponse:
         return _error(404, "resource not found", "OBJECT_NOT_FOUND")
+
+    def missing_scopes(self, needed: Iterable[str]) -> SimResponse:
+        return _error(
+            403,
+            "This app hasn't been granted all required scopes to make this call. Read more "
+            "about required scopes here: https://developers.hubspot.com/scopes.",
+            "MISSING_SCOPES",
+            errors=[{"message": "One or more of the following scopes are required.",
+                     "context": {"requiredScopes": list(needed)}}],
+            links={"scopes": "https://developers.hubspot.com/scopes"},
+        )  # fmt: skip
 
     def set_limits(self, settings: dict[str, Any]) -> None:
         """{"requests": 100, "window": 10, "daily": 250000}."""
@@ -161,6 +184,25 @@ class HubSpotFake(VendorFake):
                 ]
             },
         )
+
+    def private_app_token(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        """`{"tokenKey": "pat-..."}`: the app, account, user and scopes of a private-app token."""
+        body = request.json()
+        token = body.get("tokenKey") if isinstance(body, dict) else None
+        if token not in self.credentials:
+            return _validation("tokenKey is not a valid private app access token")
+        return json_response(200, {"userId": 101, "hubId": 12345678, "appId": 2020,
+                                   "scopes": sorted(self.granted)})  # fmt: skip
+
+    def oauth_token(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        """The metadata of an OAuth access token (in the path), its scopes among them."""
+        if match["token"] not in self.credentials:
+            return self.not_found()
+        return json_response(200, {
+            "token": match["token"], "user": "sim@example.com", "hub_domain": "sim.example.com",
+            "scopes": sorted(self.granted), "hub_id": 12345678, "app_id": 2020,
+            "expires_in": 1800, "user_id": 101, "token_type": "access",
+        })  # fmt: skip
 
     def create_contact(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
         properties = _properties(request.json())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from simulator.vendor import (
     Limit,
@@ -35,7 +36,9 @@ class SendGridFake(VendorFake):
     Every answer carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`, the reset as Unix
     epoch seconds; past the limit the answer is 429 "too many requests" with no
     Retry-After. A contacts upsert returns 202 with a job id; the job reports `pending`
-    for `job_polls_pending` polls, then `completed` with its counts.
+    for `job_polls_pending` polls, then `completed` with its counts. `GET /v3/scopes`
+    lists the key's scopes; an upsert without the Marketing Campaigns write scopes gets
+    403 "access forbidden".
     """
 
     name = "sendgrid"
@@ -46,6 +49,13 @@ class SendGridFake(VendorFake):
         ("PUT", r"/v3/marketing/contacts", "upsert_contacts"),
         ("GET", r"/v3/marketing/contacts/imports/(?P<job>[^/]+)", "import_status"),
     )
+    all_scopes = ("mail.send", "marketing_campaigns.create", "marketing_campaigns.delete",
+                  "marketing_campaigns.read", "marketing_campaigns.update",
+                  "user.profile.read")  # fmt: skip
+    needs: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "upsert_contacts": ("marketing_campaigns.create", "marketing_campaigns.update"),
+        "import_status": ("marketing_campaigns.read",),
+    }
 
     def __init__(
         self, credentials: set[str], *, clock: Any, wall: Any, job_polls_pending: int = 1
@@ -79,6 +89,9 @@ class SendGridFake(VendorFake):
     def not_found(self) -> SimResponse:
         return errors(404, "resource not found")
 
+    def missing_scopes(self, needed: Iterable[str]) -> SimResponse:
+        return errors(403, "access forbidden")
+
     def set_limits(self, settings: dict[str, Any]) -> None:
         """{"requests": 600, "window": 60}."""
         self.limit.limit = limit_from(settings, self.limit.limit, {"requests", "window"})
@@ -107,8 +120,7 @@ class SendGridFake(VendorFake):
     # -- endpoints -----------------------------------------------------------------------
 
     def scopes(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
-        return json_response(200, {"scopes": ["mail.send", "marketing.read", "marketing.write",
-                                              "user.profile.read"]})  # fmt: skip
+        return json_response(200, {"scopes": sorted(self.granted)})
 
     def profile(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
         return json_response(

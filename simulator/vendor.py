@@ -12,7 +12,7 @@ import base64
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -110,9 +110,15 @@ class VendorFake:
 
     name: ClassVar[str]
     title: ClassVar[str]  # for people: "Kit (ConvertKit) v4"
+    # The scopes a credential may hold, all granted until the admin API's `scopes` narrows
+    # them; empty for a vendor whose credentials have no scopes (they may do everything).
+    all_scopes: ClassVar[tuple[str, ...]] = ()
+    # The scopes each endpoint (by method name) needs; without them the vendor's 403.
+    needs: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     def __init__(self, credentials: Iterable[str], *, clock: Clock, wall: Clock) -> None:
         self.credentials = set(credentials)
+        self.granted = set(self.all_scopes)
         self.plan = FaultPlan()
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         self._clock = clock
@@ -161,6 +167,19 @@ class VendorFake:
         """Adjust the vendor's rate limits (the admin API's `limits`)."""
         raise FaultError(f"{self.name} has no adjustable limits")
 
+    def missing_scopes(self, needed: Iterable[str]) -> SimResponse:
+        """The vendor's 403 for a credential that lacks `needed` scopes."""
+        raise NotImplementedError
+
+    def set_scopes(self, settings: object) -> None:
+        """{"scopes": [...]}: what every credential holds from now on (the admin API's `scopes`)."""
+        if not self.all_scopes:
+            raise FaultError(f"{self.name} credentials have no scopes: they may do everything")
+        scopes = settings.get("scopes") if isinstance(settings, dict) else None
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise FaultError("scopes must be a list of scope names")
+        self.granted = set(scopes)
+
     # -- the request path ----------------------------------------------------------------
 
     async def handle(self, request: SimRequest) -> SimResponse:
@@ -205,6 +224,9 @@ class VendorFake:
         for method, pattern, name in self.routes:
             match = re.fullmatch(pattern, request.path)
             if match and method == request.method:
+                lacking = [scope for scope in self.needs.get(name, ()) if scope not in self.granted]
+                if lacking:
+                    return self.missing_scopes(lacking)
                 endpoint: Callable[[SimRequest, re.Match[str]], SimResponse]
                 endpoint = getattr(self, name)
                 with self._lock:
@@ -226,7 +248,9 @@ class VendorFake:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {"title": self.title, **self.plan.describe(), "requests": len(self.requests)}
+        scopes = {"scopes": sorted(self.granted)} if self.all_scopes else {}
+        return {"title": self.title, **self.plan.describe(), "requests": len(self.requests),
+                **scopes}  # fmt: skip
 
 
 def bearer(request: SimRequest) -> str | None:

@@ -54,10 +54,11 @@ def daemon_table(
     quiet = table.value("status_page_interval", duration(DAY), default.status_page_interval)
     watchful = table.value("status_page_interval_open", duration(DAY),
                            default.status_page_interval_open)  # fmt: skip
+    scopes = table.value("scope_check_interval", duration(DAY), default.scope_check_interval)
     table.finish()
     return DaemonConfig(
         listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users,
-        ca_file, quiet, watchful,
+        ca_file, quiet, watchful, scopes,
     )  # fmt: skip
 
 

@@ -164,6 +164,7 @@ def _integration(
     proxy = _proxy(table, reader)
     settings = _kind_settings(table, kind, reader) if kind else None
     page, components = _status_page(table, reader, kind, settings)
+    scopes = _scopes(table, reader, kind)
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
         return None
@@ -182,7 +183,28 @@ def _integration(
         status_page=page,
         status_components=components,
         depends_on=depends_on,
+        scopes=scopes,
     )
+
+
+def _scopes(table: Table, reader: Reader, kind: str | None) -> tuple[str, ...]:
+    """`scopes = [...]`: what the credential must be allowed; by default what the adapter's
+    own writes need, where the vendor can tell (`[]` checks nothing)."""
+    vendor = KINDS.get(kind or "")
+    needed = vendor.write_scopes if vendor and issubclass(vendor, VendorAdapter) else ()
+    if table.has("scopes") and not needed and kind in KINDS:
+        table.take("scopes")
+        reader.error(table.at("scopes"), f"{kind} cannot tell what a credential may do, so "
+                                         "there is nothing to check: remove it")  # fmt: skip
+        return ()
+    scopes: tuple[str, ...] = table.value("scopes", _scope_names, needed)
+    return scopes
+
+
+def _scope_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TypeError('must be a list of scope names, such as ["crm.objects.contacts.write"]')
+    return tuple(dict.fromkeys(value))
 
 
 def _status_page(

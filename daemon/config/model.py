@@ -162,6 +162,7 @@ class DaemonConfig:
     ca_file: Path | None = None  # added to the system's trust store for every outbound call
     status_page_interval: float = 300.0  # between reads of a vendor's status page, all well
     status_page_interval_open: float = 60.0  # while the integration's breaker is open
+    scope_check_interval: float = 3600.0  # between asks of what each credential may do
 
     @property
     def loopback(self) -> bool:
@@ -216,6 +217,7 @@ class IntegrationConfig:
     depends_on: tuple[str, ...] = ()  # the integrations it cannot work without, as written
     parents: tuple[str, ...] = ()  # depends_on, transitively, nearest first
     gate: bool = False  # other integrations depend on it
+    scopes: tuple[str, ...] = ()  # what the credential must be allowed, checked with the vendor
 
     @property
     def everywhere(self) -> bool:

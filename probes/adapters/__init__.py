@@ -16,6 +16,7 @@ from probes.adapters.base import (
     AdapterError,
     AdapterMetrics,
     ClientOptions,
+    Scopes,
     VendorAdapter,
 )
 from probes.adapters.endpoint import BodyAssertion, HttpEndpointAdapter
@@ -35,6 +36,7 @@ __all__ = [
     "HubSpotAdapter",
     "KitAdapter",
     "MailchimpAdapter",
+    "Scopes",
     "SendGridAdapter",
     "VendorAdapter",
     "adapter_class",

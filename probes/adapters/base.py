@@ -30,6 +30,7 @@ __all__ = [
     "AdapterError",
     "AdapterMetrics",
     "ClientOptions",
+    "Scopes",
     "VendorAdapter",
     "reveal",
 ]
@@ -89,6 +90,21 @@ class AdapterMetrics:
         """Successes over successes and failures (throttling is neither); None before any."""
         decided = self.successes + self.failures
         return self.successes / decided if decided else None
+
+
+@dataclass(frozen=True, slots=True)
+class Scopes:
+    """What the vendor says a credential may do: `granted`, or None with `problem` saying
+    why it could not be told (the vendor cannot tell, or the request failed)."""
+
+    granted: frozenset[str] | None
+    problem: str | None = None
+
+    def missing(self, needed: Sequence[str]) -> tuple[str, ...] | None:
+        """The scopes of `needed` the credential lacks, in order; None if not known."""
+        if self.granted is None:
+            return None
+        return tuple(scope for scope in needed if scope not in self.granted)
 
 
 def reveal(secret: Secret | str) -> str:
@@ -249,6 +265,9 @@ class VendorAdapter(Adapter):
     # The vendor's Atlassian Statuspage page (its /api/v2/summary.json), where one is
     # established (docs/integrations.md, "Vendor status pages"): the `status_page` default.
     status_page: ClassVar[str | None] = None
+    # The scopes this adapter's own writes need (docs/integrations.md, "Scope checks"): the
+    # `scopes` default. Empty where the vendor cannot tell a credential's scopes.
+    write_scopes: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def credential_problem(cls, credential: str) -> str | None:
@@ -269,6 +288,7 @@ class VendorAdapter(Adapter):
         if problem is not None:
             raise AdapterError(name, self.credential_field, problem)
         root = self.root(value)
+        self._scope_request = self.scope_request(value)
         super().__init__(
             name,
             base_url=base_url or root,
@@ -279,6 +299,28 @@ class VendorAdapter(Adapter):
 
     def auth_headers(self, credential: str) -> dict[str, str]:
         raise NotImplementedError
+
+    def scope_request(self, credential: str) -> tuple[str, str, dict[str, Any]] | None:
+        """The request (method, path, httpx options) whose JSON answer lists the
+        credential's `scopes`; None where the vendor cannot tell them."""
+        return None
+
+    async def granted_scopes(self) -> Scopes:
+        """Ask the vendor what the credential may do, through the breaker (never raises)."""
+        if self._scope_request is None:
+            return Scopes(None, f"{self.kind} cannot tell what a credential may do")
+        method, path, options = self._scope_request
+        result = await self.client.request(method, path, **options)
+        outcome = result.outcome
+        if not outcome.ok:
+            what = outcome.reason or outcome.kind
+            said = f": {outcome.detail}" if outcome.detail else ""
+            return Scopes(None, f"the scope check failed ({what}){said}")
+        body = json_body(result.response) if result.response is not None else None
+        scopes = body.get("scopes") if isinstance(body, dict) else None
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            return Scopes(None, "the scope check's answer held no list of scopes")
+        return Scopes(frozenset(scopes))
 
     def root(self, credential: str) -> str:
         """The vendor's API root for this credential (default: `default_base_url`)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -29,6 +30,15 @@ class HubSpotAdapter(VendorAdapter):
     default_base_url = "https://api.hubapi.com"
     status_page = "https://status.hubspot.com"  # a Statuspage page (docs/integrations.md)
     health_path = "/account-info/v3/details"
+    write_scopes = ("crm.objects.contacts.write",)  # the contact upserts
+
+    def scope_request(self, credential: str) -> tuple[str, str, dict[str, Any]]:
+        """A private-app token (`pat-...`) is looked up by POST; an OAuth access token in
+        the path (docs/integrations.md, "Scope checks")."""
+        if credential.startswith("pat-"):
+            path = "/oauth/v2/private-apps/get/access-token-info"
+            return "POST", path, {"json": {"tokenKey": credential}}
+        return "GET", f"/oauth/v1/access-tokens/{quote(credential, safe='')}", {}
 
     time_zone = "UTC"  # until a health check tells the account's
 

@@ -22,6 +22,13 @@ class SendGridAdapter(VendorAdapter):
     default_base_url = "https://api.sendgrid.com"
     status_page = "https://status.sendgrid.com"  # a Statuspage page (docs/integrations.md)
     health_path = "/v3/user/profile"
+    # Upserting contacts and following their import job: SendGrid's "Full Access for
+    # Marketing Campaigns" minus delete (docs/integrations.md, "Scope checks").
+    write_scopes = ("marketing_campaigns.create", "marketing_campaigns.read",
+                    "marketing_campaigns.update")  # fmt: skip
+
+    def scope_request(self, credential: str) -> tuple[str, str, dict[str, Any]]:
+        return "GET", "/v3/scopes", {}  # the calling key's scopes
 
     def auth_headers(self, credential: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {credential}", "Accept": "application/json"}

@@ -409,3 +409,30 @@ def test_a_parents_update_keeps_the_held_note() -> None:
         assert "1 integration behind corp-proxy, told here, not on their own: kit." in (
             update.parent.text
         )
+
+
+def test_a_credential_that_lacks_scopes_says_which_and_what_it_means() -> None:
+    lacks = facts(integration="hubspot", kind=IncidentKind.SCOPES, failure=None,
+                  scopes=("crm.objects.contacts.write",))  # fmt: skip
+    told = render(Notice(NoticeKind.OPENED, "t", T0, lacks)).parent
+    assert told is not None
+    assert told.text.startswith(
+        "hubspot: the credential lacks crm.objects.contacts.write; writes will be refused\n"
+    )
+    assert "Missing scopes: crm.objects.contacts.write" in told.text
+    assert "What failed" not in told.text
+    assert "Failed probes" not in told.text
+    many = replace(lacks, scopes=("a.write", "b.write", "c.write", "d.write", "<!channel>"))
+    shown = render(Notice(NoticeKind.OPENED, "t", T0, many)).parent
+    assert shown is not None
+    assert shown.text.startswith(
+        "hubspot: the credential lacks a.write, b.write, c.write and 2 more"
+    )
+    assert "<!channel>" not in json.dumps(shown.payload())  # a scope name is escaped too
+    over = render(Notice(NoticeKind.RESOLVED, "t", T0 + 300, replace(lacks, closed_at=T0 + 300)))
+    assert over.parent is not None
+    assert over.parent.text.startswith(
+        "hubspot: the credential has every scope it needs again, after 5m"
+    )
+    assert over.reply is not None
+    assert over.reply.text == "Every scope granted after 5m."

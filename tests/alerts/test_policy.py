@@ -385,13 +385,52 @@ def test_our_own_trouble_is_told_once_and_when_it_ends() -> None:
     assert (over.kind, over.thread) == (NoticeKind.RESOLVED, told.thread)
 
 
+def test_a_credential_that_lacks_scopes_is_its_own_incident_whatever_else_happens() -> None:
+    run = Run(silenced={"hubspot": (T0 - 10, T0 + 1000)}, storm_min_integrations=2)
+    lacks = Event("hubspot", EventKind.SCOPES_MISSING, T0, scopes=("crm.objects.contacts.write",))
+    (told,) = run.step(T0, lacks)  # a silence does not hold it back
+    assert told.kind is NoticeKind.OPENED
+    assert told.subject is not None
+    assert (told.subject.kind, told.subject.scopes) == (
+        IncidentKind.SCOPES, ("crm.objects.contacts.write",),
+    )  # fmt: skip
+    assert run.step(T0 + 5, Event("hubspot", EventKind.SCOPES_MISSING, T0 + 5,
+                                  scopes=("crm.objects.contacts.write",))) == []  # fmt: skip
+    more = ("crm.objects.contacts.write", "crm.objects.deals.write")
+    (changed,) = run.step(T0 + 9, Event("hubspot", EventKind.SCOPES_MISSING, T0 + 9, scopes=more))
+    assert (changed.kind, changed.thread, changed.change) == (
+        NoticeKind.UPDATED, told.thread, "scopes_missing",
+    )  # fmt: skip
+    assert changed.subject is not None
+    assert changed.subject.scopes == more
+    # An outage of the same integration is an incident of its own, on its own thread.
+    (outage,) = run.step(T0 + 2000, opened("hubspot", T0 + 2000))
+    assert outage.thread != told.thread
+    (over,) = run.step(T0 + 2100, Event("hubspot", EventKind.SCOPES_GRANTED, T0 + 2100))
+    assert (over.kind, over.thread) == (NoticeKind.RESOLVED, told.thread)
+    assert over.subject is not None
+    assert not over.subject.retired
+    assert run.step(T0 + 2200, Event("hubspot", EventKind.SCOPES_GRANTED, T0 + 2200)) == []
+
+
+def test_a_retired_integration_ends_its_scopes_incident_as_no_longer_watched() -> None:
+    run = Run()
+    lacks = Event("grid", EventKind.SCOPES_MISSING, T0, scopes=("marketing_campaigns.update",))
+    (told,) = run.step(T0, lacks)
+    (ended,) = run.step(T0 + 60, Event("grid", EventKind.RETIRED, T0 + 60))
+    assert (ended.kind, ended.thread) == (NoticeKind.RESOLVED, told.thread)
+    assert ended.subject is not None
+    assert ended.subject.retired
+
+
 _EVENTS = st.lists(
     st.tuples(
         st.sampled_from(["kit", "hubspot", "mailchimp", "egress", "proxy"]),
         st.sampled_from([EventKind.OPENED, EventKind.CLOSED, EventKind.TRIAL,
                          EventKind.TRIAL_FAILED, EventKind.THROTTLED, EventKind.THROTTLE_ENDED,
                          EventKind.RETIRED, EventKind.OVERRIDDEN, EventKind.OVERRIDE_ENDED,
-                         EventKind.VENDOR]),
+                         EventKind.VENDOR, EventKind.SCOPES_MISSING,
+                         EventKind.SCOPES_GRANTED]),
         st.floats(min_value=0.0, max_value=400.0),
         st.booleans(),
     ),

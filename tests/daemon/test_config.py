@@ -706,3 +706,38 @@ def test_depends_on_refuses_unknown_names_and_cycles(text: str, expected: str) -
     errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text)]
     assert errors == [expected] or any(e.startswith(expected) for e in errors), errors
     assert len(errors) == 1
+
+
+def test_scopes_default_to_what_the_adapters_writes_need() -> None:
+    """docs/integrations.md, "Scope checks": HubSpot and SendGrid can tell a credential's
+    scopes, so theirs are checked by default; `scopes = []` checks nothing; Kit, Mailchimp
+    and http integrations cannot be asked, so `scopes` there is a mistake."""
+    text = (
+        '[[integrations]]\nname = "hub"\nkind = "hubspot"\ntoken = "env:KIT_API_KEY"\n'
+        '[[integrations]]\nname = "grid"\nkind = "sendgrid"\napi_key = "env:SENDGRID_API_KEY"\n'
+        '[[integrations]]\nname = "own"\nkind = "hubspot"\ntoken = "env:KIT_API_KEY"\n'
+        'scopes = ["crm.objects.contacts.write", "crm.objects.deals.write", '
+        '"crm.objects.contacts.write"]\n'
+        '[[integrations]]\nname = "off"\nkind = "sendgrid"\napi_key = "env:SENDGRID_API_KEY"\n'
+        "scopes = []\n" + KIT
+    )
+    scopes = {i.name: i.scopes for i in parse(text, PATH, environ=ENV).integrations}
+    assert scopes == {
+        "hub": ("crm.objects.contacts.write",),
+        "grid": ("marketing_campaigns.create", "marketing_campaigns.read",
+                 "marketing_campaigns.update"),
+        "own": ("crm.objects.contacts.write", "crm.objects.deals.write"),
+        "off": (),
+        "kit": (),
+    }  # fmt: skip
+    for text, message in (
+        (KIT + 'scopes = ["write"]\n', "integrations[0].scopes: convertkit cannot tell what a credential may do"),
+        ('[[integrations]]\nname = "hub"\nkind = "hubspot"\ntoken = "env:KIT_API_KEY"\nscopes = "crm"\n',
+         "integrations[0].scopes: must be a list of scope names"),
+        ('[[integrations]]\nname = "hub"\nkind = "hubspot"\ntoken = "env:KIT_API_KEY"\nscopes = [" "]\n',
+         "integrations[0].scopes: must be a list of scope names"),
+    ):  # fmt: skip
+        errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text)]
+        assert any(error.startswith(message) for error in errors), errors
+    assert daemon_of('scope_check_interval = "15m"\n').scope_check_interval == 900  # type: ignore[attr-defined]
+    assert daemon_of("").scope_check_interval == 3600  # type: ignore[attr-defined]

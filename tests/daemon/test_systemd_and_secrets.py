@@ -58,6 +58,9 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     key = f"{CANARY}-us21"
     simulator.vendors["mailchimp"].credentials.add(key)
     simulator.vendors["kit"].credentials.add(CANARY)
+    hub_token = f"hub-{CANARY}"  # an OAuth token: its scope check puts it in the URL path
+    simulator.vendors["hubspot"].credentials.add(hub_token)
+    admin(simulator, "PUT", "/hubspot/scopes", {"scopes": ["oauth"]})  # a scopes alert too
     slack_token = f"xoxb-{CANARY}"
     slack = FakeSlack(tokens=(slack_token,)).__enter__()
     alerts = alerts_config(slack.api_url, "console = true\n")
@@ -70,7 +73,7 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     config.write_text(config_text(simulator, tmp_path / "state", extra=alerts))
     admin_token = f"admin-{CANARY}"  # the daemon's own secret, too
     env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token,
-                      ADMIN_TOKEN=admin_token)  # fmt: skip
+                      ADMIN_TOKEN=admin_token, HUBSPOT_KEY=hub_token)  # fmt: skip
     config.write_text(
         config.read_text()
         .replace("[daemon]\n", '[daemon]\nlog_level = "debug"\nadmin_token = "env:ADMIN_TOKEN"\n')
@@ -89,7 +92,8 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     try:
         daemon.until(lambda: daemon.state("kit") == "open", what="kit to open")
         daemon.until(lambda: daemon.state("mailchimp") == "open", what="mailchimp to open")
-        daemon.until(lambda: len(slack.top_level()) >= 2, what="the Slack alerts")
+        daemon.until(lambda: len(slack.top_level()) >= 3, what="the Slack alerts")
+        assert any("hubspot: the credential lacks" in (m.text or "") for m in slack.top_level())
         outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text]
         if alertmanager is not None:
             daemon.until(lambda: any(m.attachments for m in slack.top_level()), 30, "AM's")
@@ -126,6 +130,12 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
             capture_output=True, text=True, timeout=30, env=env, check=False,
         )  # fmt: skip
         outputs += [explain.stdout, explain.stderr]
+        online = subprocess.run(
+            [BREAKERWATCH, "check", "--online", "--config", str(config)],
+            capture_output=True, text=True, timeout=30, env=env, check=False,
+        )  # fmt: skip
+        assert "hubspot: FAILED: probe ok in " in online.stdout, online.stdout
+        outputs += [online.stdout, online.stderr]
     finally:
         assert daemon.stop() == 0
         slack.__exit__()
@@ -147,3 +157,5 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         assert CANARY not in text
     sent = admin(simulator, "GET", "/kit/requests").json()["requests"]
     assert any(r["headers"].get("x-kit-api-key") == CANARY for r in sent)  # it was used
+    asked = admin(simulator, "GET", "/hubspot/requests").json()["requests"]
+    assert any(r["path"] == f"/oauth/v1/access-tokens/{hub_token}" for r in asked)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from simulator import Simulator
-from tests.simulator.helpers import admin, call
+from tests.simulator.helpers import admin, bearer, call
 
 KIT = {"X-Kit-Api-Key": "sim-kit-api-key"}
 ACCOUNT = "/kit/v4/account"
@@ -127,6 +127,8 @@ def test_describe_lists_vendors_modes_and_credentials(simulator: Simulator) -> N
         ("/kit/limits", {"requests": 0}, 400, "requests must be a whole number >= 1 (got 0)"),
         ("/kit/limits", {"burst": 3}, 400, "unknown limit 'burst'"),
         ("/nope/mode", {"mode": "5xx"}, 404, "no admin route"),
+        ("/kit/scopes", {"scopes": []}, 400, "kit credentials have no scopes"),
+        ("/hubspot/scopes", {"scopes": "oauth"}, 400, "scopes must be a list of scope names"),
     ],
 )
 def test_admin_errors_say_what_to_fix(
@@ -180,3 +182,25 @@ def test_a_simulator_bug_is_a_500_that_says_so(
     monkeypatch.setattr(simulator.vendors["kit"], "account", broken)
     response = account(simulator)
     assert (response.status_code, response.text) == (500, "simulator error")
+
+
+def test_scopes_narrow_what_a_credential_may_do_until_reset(simulator: Simulator) -> None:
+    token = simulator.credentials["hubspot"]
+    assert admin(simulator, "PUT", "/hubspot/scopes", {"scopes": ["oauth"]}).json()["scopes"] == [
+        "oauth"
+    ]
+    meta = call(simulator, "GET", f"/hubspot/oauth/v1/access-tokens/{token}",
+                headers=bearer(token))  # fmt: skip
+    assert meta.json()["scopes"] == ["oauth"]
+    upsert = call(simulator, "POST", "/hubspot/crm/v3/objects/contacts/batch/upsert",
+                  headers=bearer(token), json={"inputs": []})  # fmt: skip
+    assert upsert.status_code == 403
+    assert upsert.json()["category"] == "MISSING_SCOPES"
+    assert upsert.json()["errors"][0]["context"]["requiredScopes"] == ["crm.objects.contacts.write"]
+    admin(simulator, "POST", "/reset")
+    assert (
+        "crm.objects.contacts.write"
+        in call(
+            simulator, "GET", f"/hubspot/oauth/v1/access-tokens/{token}", headers=bearer(token)
+        ).json()["scopes"]
+    )
