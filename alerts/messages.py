@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.model import Facts, IncidentKind, Notice, NoticeKind, Verdict, VerdictKind
+from alerts.model import Facts, IncidentKind, Notice, NoticeKind, Slow, Verdict, VerdictKind
 from alerts.verdict import HEADLINES
 from alerts.verdict import line as verdict_line
 from probes.text import clip, printable
@@ -110,6 +110,8 @@ def describe(facts: Facts) -> tuple[str, str]:
     rows = [("Since", _utc(facts.opened_at))]
     if facts.kind is IncidentKind.SCOPES:
         rows.insert(0, ("Missing scopes", printable(", ".join(facts.scopes))))
+    elif facts.kind is IncidentKind.DEGRADED and facts.slow is not None:
+        rows[:0] = _slowness(facts.slow)
     elif facts.kind is not IncidentKind.VENDOR:
         rows.insert(0, ("What failed", what_failed(facts)))
     if facts.verdict is not None:
@@ -142,6 +144,12 @@ def _headline(facts: Facts) -> str:
         return f"{name}: heads-up: the vendor reports an incident; our probes still succeed"
     if facts.kind is IncidentKind.SCOPES:
         return f"{name}: the credential lacks {_scopes(facts)}; writes will be refused"
+    if facts.kind is IncidentKind.DEGRADED and facts.slow is not None:
+        slow = facts.slow
+        return (
+            f"{name}: slow but working: its p95 is {_ms(slow.p95)}, "
+            f"{slow.p95 / slow.baseline:.1f}x its usual {_ms(slow.baseline)}"
+        )
     if facts.kind is IncidentKind.AUTH:
         return f"{name}: our credentials were refused (the vendor is up; check the key or token)"
     if facts.kind is IncidentKind.THROTTLED:
@@ -149,6 +157,19 @@ def _headline(facts: Facts) -> str:
             f"{name}: throttled (HTTP 429) for a long time: the vendor is up and limiting our key"
         )
     return f"{name} is failing: breaker open"
+
+
+def _ms(seconds: float) -> str:
+    """`"840 ms"`, `"1.8 s"`."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _slowness(slow: Slow) -> list[tuple[str, str]]:
+    return [
+        ("Recent p95", _ms(slow.p95)),
+        ("Usual (baseline)", _ms(slow.baseline)),
+        ("Degraded above", _ms(slow.threshold)),
+    ]
 
 
 def _scopes(facts: Facts) -> str:
@@ -176,9 +197,9 @@ def _resolved_headline(facts: Facts) -> str:
         return f"{name}: no longer throttled, after {took}"
     if facts.kind is IncidentKind.VENDOR:
         return f"{name}: the vendor's incident is over, after {took}"
+    if facts.kind is IncidentKind.DEGRADED:
+        return f"{name}: back to its usual speed, after {took}"
     if facts.kind is IncidentKind.SCOPES:
-        if facts.retired:
-            return f"{name}: no longer watched here after {took}; its scopes were not checked again"
         return f"{name}: the credential has every scope it needs again, after {took}"
     if facts.kind is IncidentKind.AUTH:
         return f"{name}: credentials accepted again, after {took}"
@@ -201,6 +222,8 @@ def _fields(facts: Facts, now: float) -> list[tuple[str, str, str]]:
     elif facts.kind is IncidentKind.SCOPES:
         missing = printable(", ".join(facts.scopes))
         rows = [("Missing scopes", _escape(missing), missing)]
+    elif facts.kind is IncidentKind.DEGRADED and facts.slow is not None:
+        rows = [(label, text, text) for label, text in _slowness(facts.slow)]
     else:
         failed = what_failed(facts)
         rows = [("What failed", _escape(failed), failed)]
@@ -392,6 +415,8 @@ def _resolved(notice: Notice, link: str | None) -> Rendered:
         said = "Out of trouble"
     elif subject.kind is IncidentKind.SCOPES and not subject.retired:
         said = "Every scope granted"
+    elif subject.kind is IncidentKind.DEGRADED and not subject.retired:
+        said = "Back to its usual speed"
     return Rendered(message, _line(f"{said} after {took}."), message)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "Override",
+    "Slow",
     "Verdict",
     "VerdictKind",
     "event_from_transition",
@@ -45,6 +46,8 @@ class EventKind(enum.StrEnum):
     VENDOR = "vendor"  # the vendor posted or resolved an incident on its status page
     SCOPES_MISSING = "scopes_missing"  # the vendor says the credential lacks `scopes`
     SCOPES_GRANTED = "scopes_granted"  # it now has every scope it needs
+    DEGRADED = "degraded"  # slow but working: far above its usual latency, for a while
+    DEGRADED_ENDED = "degraded_ended"  # back to its usual speed
 
 
 class IncidentKind(enum.StrEnum):
@@ -55,6 +58,7 @@ class IncidentKind(enum.StrEnum):
     LOCAL = "local"  # breakerwatch itself is in trouble (file descriptors, ports, memory)
     VENDOR = "vendor"  # the vendor has an incident while our breaker is closed: a heads-up
     SCOPES = "scopes"  # the credential lacks scopes the application's writes need
+    DEGRADED = "degraded"  # slow but working
 
 
 class VerdictKind(enum.StrEnum):
@@ -76,6 +80,16 @@ class Verdict:
     detail: str
     link: str | None = None
     since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Slow:
+    """How slow a degraded integration is: its recent p95 latency, its usual (baseline)
+    latency, and the line the p95 crossed, in seconds."""
+
+    p95: float
+    baseline: float
+    threshold: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +128,7 @@ class Event:
     parents: tuple[str, ...] = ()  # the integrations it depends on (`depends_on`, transitively)
     gate: bool = False  # other integrations depend on it: their openings wait behind its own
     scopes: tuple[str, ...] = ()  # SCOPES_MISSING: the scopes the credential lacks
+    slow: Slow | None = None  # DEGRADED and DEGRADED_ENDED: how slow
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +149,7 @@ def _nested(data: dict[str, Any]) -> dict[str, Any]:
         else None,
         "parents": tuple(data.get("parents", ())),
         "scopes": tuple(data.get("scopes", ())),
+        "slow": Slow(**data["slow"]) if data.get("slow") else None,
     }
 
 
@@ -203,6 +219,7 @@ class Facts:
     parents: tuple[str, ...] = ()
     gate: bool = False
     scopes: tuple[str, ...] = ()  # a SCOPES incident's missing scopes
+    slow: Slow | None = None  # a DEGRADED incident's latency, as last told
 
     def __post_init__(self) -> None:
         if self.first_reason is None and self.failure is not None:

@@ -39,6 +39,8 @@ Rules (docs/alerts.md says why each is there):
   change and end, whatever else is going on: no silence, storm, flap damping or parent
   holds them back, and no reminder repeats them. A scope check that finds what the
   incident already says (a restart, a reload) tells nothing.
+- Slow but working (degraded) is an incident of its own the same way, except that one
+  beginning during a silence is not told.
 """
 
 from __future__ import annotations
@@ -176,6 +178,8 @@ _STANDALONE = {
     EventKind.LOCAL_TROUBLE_ENDED: (IncidentKind.LOCAL, False),
     EventKind.SCOPES_MISSING: (IncidentKind.SCOPES, True),
     EventKind.SCOPES_GRANTED: (IncidentKind.SCOPES, False),
+    EventKind.DEGRADED: (IncidentKind.DEGRADED, True),
+    EventKind.DEGRADED_ENDED: (IncidentKind.DEGRADED, False),
 }
 _REMINDED = (IncidentKind.OUTAGE, IncidentKind.AUTH, IncidentKind.THROTTLED)
 
@@ -224,6 +228,8 @@ class Policy:
         if kind in (EventKind.THROTTLED, EventKind.THROTTLE_ENDED):
             self._throttle(state, event, silenced, out)
             return
+        if kind is EventKind.DEGRADED and silenced(event.integration, event.at) is not None:
+            return  # slow during a silence: not told (nor its end: no incident was opened)
         if kind in _STANDALONE:
             self._standalone(state, event, out)
             return
@@ -235,7 +241,8 @@ class Policy:
             self._closed(state, replace(event, kind=EventKind.CLOSED), out, retired=True)
             ended = replace(event, kind=EventKind.THROTTLE_ENDED)
             self._throttle(state, ended, silenced, out, retired=True)
-            for ending in (EventKind.OVERRIDE_ENDED, EventKind.SCOPES_GRANTED):
+            for ending in (EventKind.OVERRIDE_ENDED, EventKind.SCOPES_GRANTED,
+                           EventKind.DEGRADED_ENDED):  # fmt: skip
                 self._standalone(state, replace(event, kind=ending), out, retired=True)
             return
         if kind in (EventKind.OPENED, EventKind.CLOSED) and self._flapping(state, event, out):
@@ -481,7 +488,8 @@ class Policy:
         incident = state.incidents.get(key)
         if starts:
             facts = Facts(event.integration, kind, event.at, event.failure,
-                          override=event.override, scopes=event.scopes)  # fmt: skip
+                          override=event.override, scopes=event.scopes,
+                          slow=event.slow)  # fmt: skip
             if incident is None:
                 self._tell(self._new(state, facts), out, event.at)
                 return
@@ -499,7 +507,8 @@ class Policy:
         held = ended.facts.override
         if held is not None and event.override is not None:
             held = replace(held, ended_by=event.override.by, ended_reason=event.override.reason)
-        facts = replace(ended.facts, closed_at=event.at, retired=retired, override=held)
+        slow = event.slow or ended.facts.slow
+        facts = replace(ended.facts, closed_at=event.at, retired=retired, override=held, slow=slow)
         out.append(Notice(NoticeKind.RESOLVED, ended.thread, event.at, facts))
 
     def _vendor(

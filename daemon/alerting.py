@@ -144,6 +144,13 @@ class AlertRuntime:
         elif since is None and self.on and self.outbox.state.throttled(name):
             self.queue(Event(name, EventKind.THROTTLE_ENDED, self._wall()))
 
+    def open_incidents(self, kind: IncidentKind) -> set[str]:
+        """The integrations with an unresolved incident of `kind` (none with alerts off)."""
+        if not self.on:
+            return set()
+        return {i.facts.integration for i in self.outbox.state.incidents.values()
+                if i.facts.kind is kind}  # fmt: skip
+
     def end_unwatched(self) -> None:
         """End the open incidents of integrations this replica no longer probes."""
         if not self.on:

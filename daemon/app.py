@@ -24,14 +24,16 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from importlib.metadata import version
 from typing import Any, TextIO
 
-from alerts.model import Event, EventKind, event_from_transition
+from alerts.model import Event, EventKind, IncidentKind, Slow, event_from_transition
 from daemon import logs
 from daemon.access import exposure
 from daemon.alerting import AlertRuntime
 from daemon.answers import Answers
 from daemon.config import Config, ConfigError, load
+from daemon.degraded import Change
 from daemon.fleet import Fleet
 from daemon.holds import Holds
+from daemon.integrations import Integration
 from daemon.metrics import DaemonStats, process_registry
 from daemon.notify import Notifier
 from daemon.scheduler import ProbeScheduler
@@ -57,6 +59,7 @@ HEARTBEAT_STALE = 10.0  # /healthz turns 503 (and the watchdog stops) after this
 SHUTDOWN_GRACE = 10.0  # in-flight probes get this long to finish on SIGTERM
 MAX_CONCURRENT_PROBES = 200
 TROUBLE_QUIET = 30.0  # our own trouble is over after this long without a local failure
+BASELINES_EVERY = 60.0  # seconds between saves of the learned latency baselines
 
 
 class Daemon:
@@ -111,7 +114,7 @@ class Daemon:
         for note in exposure(daemon):
             logger.warning("%s", note)
         self.alerts.configure(self.config.alerts)
-        self.fleet.build(self.config)
+        self.fleet.build(self.config, self.alerts.open_incidents(IncidentKind.DEGRADED))
         self.verdicts.refresh()
         _check_open_files(len(self.fleet), daemon.max_connections)
         self.alerts.end_unwatched()  # removed while we were down, or moved to another shard
@@ -130,9 +133,10 @@ class Daemon:
         trouble = asyncio.ensure_future(self.trouble.run(HEARTBEAT_EVERY))
         pages = asyncio.ensure_future(self.pages.run())
         scopes = asyncio.ensure_future(self.scopes.run())
+        baselines = asyncio.ensure_future(self._keep_baselines())
         alerting = asyncio.ensure_future(self.alerts.run())
         await self._stop.wait()
-        for task in (watchdog, trouble, pages, scopes):
+        for task in (watchdog, trouble, pages, scopes, baselines):
             task.cancel()
         await self._shutdown(alerting)
         return 0
@@ -140,6 +144,12 @@ class Daemon:
     def stop(self) -> None:
         """Ask `run()` to finish, as SIGTERM does."""
         self._stop.set()
+
+    async def _keep_baselines(self) -> None:
+        """Persist the learned latency baselines every `BASELINES_EVERY` seconds."""
+        while True:
+            await asyncio.sleep(BASELINES_EVERY)
+            self.fleet.save_baselines()
 
     def _parts(self) -> Answers:
         """The fleet, the alerts and the holds over the opened state; what the endpoints
@@ -220,6 +230,10 @@ class Daemon:
             before = integration.stats.throttled_since
             result = await integration.probe()
             outcome = result.outcome
+            if outcome.ok and result.attempts == 1:  # a retried success times the retries too
+                change = integration.latency.observe(result.duration, self._clock())
+                if change is not None:
+                    self._degraded_changed(integration, change)
             logger.debug("%s: %s", name, outcome.detail or outcome.kind,
                          extra={"integration": name, "reason": outcome.reason})  # fmt: skip
             if outcome.kind is Kind.LOCAL:
@@ -254,6 +268,21 @@ class Daemon:
         """The vendor's page posted or resolved something about `name`: the policy hears."""
         self.alerts.queue(Event(name, EventKind.VENDOR, self._wall(),
                                 verdict=self.verdicts.of(name)))  # fmt: skip
+
+    def _degraded_changed(self, integration: Integration, change: Change) -> None:
+        """`integration` became slow but working, or back to its usual speed: the policy hears."""
+        name, latency = integration.name, integration.latency
+        assert latency.p95 is not None
+        assert latency.baseline is not None
+        slow = Slow(latency.p95, latency.baseline, latency.threshold or latency.p95)
+        degraded = change is Change.DEGRADED
+        logger.log(logging.WARNING if degraded else logging.INFO,
+                   "%s: %s: p95 %.0f ms, usually %.0f ms", name,
+                   "slow but working" if degraded else "back to its usual speed",
+                   slow.p95 * 1000, slow.baseline * 1000,
+                   extra={"integration": name})  # fmt: skip
+        kind = EventKind.DEGRADED if degraded else EventKind.DEGRADED_ENDED
+        self.alerts.queue(Event(name, kind, self._wall(), slow=slow))
 
     def _scopes_changed(self, name: str, missing: tuple[str, ...]) -> None:
         """What `name`'s credential lacks changed (or was first learned): the policy hears."""

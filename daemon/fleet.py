@@ -13,10 +13,11 @@ import asyncio
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from daemon.config import Config, IntegrationConfig
+from daemon.degraded import Baseline
 from daemon.integrations import Integration
 from daemon.metrics import ProbeStats, Row
 from daemon.scheduler import ProbeScheduler
@@ -66,11 +67,22 @@ class Fleet:
         """The integrations this replica's shard probes (all of them when not sharded)."""
         return [c for c in config.integrations if self.shard.takes(c)]
 
-    def build(self, config: Config) -> None:
-        """Every integration of `config` this replica probes, breakers restored."""
-        snapshots = self._store.snapshots()
-        for integration in self.mine(config):
-            self._add(integration, snapshots.get(integration.name))
+    def build(self, config: Config, degraded: Iterable[str] = ()) -> None:
+        """Every integration of `config` this replica probes, breakers and latency
+        baselines restored; `degraded` names those told as slow and not yet recovered."""
+        snapshots, baselines, slow = self._store.snapshots(), self._store.baselines(), set(degraded)
+        for wanted in self.mine(config):
+            name = wanted.name
+            self._add(wanted, snapshots.get(name), learned=baselines.get(name),
+                      degraded=name in slow)  # fmt: skip
+
+    def save_baselines(self) -> None:
+        """Persist every learned latency baseline (a restart keeps what was learned)."""
+        learned = {i.name: i.latency.learned for i in self if i.latency.learned is not None}
+        try:
+            self._store.save_baselines(learned)
+        except (sqlite3.Error, OSError) as error:
+            logger.error("cannot persist the latency baselines: %s", error)
 
     def start(self, scheduler: ProbeScheduler) -> None:
         self.scheduler = scheduler
@@ -110,7 +122,8 @@ class Fleet:
             logger.error("%s: cannot persist the breaker: %s", integration.name, error)
 
     async def aclose(self) -> None:
-        """Persist every breaker and close every adapter (at shutdown)."""
+        """Persist every breaker and baseline, and close every adapter (at shutdown)."""
+        self.save_baselines()
         for integration in self.integrations.values():
             self.persist(integration)
             await integration.aclose()
@@ -132,6 +145,8 @@ class Fleet:
         config: IntegrationConfig,
         snapshot: BreakerSnapshot | None,
         stats: ProbeStats | None = None,
+        learned: Baseline | None = None,
+        degraded: bool = False,
     ) -> Integration:
         breaker = Breaker(
             config.name,
@@ -142,7 +157,8 @@ class Fleet:
         )
         if snapshot is not None:
             breaker.restore(snapshot)
-        integration = Integration(config, breaker, self._options, wall=self._wall, stats=stats)
+        integration = Integration(config, breaker, self._options, wall=self._wall, stats=stats,
+                                  learned=learned, degraded=degraded)  # fmt: skip
         self.integrations[config.name] = integration
         return integration
 
@@ -159,12 +175,14 @@ class Fleet:
         """A changed integration: a new adapter; the breaker's state carried over."""
         if current.config.breaker == config.breaker:
             breaker = current.breaker  # same settings: the very same breaker, counters and all
-            integration = Integration(
-                config, breaker, self._options, wall=self._wall, stats=current.stats
-            )
+            integration = Integration(config, breaker, self._options, wall=self._wall,
+                                      stats=current.stats, learned=current.latency.learned,
+                                      degraded=current.latency.degraded)  # fmt: skip
             self.integrations[config.name] = integration
         else:  # new settings: restore the state (the fingerprint changed: counters reset)
-            integration = self._add(config, current.breaker.snapshot(), stats=current.stats)
+            integration = self._add(config, current.breaker.snapshot(), stats=current.stats,
+                                    learned=current.latency.learned,
+                                    degraded=current.latency.degraded)  # fmt: skip
         self._close_later(current)
         if config.interval != current.config.interval:
             self._schedule(integration)

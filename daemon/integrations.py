@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from daemon.config import HttpSettings, IntegrationConfig
+from daemon.degraded import Baseline, Detector
 from daemon.metrics import ProbeStats, Row
 from probes import Breaker, Result, RetryBudget
 from probes.adapters import (
@@ -56,12 +57,17 @@ class Integration:
         *,
         wall: Callable[[], float],
         stats: ProbeStats | None = None,
+        learned: Baseline | None = None,
+        degraded: bool = False,
     ) -> None:
         self.config = config
         self.breaker = breaker
         self.adapter = build_adapter(config, breaker, options)
         self.stats = stats or ProbeStats()
-        self.row = Row(config.name, breaker, self.stats)
+        # What an earlier run, or the integration's last version, learned and told.
+        self.latency = Detector(config.degraded, config.interval, learned)
+        self.latency.degraded = degraded
+        self.row = Row(config.name, breaker, self.stats, self.latency)
         self._wall = wall
         self.last: Result | None = None
         self.last_at: float | None = None
@@ -112,6 +118,14 @@ class Integration:
             "interval": self.config.interval,
             "rate_limit_remaining": self.stats.rate_limit_remaining,
             "last_probe": last,
+            "latency": {
+                "baseline": self.latency.baseline,
+                "learned_from": self.latency.learned.samples if self.latency.learned else 0,
+                "pinned": self.config.degraded.pinned is not None,
+                "p95": self.latency.p95,
+                "threshold": self.latency.threshold,
+                "degraded": self.latency.degraded,
+            },
         }
 
     async def aclose(self) -> None:

@@ -27,6 +27,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from alerts.sinks import FailureReason, SinkStats
+from daemon.degraded import Detector
 from probes import Breaker, Kind, Reason, Result, State, Transition
 from probes.outcome import LOCAL_CODES
 from probes.statuspage import INDICATORS
@@ -208,6 +209,7 @@ class Row:
     name: str
     breaker: Breaker
     stats: ProbeStats
+    latency: Detector | None = None
     label: str = field(init=False)
 
     def __post_init__(self) -> None:  # names are [a-z0-9_-]: no escaping needed
@@ -243,6 +245,15 @@ _BREAKER_GAUGES: tuple[tuple[str, str, _Gauge], ...] = (
      "Consecutive failed probes.", lambda r: r.breaker.consecutive_failures),
     ("breakerwatch_breaker_failure_rate",
      "Failure rate over the breaker's window, 0 to 1.", lambda r: r.breaker.failure_rate),
+    ("breakerwatch_integration_degraded",
+     "1 while the integration is slow but working (degraded), else 0.",
+     lambda r: None if r.latency is None else int(r.latency.degraded)),
+    ("breakerwatch_latency_baseline_seconds",
+     "The integration's usual probe latency, learned (absent while warming up) or pinned.",
+     lambda r: None if r.latency is None else r.latency.baseline),
+    ("breakerwatch_latency_recent_p95_seconds",
+     "The 95th percentile of the last 20 successful probes' latency.",
+     lambda r: None if r.latency is None else r.latency.p95),
 )  # fmt: skip
 _COUNTERS: tuple[tuple[str, str, _Counter], ...] = (
     ("breakerwatch_probes_total", "Probes sent.", lambda s: s.probes),

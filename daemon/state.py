@@ -18,7 +18,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from alerts.model import Event, Override
 from alerts.outbox import MIGRATION as OUTBOX_MIGRATION
 from alerts.outbox import add_event
+from daemon.degraded import Baseline
 from probes import BreakerSnapshot, Kind, Outcome, Reason, State, Transition
 
 __all__ = ["SCHEMA_VERSION", "StateError", "StateStore"]
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 FILENAME = "state.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE breakers (
@@ -68,6 +69,14 @@ _MIGRATIONS: dict[int, str] = {
             at          REAL NOT NULL
         );
         ALTER TABLE silences ADD COLUMN created_by TEXT NOT NULL DEFAULT 'local';
+    """,
+    4: """
+        CREATE TABLE baselines (
+            integration TEXT PRIMARY KEY,
+            seconds     REAL NOT NULL,
+            samples     INTEGER NOT NULL,
+            updated_at  REAL NOT NULL
+        );
     """,
 }
 
@@ -213,8 +222,24 @@ class StateStore:
         def work(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM breakers WHERE integration = ?", (integration,))
             db.execute("DELETE FROM overrides WHERE integration = ?", (integration,))
+            db.execute("DELETE FROM baselines WHERE integration = ?", (integration,))
 
         self.write(work)
+
+    def save_baselines(self, learned: Mapping[str, Baseline]) -> None:
+        """Each integration's learned latency baseline, in one transaction."""
+        now = time.time()
+        self.write(lambda db: db.executemany(
+            "INSERT INTO baselines (integration, seconds, samples, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (integration) DO UPDATE SET seconds = excluded.seconds,"
+            " samples = excluded.samples, updated_at = excluded.updated_at",
+            [(name, b.seconds, b.samples, now) for name, b in learned.items()],
+        ))  # fmt: skip
+
+    def baselines(self) -> dict[str, Baseline]:
+        """Every stored latency baseline (daemon/degraded.py)."""
+        rows = self._db.execute("SELECT integration, seconds, samples FROM baselines")
+        return {name: Baseline(seconds, samples) for name, seconds, samples in rows if seconds > 0}
 
     def save_override(self, integration: str, override: Override | None, at: float) -> None:
         """Who holds the breaker of `integration`, and why (None: nobody, any more)."""

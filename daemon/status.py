@@ -66,6 +66,11 @@ def format_table(status: dict[str, Any], now: float) -> str:
     for item in status["integrations"]:
         footer += _vendor(item["name"], item.get("vendor"), now)
     for item in status["integrations"]:
+        latency = item.get("latency") or {}
+        if latency.get("degraded") and latency.get("p95") and latency.get("baseline"):
+            footer.append(f"slow but working: {item['name']}: p95 {latency['p95'] * 1000:.0f}ms, "
+                          f"usually {latency['baseline'] * 1000:.0f}ms")  # fmt: skip
+    for item in status["integrations"]:
         scopes = item.get("scopes") or {}
         if scopes.get("missing"):
             footer.append(f"scopes: {item['name']}: the credential lacks "

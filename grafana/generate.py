@@ -428,8 +428,14 @@ def integration() -> dict[str, Any]:
         panel(
             "timeseries",
             "Latency",
-            "Quantiles from the histogram, and the last probe's duration.",
-            [*quantiles(""), target(f"breakerwatch_probe_last_duration_seconds{{{SEL}}}", "last")],
+            "Quantiles from the histogram, the last probe's duration, and what slow but "
+            "working is judged by: the recent p95 against the usual (baseline) latency.",
+            [
+                *quantiles(""),
+                target(f"breakerwatch_probe_last_duration_seconds{{{SEL}}}", "last"),
+                target(f"breakerwatch_latency_recent_p95_seconds{{{SEL}}}", "recent p95"),
+                target(f"breakerwatch_latency_baseline_seconds{{{SEL}}}", "usual (baseline)"),
+            ],
             (12, 8),
             unit="s",
         ),

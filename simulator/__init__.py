@@ -12,6 +12,11 @@ malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
     PUT    /__admin__/<vendor>/limits      vendor rate limits, e.g. {"requests": 5}
     PUT    /__admin__/<vendor>/scopes      what credentials may do (hubspot, sendgrid),
                                            e.g. {"scopes": ["oauth"]}
+    PUT    /__admin__/<vendor>/latency     how long healthy answers take:
+                                           {"profile": "normal", "ms": 40, "jitter_ms": 10},
+                                           {"profile": "degrading", "ms": 40, "per_second": 5},
+                                           {"profile": "spike", "ms": 40, "spike_ms": 900,
+                                            "times": 3}
     GET    /__admin__/<vendor>/requests    the last 1,000 requests it received
     DELETE /__admin__/<vendor>/requests    forget them
     POST   /__admin__/reset                all healthy, logs and stored records cleared
@@ -38,7 +43,7 @@ from email.utils import formatdate
 from typing import Any
 
 from simulator.endpoint import EndpointFake
-from simulator.faults import Fault, FaultError
+from simulator.faults import Fault, FaultError, LatencyProfile
 from simulator.hubspot import HubSpotFake
 from simulator.kit import KitFake
 from simulator.mailchimp import MailchimpFake
@@ -156,6 +161,8 @@ class Simulator:
             fake.set_limits(body)
         elif action == "scopes" and request.method == "PUT":
             fake.set_scopes(body)
+        elif action == "latency" and request.method == "PUT":
+            fake.latency.set(LatencyProfile.from_json(body))
         elif action == "requests" and request.method == "GET":
             return json_response(200, {"requests": list(fake.requests)})
         elif action == "requests" and request.method == "DELETE":
@@ -179,6 +186,7 @@ class Simulator:
             fake.requests.clear()
             fake.reset_state()
             fake.granted = set(fake.all_scopes)
+            fake.latency.set(LatencyProfile())
         for page in self.status_pages.values():
             page.reset()
 

@@ -1,19 +1,26 @@
-"""What a simulated vendor does to the next request: its mode, and scripted sequences.
+"""What a simulated vendor does to the next request: its mode, scripted sequences, and
+how long a healthy answer takes.
 
 Pure data and bookkeeping: the admin API sets a mode or queues a script; each request
 takes the next fault. A script step lasts `times` requests; when the script runs out, the
 vendor's mode applies again, so "fail 3 times, then succeed" is one step of `times: 3`.
+A latency profile (normal, degrading, spike) slows the healthy answers, as a vendor that
+is slow but working does.
 """
 
 from __future__ import annotations
 
 import enum
+import random
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Fault", "FaultError", "FaultPlan", "Malformed", "Mode"]
+__all__ = [
+    "Fault", "FaultError", "FaultPlan", "LatencyPlan", "LatencyProfile", "Malformed", "Mode",
+]  # fmt: skip
 
 
 class Mode(enum.StrEnum):
@@ -56,11 +63,7 @@ class Fault:
     @classmethod
     def from_json(cls, data: object) -> Fault:
         """Build from an admin API object, e.g. {"mode": "5xx", "status": 502}."""
-        if not isinstance(data, dict):
-            raise FaultError("a fault must be a JSON object with a 'mode'")
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise FaultError(f"unknown field {sorted(unknown)[0]!r}")
+        data = _fields(data, cls, "a fault must be a JSON object with a 'mode'")
         try:
             fault = cls(
                 mode=Mode(data.get("mode", "healthy")),
@@ -87,6 +90,17 @@ class Fault:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _fields(data: object, kind: type, problem: str) -> dict[str, Any]:
+    """`data` as an admin API object of `kind`'s fields, or FaultError: `problem`, or the
+    first field it does not have."""
+    if not isinstance(data, dict):
+        raise FaultError(problem)
+    unknown = set(data) - set(kind.__dataclass_fields__)  # type: ignore[attr-defined]
+    if unknown:
+        raise FaultError(f"unknown field {sorted(unknown)[0]!r}")
+    return data
 
 
 def _text(data: dict[str, Any], key: str) -> str | None:
@@ -138,3 +152,68 @@ class FaultPlan:
                 "mode": self.mode.to_json(),
                 "script": [{**f.to_json(), "times": left} for f, left in self._script],
             }
+
+
+_PROFILES = ("normal", "degrading", "spike")
+
+
+@dataclass(frozen=True)
+class LatencyProfile:
+    """How long a healthy answer takes (the admin API's `latency`), in milliseconds:
+    `normal` takes `ms` give or take `jitter_ms`; `degrading` adds `per_second` for every
+    second since it was set (a vendor slowly getting worse); `spike` takes `spike_ms` for
+    the next `times` answers, then `ms` again."""
+
+    profile: str = "normal"
+    ms: int = 0
+    jitter_ms: int = 0
+    per_second: float = 0.0
+    spike_ms: int = 0
+    times: int = 0
+
+    @classmethod
+    def from_json(cls, data: Any) -> LatencyProfile:
+        data = _fields(data, cls, "a latency profile must be a JSON object with a 'profile'")
+        profile = data.get("profile", "normal")
+        if profile not in _PROFILES:
+            raise FaultError(f"unknown profile {profile!r}; expected one of {', '.join(_PROFILES)}")
+        per_second = data.get("per_second", 0.0)
+        if isinstance(per_second, bool) or not isinstance(per_second, int | float):
+            raise FaultError(f"per_second must be a number (got {per_second!r})")
+        ms, jitter, spike = (_int(data, key, 0) for key in ("ms", "jitter_ms", "spike_ms"))
+        latency = cls(profile, ms, jitter, float(per_second), spike, _int(data, "times", 0))
+        if min(latency.ms, latency.jitter_ms, latency.spike_ms, latency.times) < 0:
+            raise FaultError("ms, jitter_ms, spike_ms and times must be >= 0")
+        if latency.jitter_ms > latency.ms:
+            raise FaultError("jitter_ms must be <= ms")
+        return latency
+
+
+class LatencyPlan:
+    """A vendor's latency profile at work; safe across threads."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._random = random.Random(0)  # the same jitter every run
+        self.set(LatencyProfile())
+
+    def set(self, profile: LatencyProfile) -> None:
+        with self._lock:
+            self.profile, self._since, self._spikes = profile, self._clock(), profile.times
+
+    def next(self) -> float:
+        """Seconds the next healthy answer takes."""
+        with self._lock:
+            latency = self.profile
+            if latency.profile == "spike" and self._spikes > 0:
+                self._spikes -= 1
+                return latency.spike_ms / 1000
+            ms = latency.ms + self._random.uniform(-latency.jitter_ms, latency.jitter_ms)
+            if latency.profile == "degrading":
+                ms += latency.per_second * (self._clock() - self._since)
+            return max(0.0, ms) / 1000
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {**asdict(self.profile), "spikes_left": self._spikes}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from simulator.faults import Fault, FaultError, FaultPlan, Malformed, Mode
+from simulator.faults import Fault, FaultError, FaultPlan, LatencyPlan, Malformed, Mode
 from simulator.wire import SimRequest, SimResponse
 
 __all__ = [
@@ -119,6 +119,7 @@ class VendorFake:
     def __init__(self, credentials: Iterable[str], *, clock: Clock, wall: Clock) -> None:
         self.credentials = set(credentials)
         self.granted = set(self.all_scopes)
+        self.latency = LatencyPlan(clock)
         self.plan = FaultPlan()
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         self._clock = clock
@@ -207,6 +208,9 @@ class VendorFake:
             return self.unauthorized()
         if mode is Mode.SLOW:
             await asyncio.sleep(fault.delay_ms / 1000)
+        delay = self.latency.next()
+        if delay:
+            await asyncio.sleep(delay)
         response = await self.serve(request, credential)
         return _degrade(response, fault)
 
@@ -250,7 +254,7 @@ class VendorFake:
     def describe(self) -> dict[str, Any]:
         scopes = {"scopes": sorted(self.granted)} if self.all_scopes else {}
         return {"title": self.title, **self.plan.describe(), "requests": len(self.requests),
-                **scopes}  # fmt: skip
+                "latency": self.latency.describe(), **scopes}  # fmt: skip
 
 
 def bearer(request: SimRequest) -> str | None:

@@ -23,6 +23,7 @@ from daemon.config.model import (
     VendorSettings,
     parse_duration,
 )
+from daemon.degraded import DegradedSettings
 from probes import BreakerConfig, RetryPolicy
 from probes._settings import user_settings
 from probes.adapters import KINDS, BodyAssertion, VendorAdapter
@@ -47,11 +48,12 @@ def integrations_tables(
     interval = defaults.value("interval", INTERVAL, DEFAULT_INTERVAL)
     timeout = defaults.value("timeout", TIMEOUT, DEFAULT_TIMEOUT)
     inherited = _resilience(defaults, reader, {})
+    slow = _degraded(defaults, DegradedSettings())
     built: list[IntegrationConfig] = []
     names: set[str] = set()
     at: dict[str, str] = {}  # name -> where its depends_on is written
     for table in tables:
-        integration = _integration(table, reader, interval, timeout, inherited)
+        integration = _integration(table, reader, interval, timeout, inherited, slow)
         name = table.data.get("name")
         if isinstance(name, str):  # even when the integration is invalid otherwise
             if name in names:
@@ -142,8 +144,38 @@ def _resilience(parent: Table, reader: Reader, inherited: Resilience) -> Resilie
     return found
 
 
+def _degraded(table: Table, inherited: DegradedSettings) -> DegradedSettings:
+    """`degraded`, `degraded_factor`, `degraded_floor`, `degraded_after` and `baseline` (a
+    pinned one) over what `inherited` says."""
+    return DegradedSettings(
+        enabled=table.value("degraded", boolean, inherited.enabled),
+        factor=table.value("degraded_factor", _factor, inherited.factor),
+        floor=table.value("degraded_floor", _floor, inherited.floor),
+        after=table.value("degraded_after", duration(DAY), inherited.after),
+        pinned=table.value("baseline", TIMEOUT, inherited.pinned),
+    )
+
+
+def _factor(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value <= 100:
+        raise ValueError("must be a number > 1, at most 100")
+    return float(value)
+
+
+def _floor(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not 0 <= seconds <= 3600:
+        raise ValueError("must be a duration from 0 to 1h")
+    return seconds
+
+
 def _integration(
-    table: Table, reader: Reader, interval: float, timeout: float, inherited: Resilience
+    table: Table,
+    reader: Reader,
+    interval: float,
+    timeout: float,
+    inherited: Resilience,
+    slow: DegradedSettings,
 ) -> IntegrationConfig | None:
     count = len(reader.errors)
     name = table.value("name", _name, None)
@@ -165,6 +197,7 @@ def _integration(
     settings = _kind_settings(table, kind, reader) if kind else None
     page, components = _status_page(table, reader, kind, settings)
     scopes = _scopes(table, reader, kind)
+    degraded = _degraded(table, slow)
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
         return None
@@ -184,6 +217,7 @@ def _integration(
         status_components=components,
         depends_on=depends_on,
         scopes=scopes,
+        degraded=degraded,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from alerts.model import AlertSettings
 from alerts.silences import MaintenanceWindow
+from daemon.degraded import DegradedSettings
 from daemon.sharding import EVERYTHING, Shard
 from probes import BreakerConfig, RetryPolicy
 from probes.adapters import BodyAssertion
@@ -218,6 +219,7 @@ class IntegrationConfig:
     parents: tuple[str, ...] = ()  # depends_on, transitively, nearest first
     gate: bool = False  # other integrations depend on it
     scopes: tuple[str, ...] = ()  # what the credential must be allowed, checked with the vendor
+    degraded: DegradedSettings = field(default_factory=DegradedSettings)  # slow but working
 
     @property
     def everywhere(self) -> bool:

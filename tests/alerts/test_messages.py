@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.models.blocks import Block
 
-from alerts.messages import MAX_LISTED, TEXT_LIMIT, Message, duration, render
+from alerts.messages import MAX_LISTED, TEXT_LIMIT, Message, describe, duration, render
 from alerts.model import (
     Facts,
     Failure,
@@ -18,6 +18,7 @@ from alerts.model import (
     Notice,
     NoticeKind,
     Override,
+    Slow,
     Verdict,
     VerdictKind,
 )
@@ -436,3 +437,24 @@ def test_a_credential_that_lacks_scopes_says_which_and_what_it_means() -> None:
     )
     assert over.reply is not None
     assert over.reply.text == "Every scope granted after 5m."
+
+
+def test_slow_but_working_says_how_slow_against_its_usual() -> None:
+    slow = facts(integration="hubspot", kind=IncidentKind.DEGRADED, failure=None,
+                 slow=Slow(1.8, 0.44, 1.32))  # fmt: skip
+    told = render(Notice(NoticeKind.OPENED, "t", T0, slow)).parent
+    assert told is not None
+    assert told.text.startswith(
+        "hubspot: slow but working: its p95 is 1.8 s, 4.1x its usual 440 ms\n"
+    )
+    for row in ("Recent p95: 1.8 s", "Usual (baseline): 440 ms", "Degraded above: 1.3 s"):
+        assert row in told.text
+    assert "What failed" not in told.text
+    summary, description = describe(slow)
+    assert summary.startswith("hubspot: slow but working")
+    assert "Recent p95: 1.8 s" in description
+    over = render(Notice(NoticeKind.RESOLVED, "t", T0 + 1500, replace(slow, closed_at=T0 + 1500)))
+    assert over.parent is not None
+    assert over.parent.text.startswith("hubspot: back to its usual speed, after 25m")
+    assert over.reply is not None
+    assert over.reply.text == "Back to its usual speed after 25m."

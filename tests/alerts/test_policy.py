@@ -20,6 +20,7 @@ from alerts.model import (
     Notice,
     NoticeKind,
     Override,
+    Slow,
     Verdict,
     VerdictKind,
 )
@@ -423,6 +424,25 @@ def test_a_retired_integration_ends_its_scopes_incident_as_no_longer_watched() -
     assert ended.subject.retired
 
 
+def test_slow_but_working_is_its_own_incident_unless_it_begins_in_a_silence() -> None:
+    run = Run(silenced={"kit": (T0 - 10, T0 + 100)})
+    slow = Slow(1.8, 0.44, 1.32)
+    (told,) = run.step(T0, Event("hubspot", EventKind.DEGRADED, T0, slow=slow))
+    assert told.subject is not None
+    assert (told.kind, told.subject.kind, told.subject.slow) == (
+        NoticeKind.OPENED, IncidentKind.DEGRADED, slow,
+    )  # fmt: skip
+    (outage,) = run.step(T0 + 60, opened("hubspot", T0 + 60))  # an outage is another incident
+    assert outage.thread != told.thread
+    back = Slow(0.4, 0.44, 1.32)
+    (over,) = run.step(T0 + 900, Event("hubspot", EventKind.DEGRADED_ENDED, T0 + 900, slow=back))
+    assert (over.kind, over.thread) == (NoticeKind.RESOLVED, told.thread)
+    assert over.subject is not None
+    assert over.subject.slow == back
+    assert run.step(T0 + 50, Event("kit", EventKind.DEGRADED, T0 + 50, slow=slow)) == []
+    assert run.step(T0 + 200, Event("kit", EventKind.DEGRADED_ENDED, T0 + 200, slow=back)) == []
+
+
 _EVENTS = st.lists(
     st.tuples(
         st.sampled_from(["kit", "hubspot", "mailchimp", "egress", "proxy"]),
@@ -430,7 +450,8 @@ _EVENTS = st.lists(
                          EventKind.TRIAL_FAILED, EventKind.THROTTLED, EventKind.THROTTLE_ENDED,
                          EventKind.RETIRED, EventKind.OVERRIDDEN, EventKind.OVERRIDE_ENDED,
                          EventKind.VENDOR, EventKind.SCOPES_MISSING,
-                         EventKind.SCOPES_GRANTED]),
+                         EventKind.SCOPES_GRANTED, EventKind.DEGRADED,
+                         EventKind.DEGRADED_ENDED]),
         st.floats(min_value=0.0, max_value=400.0),
         st.booleans(),
     ),

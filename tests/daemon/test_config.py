@@ -18,6 +18,7 @@ from daemon.config import (
     parse,
     parse_duration,
 )
+from daemon.degraded import DegradedSettings
 from probes import BreakerConfig, RetryPolicy
 from probes.adapters import BodyAssertion
 
@@ -741,3 +742,23 @@ def test_scopes_default_to_what_the_adapters_writes_need() -> None:
         assert any(error.startswith(message) for error in errors), errors
     assert daemon_of('scope_check_interval = "15m"\n').scope_check_interval == 900  # type: ignore[attr-defined]
     assert daemon_of("").scope_check_interval == 3600  # type: ignore[attr-defined]
+
+
+def test_degraded_settings_are_inherited_and_checked() -> None:
+    text = (
+        '[defaults]\ndegraded_factor = 4\ndegraded_after = "10m"\n' + KIT
+        + 'degraded_floor = "250ms"\nbaseline = "120ms"\n'
+        + KIT.replace('"kit"', '"kit2"') + "degraded = false\n"
+    )  # fmt: skip
+    kit, kit2 = parse(text, PATH, environ=ENV).integrations
+    assert kit.degraded == DegradedSettings(True, 4.0, 0.25, 600.0, 0.12)
+    assert kit2.degraded == DegradedSettings(False, 4.0, 0.5, 600.0, None)
+    assert parse(KIT, PATH, environ=ENV).integrations[0].degraded == DegradedSettings()
+    for text, message in (
+        (KIT + "degraded_factor = 1\n", "integrations[0].degraded_factor: must be a number > 1, at most 100"),
+        (KIT + 'degraded_floor = "2h"\n', "integrations[0].degraded_floor: must be a duration from 0 to 1h"),
+        (KIT + "baseline = 0\n", "integrations[0].baseline: must be a duration > 0"),
+        (KIT + 'degraded = "yes"\n', "integrations[0].degraded: must be true or false"),
+    ):  # fmt: skip
+        errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text)]
+        assert any(error.startswith(message) for error in errors), errors

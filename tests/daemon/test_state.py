@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.state import SCHEMA_VERSION, StateError, StateStore
+from daemon.degraded import Baseline
+from daemon.state import _MIGRATIONS, SCHEMA_VERSION, StateError, StateStore
 from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, State, Transition
 from tests.support import FakeClock
 
@@ -130,3 +131,36 @@ def test_an_unusable_state_directory_means_memory_not_a_refusal(
     store.save_snapshot("kit", SNAPSHOT)
     assert set(store.snapshots()) == {"kit"}
     assert "keeping the state in memory" in caplog.text
+
+
+def test_latency_baselines_round_trip_and_go_with_a_retired_integration(tmp_path: Path) -> None:
+    store = StateStore.open(tmp_path)
+    store.save_baselines({"kit": Baseline(0.12, 80), "hubspot": Baseline(0.4, 3)})
+    store.save_baselines({"kit": Baseline(0.13, 81)})
+    store.close()
+    again = StateStore.open(tmp_path)
+    assert again.baselines() == {"kit": Baseline(0.13, 81), "hubspot": Baseline(0.4, 3)}
+    again.forget("hubspot")
+    assert again.baselines() == {"kit": Baseline(0.13, 81)}
+    again.close()
+
+
+def test_a_version_3_state_is_upgraded_in_place_keeping_what_it_held(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for step in (1, 2, 3):
+        db.executescript(_MIGRATIONS[step])
+    db.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    db.execute("INSERT INTO overrides VALUES ('kit', 'disabled', 'alice', 'rotating', 1.0)")
+    db.commit()
+    db.close()
+    store = StateStore.open(tmp_path)
+    assert store.baselines() == {}
+    store.save_baselines({"kit": Baseline(0.1, 60)})
+    store.close()
+    db = sqlite3.connect(tmp_path / "state.db")
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
+    assert db.execute("SELECT integration, by FROM overrides").fetchall() == [("kit", "alice")]
+    db.close()

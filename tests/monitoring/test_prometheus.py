@@ -128,6 +128,7 @@ def test_every_dashboard_and_rule_query_returns_data(
     server, bundle = tls_endpoint
     extra = (
         f'\n[[integrations]]\nname = "billing"\nkind = "http"\nurl = "{server.url}/health"\n'
+        'baseline = "50ms"\n'  # a baseline at once (a learned one takes 50 probes)
         + alerts_config(slack.api_url)
     )
     config = tmp_path / "config.toml"

@@ -8,7 +8,9 @@ import httpx
 import pytest
 
 from simulator import Simulator
+from simulator.faults import LatencyPlan, LatencyProfile
 from tests.simulator.helpers import admin, bearer, call
+from tests.support import FakeClock
 
 KIT = {"X-Kit-Api-Key": "sim-kit-api-key"}
 ACCOUNT = "/kit/v4/account"
@@ -204,3 +206,42 @@ def test_scopes_narrow_what_a_credential_may_do_until_reset(simulator: Simulator
             simulator, "GET", f"/hubspot/oauth/v1/access-tokens/{token}", headers=bearer(token)
         ).json()["scopes"]
     )
+
+
+def test_latency_profiles_take_what_they_say() -> None:
+    """The bookkeeping of LatencyPlan, its clock driven by the test (the admin route sets it)."""
+    clock = FakeClock(0.0)
+    plan = LatencyPlan(clock)
+    assert plan.next() == 0.0  # healthy and instant until told otherwise
+    plan.set(LatencyProfile.from_json({"profile": "normal", "ms": 40, "jitter_ms": 10}))
+    assert all(0.030 <= plan.next() <= 0.050 for _ in range(50))
+    plan.set(LatencyProfile.from_json({"profile": "degrading", "ms": 40, "per_second": 5}))
+    clock.advance(60)
+    assert plan.next() == pytest.approx(0.340)  # 40 ms, and 5 more for each of 60 seconds
+    plan.set(LatencyProfile.from_json({"profile": "spike", "ms": 40, "spike_ms": 900, "times": 2}))
+    assert [plan.next() for _ in range(3)] == [0.9, 0.9, 0.04]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"profile": "wobbly"}, "unknown profile 'wobbly'"),
+        ({"profile": "normal", "ms": 10, "jitter_ms": 20}, "jitter_ms must be <= ms"),
+        ({"profile": "spike", "times": -1}, "ms, jitter_ms, spike_ms and times must be >= 0"),
+        ({"profile": "normal", "speed": 3}, "unknown field 'speed'"),
+    ],
+)
+def test_a_bad_latency_profile_says_what_to_fix(
+    simulator: Simulator, body: object, error: str
+) -> None:
+    response = admin(simulator, "PUT", "/kit/latency", body)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(error)
+
+
+def test_the_latency_route_sets_the_vendors_profile_until_reset(simulator: Simulator) -> None:
+    said = admin(simulator, "PUT", "/kit/latency", {"profile": "spike", "ms": 1, "spike_ms": 5,
+                                                     "times": 4})  # fmt: skip
+    assert said.json()["latency"]["spikes_left"] == 4
+    admin(simulator, "POST", "/reset")
+    assert admin(simulator, "GET", "").json()["vendors"]["kit"]["latency"]["profile"] == "normal"
