@@ -1,6 +1,7 @@
 """CPU per probe: the whole breakerwatch daemon path against blackbox_exporter, one run.
 
     .venv/bin/python bench/probe_cpu.py [--rate 200] [--seconds 20]
+    .venv/bin/python bench/probe_cpu.py --against /tmp/old [--rounds 2]
 
 Both probe the same fast local target (bench/target.py, its own process) at the same rate,
 one after the other. blackbox_exporter (Debian's prometheus-blackbox-exporter) is driven
@@ -10,6 +11,13 @@ retry, httpx and metrics are all in the path, and, as with blackbox_exporter, ev
 opens a new connection (keep-alive connections expire after 5 s). CPU is the prober
 process's user + system time from /proc over a steady window after a warm-up; the probe
 counts are each prober's own.
+
+With `--against TREE` (a checkout of an earlier commit, `git worktree add /tmp/old REV`),
+breakerwatch is measured against itself instead: the same daemon path, but HubSpot
+integrations (so each learns its latency baseline and has its credential's scopes checked),
+this tree's daemon and TREE's alternately, `--rounds` times each, the same target and
+rate; then this tree's once more with a scope check every probe interval (the worst case;
+the default is one an hour).
 """
 
 from __future__ import annotations
@@ -107,24 +115,34 @@ async def _drive(url: str, rate: int, seconds: float) -> int:
 
 
 def measure_breakerwatch(
-    target: str, rate: int, seconds: float, workdir: Path
-) -> tuple[int, float]:
+    target: str, rate: int, seconds: float, workdir: Path, *, tree: Path | None = None,
+    vendor: bool = False, daemon: str = "",
+) -> tuple[int, float]:  # fmt: skip
+    """Probes and CPU seconds of `breakerwatch run` (TREE's code if given): http
+    integrations, or with `vendor` HubSpot ones; `daemon` adds to its [daemon] table."""
     port = free_port()
+    kind = (f'kind = "hubspot"\ntoken = "env:BENCH_TOKEN"\nbase_url = "{target}"\n' if vendor
+            else 'kind = "http"\nurl = "{target}t{i}"\n')  # fmt: skip
     integrations = "".join(
-        f'[[integrations]]\nname = "t{i}"\nkind = "http"\nurl = "{target}t{i}"\n\n'
+        f'[[integrations]]\nname = "t{i}"\n' + kind.format(target=target, i=i) + "\n"
         for i in range(rate * INTERVAL)
     )
     config = workdir / "config.toml"
+    shutil.rmtree(workdir / "state", ignore_errors=True)  # each run starts as new
     config.write_text(
         f'[daemon]\nlisten = "127.0.0.1:{port}"\nstate_dir = "{workdir / "state"}"\n'
-        'log_level = "warning"\n\n'
+        f'log_level = "warning"\n{daemon}\n'
         f'[defaults]\ninterval = "{INTERVAL}s"\ntimeout = "500ms"\n\n'
         "[defaults.retry]\nmax_attempts = 1\n\n" + integrations
     )
+    command = [BREAKERWATCH, "run", "--config", str(config)]
+    env = {**os.environ, "BENCH_TOKEN": "bench-token"}
+    if tree is not None:  # that checkout's code, with this environment's packages
+        command[0:1] = [sys.executable, "-c", "import sys; from daemon.cli import main; "
+                        "sys.exit(main())"]  # fmt: skip
+        env["PYTHONPATH"] = str(tree)
     process = subprocess.Popen(
-        [BREAKERWATCH, "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -146,12 +164,43 @@ def _probes(base: str) -> int:
     )
 
 
+def against(tree: Path, rate: int, seconds: float, rounds: int) -> int:
+    """This tree's daemon against TREE's, alternately; then the worst case of scope checks."""
+    runs: dict[str, list[tuple[int, float]]] = {"this tree": [], str(tree): []}
+    with running_target() as url, tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            for name in runs:
+                other = None if name == "this tree" else tree
+                runs[name].append(measure_breakerwatch(url, rate, seconds, Path(tmp),
+                                                       tree=other, vendor=True))  # fmt: skip
+        worst = measure_breakerwatch(url, rate, seconds, Path(tmp), vendor=True,
+                                     daemon=f'scope_check_interval = "{INTERVAL}s"\n')  # fmt: skip
+    print(f"# CPU per probe, {rate} HubSpot probes/s, {seconds:.0f}s windows, same target\n")
+    print("| daemon | probes | CPU seconds | CPU per probe |\n|---|---|---|---|")
+    per_probe: dict[str, float] = {}
+    for name, measured in [*runs.items(), ("this tree, a scope check every interval", [worst])]:
+        probes, cpu = sum(p for p, _ in measured), sum(c for _, c in measured)
+        per_probe[name] = cpu / max(probes, 1)
+        each = ", ".join(f"{c / max(p, 1) * 1e6:.0f}" for p, c in measured)
+        print(f"| {name} (each run: {each} us) | {probes} | {cpu:.2f} | "
+              f"{per_probe[name] * 1e6:.0f} us |")  # fmt: skip
+    base = per_probe[str(tree)]
+    print(f"\nthis tree / {tree}: **{per_probe['this tree'] / base:.3f}** (target <= 1.10); "
+          f"with a scope check every interval: "
+          f"{per_probe['this tree, a scope check every interval'] / base:.3f}")  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=200, help="probes per second (default 200)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window (default 20)")
+    parser.add_argument("--against", type=Path, metavar="TREE", help="another checkout")
+    parser.add_argument("--rounds", type=int, default=2, help="with --against: runs of each")
     args = parser.parse_args()
     args.seconds = max(1, round(args.seconds / INTERVAL)) * INTERVAL
+    if args.against is not None:
+        return against(args.against, args.rate, args.seconds, args.rounds)
     if BLACKBOX is None:
         raise SystemExit("prometheus-blackbox-exporter is not installed (apt-get install it)")
     with running_target() as url, tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,7 @@
-"""A fast HTTP target for the benchmarks: 200 {"status": "ok"} to anything, keep-alive.
+"""A fast HTTP target for the benchmarks: the same 200 JSON answer to anything, keep-alive.
+
+The answer does for an `http` probe ({"status": "ok"}), a HubSpot health check (its
+`portalId`) and a HubSpot OAuth token's scope check (its `scopes`).
 
 Runs in its own process so its CPU is not counted against the prober being measured:
     python bench/target.py PORT        (or `with running_target() as url:` from a benchmark)
@@ -13,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-BODY = b'{"status": "ok"}'
+BODY = b'{"status": "ok", "portalId": 1, "scopes": ["crm.objects.contacts.write"]}'
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
     len(BODY),
     BODY,

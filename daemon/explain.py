@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from alerts.verdict import judge
 from alerts.verdict import line as verdict_line
 from daemon.config import Config, IntegrationConfig
-from daemon.integrations import Integration, build_adapter
+from daemon.integrations import OAUTH_ELSEWHERE, Integration, build_adapter, uses_oauth
 from daemon.state import StateStore
 from daemon.vendor_pages import VendorPages
 from daemon.verdicts import FAILING
@@ -35,6 +35,9 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
         names = ", ".join(i.name for i in config.integrations) or "none"
         out.write(f"breakerwatch probe: no integration named {name!r} in {config.source} "
                   f"(it has: {names})\n")  # fmt: skip
+        return 1
+    if uses_oauth(chosen):
+        out.write(f"breakerwatch probe: {name} is not probed here: {OAUTH_ELSEWHERE}\n")
         return 1
     breaker = Breaker(name, chosen.breaker)
     every = StateStore.peek(config.daemon.state_dir)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from daemon.config import HttpSettings, IntegrationConfig
+from daemon.config import HttpSettings, IntegrationConfig, VendorSettings
 from daemon.degraded import Baseline, Detector
 from daemon.metrics import ProbeStats, Row
 from probes import Breaker, Result, RetryBudget
@@ -18,12 +18,30 @@ from probes.adapters import (
     VendorAdapter,
     adapter_class,
 )
+from probes.oauth import RefreshingToken
 
-__all__ = ["Integration", "build_adapter"]
+__all__ = ["OAUTH_ELSEWHERE", "Integration", "build_adapter", "uses_oauth"]
+
+# Why one-off commands leave an `oauth` integration alone.
+OAUTH_ELSEWHERE = (
+    "it uses OAuth, whose tokens only the daemon refreshes (a refresh here could rotate the "
+    "refresh token the daemon holds); breakerwatch status says how its probes go"
+)
 
 
-def build_adapter(config: IntegrationConfig, breaker: Breaker, options: ClientOptions) -> Adapter:
-    """The adapter for `config`, with the probe's timeouts and the given breaker."""
+def uses_oauth(config: IntegrationConfig) -> bool:
+    """Whether `config` authenticates with refreshing OAuth tokens (`oauth`)."""
+    return isinstance(config.settings, VendorSettings) and config.settings.oauth is not None
+
+
+def build_adapter(
+    config: IntegrationConfig,
+    breaker: Breaker,
+    options: ClientOptions,
+    oauth: RefreshingToken | None = None,
+) -> Adapter:
+    """The adapter for `config`, with the probe's timeouts and the given breaker (and, for
+    an integration with `oauth`, its refreshing tokens)."""
     common: ClientOptions = {
         **options,
         "breaker": breaker,
@@ -43,7 +61,8 @@ def build_adapter(config: IntegrationConfig, breaker: Breaker, options: ClientOp
         )  # fmt: skip
     vendor = adapter_class(config.name, config.kind)
     assert issubclass(vendor, VendorAdapter)
-    return vendor(config.name, settings.credential, base_url=settings.base_url, **common)
+    return vendor(config.name, settings.credential, oauth=oauth, base_url=settings.base_url,
+                  **common)  # fmt: skip
 
 
 class Integration:
@@ -59,10 +78,11 @@ class Integration:
         stats: ProbeStats | None = None,
         learned: Baseline | None = None,
         degraded: bool = False,
+        oauth: RefreshingToken | None = None,
     ) -> None:
         self.config = config
         self.breaker = breaker
-        self.adapter = build_adapter(config, breaker, options)
+        self.adapter = build_adapter(config, breaker, options, oauth)
         self.stats = stats or ProbeStats()
         # What an earlier run, or the integration's last version, learned and told.
         self.latency = Detector(config.degraded, config.interval, learned)

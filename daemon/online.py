@@ -12,7 +12,7 @@ import asyncio
 from typing import TextIO
 
 from daemon.config import Config, IntegrationConfig
-from daemon.integrations import build_adapter
+from daemon.integrations import OAUTH_ELSEWHERE, build_adapter, uses_oauth
 from probes import Breaker
 from probes.adapters import ClientOptions, VendorAdapter
 from probes.http import new_client
@@ -35,6 +35,8 @@ async def check_online(config: Config, out: TextIO) -> int:
 
 async def _one(config: IntegrationConfig, options: ClientOptions) -> tuple[str, bool]:
     name = config.name
+    if uses_oauth(config):
+        return f"{name}: not asked: {OAUTH_ELSEWHERE}", True
     async with build_adapter(config, Breaker(name, config.breaker), options) as adapter:
         result = await adapter.health_check()
         outcome = result.outcome

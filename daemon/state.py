@@ -14,8 +14,10 @@ corrupt file is moved aside (never deleted) and the daemon starts clean with one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 FILENAME = "state.db"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE breakers (
@@ -76,6 +78,14 @@ _MIGRATIONS: dict[int, str] = {
             seconds     REAL NOT NULL,
             samples     INTEGER NOT NULL,
             updated_at  REAL NOT NULL
+        );
+    """,
+    5: """
+        CREATE TABLE oauth_tokens (
+            integration   TEXT PRIMARY KEY,
+            origin        TEXT NOT NULL,
+            refresh_token TEXT NOT NULL,
+            updated_at    REAL NOT NULL
         );
     """,
 }
@@ -223,8 +233,28 @@ class StateStore:
             db.execute("DELETE FROM breakers WHERE integration = ?", (integration,))
             db.execute("DELETE FROM overrides WHERE integration = ?", (integration,))
             db.execute("DELETE FROM baselines WHERE integration = ?", (integration,))
+            db.execute("DELETE FROM oauth_tokens WHERE integration = ?", (integration,))
 
         self.write(work)
+
+    def save_refresh_token(self, integration: str, origin: str, token: str) -> None:
+        """The refresh token the vendor rotated to; `origin` fingerprints the configured one
+        it descends from (a new one in the config starts afresh)."""
+        self.write(lambda db: db.execute(
+            "INSERT INTO oauth_tokens (integration, origin, refresh_token, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (integration) DO UPDATE SET"
+            " origin = excluded.origin, refresh_token = excluded.refresh_token,"
+            " updated_at = excluded.updated_at",
+            (integration, origin, token, time.time()),
+        ))  # fmt: skip
+
+    def refresh_token(self, integration: str, origin: str) -> str | None:
+        """The latest refresh token descended from the configured one `origin` names."""
+        row = self._db.execute(
+            "SELECT refresh_token FROM oauth_tokens WHERE integration = ? AND origin = ?",
+            (integration, origin),
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def save_baselines(self, learned: Mapping[str, Baseline]) -> None:
         """Each integration's learned latency baseline, in one transaction."""
@@ -274,7 +304,18 @@ class StateStore:
         return found
 
 
+def _private(path: Path) -> None:
+    """The state file, and SQLite's files beside it, readable by the daemon's user only: it
+    holds rotated OAuth refresh tokens (SQLite gives its -wal and -shm the same mode)."""
+    with contextlib.suppress(OSError):  # a directory we cannot write: SQLite says so next
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            os.chmod(name, 0o600)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
+    _private(path)
     db = sqlite3.connect(path, isolation_level="DEFERRED")
     try:
         db.execute("PRAGMA journal_mode = WAL")

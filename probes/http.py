@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from probes.breaker import Breaker, BreakerOpen, Clock
+from probes.oauth import RefreshingToken
 from probes.outcome import Kind, Outcome, ResponseTooLarge, classify
 from probes.redact import Redactor, redact_records
 from probes.retry import Retrier, RetryBudget, RetryPolicy, Stop
@@ -151,6 +152,8 @@ class ResilientClient:
         proxy: a proxy URL for every request, or False to connect directly; None (the
             default) leaves the choice to the transport (`AiohttpTransport` follows the
             environment's HTTP_PROXY, HTTPS_PROXY and NO_PROXY, see probes.proxy).
+        auth: OAuth access tokens that refresh themselves (probes.oauth), sent as the
+            Bearer token of every request; each token it learns is redacted too.
         clock, wall, sleep, random: injected time and randomness, for tests.
     """
 
@@ -174,6 +177,7 @@ class ResilientClient:
         verify: ssl.SSLContext | bool = True,
         follow_redirects: bool = False,
         proxy: str | Literal[False] | None = None,
+        auth: RefreshingToken | None = None,
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -200,6 +204,9 @@ class ResilientClient:
         self.proxy = proxy
         self._owns_client = http is None
         self._client = http or new_client(transport or AiohttpTransport(verify=verify))
+        self._auth = auth
+        if auth is not None:  # its tokens go through our client, and are redacted by us
+            auth.bind(self._client, self._redact.learn)
 
     def __repr__(self) -> str:
         return f"<ResilientClient {self.name!r} breaker={self.breaker.state}>"
@@ -309,8 +316,9 @@ class ResilientClient:
                 # httpx times each phase; this bounds the whole attempt, drip-fed bodies too.
                 async with asyncio.timeout(timeout):
                     streamed = await self._client.send(
-                        request, stream=True, follow_redirects=self._follow_redirects
-                    )
+                        request, stream=True, follow_redirects=self._follow_redirects,
+                        **({"auth": self._auth} if self._auth is not None else {}),
+                    )  # fmt: skip
                     awaiting = "the whole body"
                     response = await self._read(request, streamed)
             except TimeoutError:

@@ -121,6 +121,16 @@ class ProbeAssertionFailed(Exception):
     """The response was well formed but a probe's assertion about it did not hold."""
 
 
+class CredentialRefused(Exception):
+    """The vendor refused our credential before the call could be made: an OAuth refresh
+    token, at the token endpoint. Our key, not the vendor: `auth`, never retried."""
+
+
+class TokenEndpointFailed(Exception):
+    """The vendor's token endpoint failed (a 5xx, or an answer that is no token), so the
+    call could not be made: the vendor's trouble, retried like a 5xx."""
+
+
 _DEFAULT_OK = range(200, 300)
 _NOT_RETRYABLE_5XX = frozenset({501, 505})
 
@@ -235,4 +245,8 @@ def _classify_error(error: BaseException) -> Outcome:
         return Outcome(Kind.FAILURE, Reason.INVALID_RESPONSE, error=name, detail=detail)
     if isinstance(error, ProbeAssertionFailed):
         return Outcome(Kind.FAILURE, Reason.ASSERTION, error=name, detail=text or name)
+    if isinstance(error, CredentialRefused):
+        return Outcome(Kind.FAILURE, Reason.AUTH, error=name, detail=text or name)
+    if isinstance(error, TokenEndpointFailed):
+        return Outcome(Kind.FAILURE, Reason.HTTP_5XX, retryable=True, error=name, detail=detail)
     return Outcome(Kind.IGNORED, error=name, detail=f"internal error: {detail}")

@@ -54,6 +54,18 @@ class Redactor:
         self.values = frozenset(values) if values else _NONE
         self._pattern = _pattern(self.values)
 
+    def learn(self, secret: str) -> None:
+        """Redact `secret` too from now on (an access token just issued), here and in the
+        log records this redactor was registered for."""
+        if not secret or secret in self.values:
+            return
+        self.values = frozenset({*self.values, *_forms(secret)} - {""})
+        self._pattern = _pattern(self.values)
+        with _registry_lock:
+            redactions = list(_record_redactions.values())
+        for redaction in redactions:
+            redaction.renew(self)
+
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
             return text
@@ -77,6 +89,11 @@ class _RecordRedaction(logging.Filter):
         with self._lock:
             self._redactors.add(redactor)
             self._stale = True  # rebuilt at the next record, not once per client
+
+    def renew(self, redactor: Redactor) -> None:
+        """`redactor` learned a secret: rebuild at the next record if it is one of ours."""
+        with self._lock:
+            self._stale = self._stale or redactor in self._redactors
 
     def filter(self, record: logging.LogRecord) -> bool:
         with self._lock:

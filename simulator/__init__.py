@@ -12,6 +12,8 @@ malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
     PUT    /__admin__/<vendor>/limits      vendor rate limits, e.g. {"requests": 5}
     PUT    /__admin__/<vendor>/scopes      what credentials may do (hubspot, sendgrid),
                                            e.g. {"scopes": ["oauth"]}
+    PUT    /__admin__/<vendor>/oauth       the token endpoint (hubspot, kit): {"lifetime": 2,
+                                           "rotate": true, "revoke": true}
     PUT    /__admin__/<vendor>/latency     how long healthy answers take:
                                            {"profile": "normal", "ms": 40, "jitter_ms": 10},
                                            {"profile": "degrading", "ms": 40, "per_second": 5},
@@ -163,6 +165,8 @@ class Simulator:
             fake.set_scopes(body)
         elif action == "latency" and request.method == "PUT":
             fake.latency.set(LatencyProfile.from_json(body))
+        elif action == "oauth" and request.method == "PUT" and fake.oauth is not None:
+            return json_response(200, fake.oauth.configure(body))
         elif action == "requests" and request.method == "GET":
             return json_response(200, {"requests": list(fake.requests)})
         elif action == "requests" and request.method == "DELETE":
@@ -187,6 +191,8 @@ class Simulator:
             fake.reset_state()
             fake.granted = set(fake.all_scopes)
             fake.latency.set(LatencyProfile())
+            if fake.oauth is not None:
+                fake.oauth.reset()
         for page in self.status_pages.values():
             page.reset()
 

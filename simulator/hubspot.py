@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+from simulator.oauth import OAuthFake
 from simulator.vendor import (
     Limit,
     RateWindow,
@@ -62,8 +63,11 @@ class HubSpotFake(VendorFake):
         "create_contact": _write, "update_contact": _write, "batch_upsert": _write,
     }  # fmt: skip
 
+    token_paths = ("/oauth/2026-03/token", "/oauth/v1/token")
+
     def __init__(self, credentials: set[str], *, clock: Any, wall: Any) -> None:
         super().__init__(credentials, clock=clock, wall=wall)
+        self.oauth = OAuthFake("hubspot", clock, self._bad_refresh_token)
         self.secondly = RateWindow(Limit(100, 10.0), clock)
         self.daily = RateWindow(Limit(250_000, 86_400.0), clock)
         self.time_zone = "US/Eastern"
@@ -99,6 +103,11 @@ class HubSpotFake(VendorFake):
 
     def not_found(self) -> SimResponse:
         return _error(404, "resource not found", "OBJECT_NOT_FOUND")
+
+    def _bad_refresh_token(self, given: str) -> SimResponse:
+        return json_response(400, {"status": "BAD_REFRESH_TOKEN",
+                                    "message": "missing or unknown refresh token",
+                                    "correlationId": str(uuid.uuid4())})  # fmt: skip
 
     def missing_scopes(self, needed: Iterable[str]) -> SimResponse:
         return _error(

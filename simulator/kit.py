@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from simulator.oauth import OAuthFake
 from simulator.vendor import (
     Limit,
     RateWindow,
@@ -22,6 +23,15 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _UNAUTHORIZED = {"errors": ["The access token is invalid"]}
 
 
+def _bad_refresh_token(given: str) -> SimResponse:
+    """As an RFC 6749 (section 5.2) token endpoint answers a refresh token it does not know."""
+    description = (
+        "The provided authorization grant is invalid, expired, revoked, or was issued to "
+        "another client."
+    )
+    return json_response(400, {"error": "invalid_grant", "error_description": description})
+
+
 def errors(status: int, *messages: str) -> SimResponse:
     return json_response(status, {"errors": list(messages)})
 
@@ -36,6 +46,7 @@ class KitFake(VendorFake):
     """
 
     name = "kit"
+    token_paths = ("/v4/oauth/token",)
     title = "Kit (ConvertKit) v4"
     routes = (
         ("GET", r"/v4/account", "account"),
@@ -58,6 +69,7 @@ class KitFake(VendorFake):
     ) -> None:
         super().__init__(credentials, clock=clock, wall=wall)
         self.oauth_tokens = oauth_tokens or set()
+        self.oauth = OAuthFake("kit", clock, _bad_refresh_token, rotate=True)
         self.forms = forms or {"1234": "Newsletter"}
         self.tags = tags or {"5678": "Customer"}
         self.custom_fields = {"company", "role"}
@@ -81,7 +93,8 @@ class KitFake(VendorFake):
     def refuse(self, request: SimRequest, credential: str | None) -> SimResponse | None:
         if request.headers.get("x-kit-api-key") in self.credentials:
             return None
-        return None if bearer(request) in self.oauth_tokens else self.unauthorized()
+        token = bearer(request)
+        return None if token in self.oauth_tokens or self.admits(token) else self.unauthorized()
 
     def throttled(self, credential: str | None) -> SimResponse:
         return errors(429, "Rate limit exceeded")
@@ -99,7 +112,8 @@ class KitFake(VendorFake):
         self.key_limit.limit = limit_from(settings, self.key_limit.limit, {"requests", "window"})
 
     def admit(self, request: SimRequest, credential: str) -> SimResponse | None:
-        limit = self.oauth_limit if credential in self.oauth_tokens else self.key_limit
+        oauth = credential in self.oauth_tokens or self.admits(credential)
+        limit = self.oauth_limit if oauth else self.key_limit
         allowed, _, _ = limit.take(credential)
         return None if allowed else self.throttled(credential)
 

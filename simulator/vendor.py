@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from simulator.faults import Fault, FaultError, FaultPlan, LatencyPlan, Malformed, Mode
+from simulator.oauth import OAuthFake
 from simulator.wire import SimRequest, SimResponse
 
 __all__ = [
@@ -115,11 +116,14 @@ class VendorFake:
     all_scopes: ClassVar[tuple[str, ...]] = ()
     # The scopes each endpoint (by method name) needs; without them the vendor's 403.
     needs: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # Where the vendor's OAuth token endpoint answers (`oauth`), if it has one.
+    token_paths: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, credentials: Iterable[str], *, clock: Clock, wall: Clock) -> None:
         self.credentials = set(credentials)
         self.granted = set(self.all_scopes)
         self.latency = LatencyPlan(clock)
+        self.oauth: OAuthFake | None = None  # set by a vendor that takes OAuth tokens
         self.plan = FaultPlan()
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         self._clock = clock
@@ -140,7 +144,13 @@ class VendorFake:
 
     def refuse(self, request: SimRequest, credential: str | None) -> SimResponse | None:
         """The answer to a missing or unknown credential, or None to let the request in."""
-        return None if credential in self.credentials else self.unauthorized()
+        if credential in self.credentials or self.admits(credential):
+            return None
+        return self.unauthorized()
+
+    def admits(self, token: str | None) -> bool:
+        """Whether `token` is an OAuth access token of ours, not yet expired."""
+        return self.oauth is not None and self.oauth.admits(token)
 
     def throttled(self, credential: str | None) -> SimResponse:
         """The vendor's 429 (with its own headers, or none)."""
@@ -215,7 +225,12 @@ class VendorFake:
         return _degrade(response, fault)
 
     async def serve(self, request: SimRequest, credential: str | None) -> SimResponse:
-        """The healthy path: authenticate, apply limits, route."""
+        """The healthy path: authenticate, apply limits, route (the token endpoint first:
+        it authenticates the app itself)."""
+        if self.oauth is not None and (request.method, request.path) in (
+            ("POST", path) for path in self.token_paths
+        ):
+            return self.oauth.token(request)
         refused = self.refuse(request, credential)
         if refused is not None:
             return refused

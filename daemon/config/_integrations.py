@@ -20,6 +20,7 @@ from daemon.config.model import (
     NAME,
     HttpSettings,
     IntegrationConfig,
+    OAuthSettings,
     VendorSettings,
     parse_duration,
 )
@@ -308,6 +309,13 @@ def _kind_settings(table: Table, kind: str, reader: Reader) -> VendorSettings | 
     if not issubclass(adapter, VendorAdapter):
         return _http_settings(table, reader)
     field = adapter.credential_field
+    base_url = table.value("base_url", url, None)
+    if table.has("oauth"):
+        oauth = _oauth(table, reader, adapter, base_url)
+        if table.has(field):
+            table.take(field)
+            reader.error(table.at(field), "give it or oauth, not both")
+        return VendorSettings(None, base_url, oauth) if oauth is not None else None
     secret = None
     if not table.has(field):
         reader.error(table.at(field), "is required (a reference such as env:NAME)")
@@ -316,8 +324,41 @@ def _kind_settings(table: Table, kind: str, reader: Reader) -> VendorSettings | 
         problem = adapter.credential_problem(secret.reveal()) if secret is not None else None
         if problem is not None:
             reader.error(table.at(field), problem)
-    base_url = table.value("base_url", url, None)
     return VendorSettings(secret, base_url) if secret is not None else None
+
+
+def _oauth(
+    table: Table, reader: Reader, adapter: type[VendorAdapter], base_url: str | None
+) -> OAuthSettings | None:
+    """`oauth = { client_id, client_secret, refresh_token, token_url }`: the secrets by
+    reference; `token_url` defaults to the vendor's (on `base_url`'s host when given)."""
+    where = table.at("oauth")
+    oauth = table.table("oauth")
+    count = len(reader.errors)
+    if adapter.oauth_token_url is None:
+        oauth.finish(set(oauth.data))
+        reader.error(where, f"{adapter.kind} takes no OAuth access tokens here: use "
+                            f"{adapter.credential_field}")  # fmt: skip
+        return None
+    default = adapter.oauth_token_url
+    if base_url is not None:
+        default = base_url.rstrip("/") + urlsplit(default).path
+    client_id = oauth.value("client_id", string(), None)
+    if client_id is None and not oauth.has("client_id"):
+        reader.error(oauth.at("client_id"), "is required: the app's client ID")
+    refresh = None
+    if not oauth.has("refresh_token"):
+        reader.error(oauth.at("refresh_token"), "is required (a reference such as env:NAME)")
+    else:
+        refresh = reader.secret(oauth.at("refresh_token"), oauth.take("refresh_token"))
+    secret = None
+    if oauth.has("client_secret"):
+        secret = reader.secret(oauth.at("client_secret"), oauth.take("client_secret"))
+    token_url = oauth.value("token_url", url, default)
+    oauth.finish()
+    if len(reader.errors) > count or client_id is None or refresh is None:
+        return None
+    return OAuthSettings(client_id, refresh, token_url, secret)
 
 
 def _http_settings(table: Table, reader: Reader) -> HttpSettings | None:

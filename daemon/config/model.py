@@ -31,6 +31,7 @@ __all__ = [
     "DaemonConfig",
     "HttpSettings",
     "IntegrationConfig",
+    "OAuthSettings",
     "SlackConfig",
     "TlsConfig",
     "VendorSettings",
@@ -172,14 +173,29 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
-class VendorSettings:
-    """A vendor's integration: its credential, and another API root if given."""
+class OAuthSettings:
+    """`oauth = {...}`: access tokens refreshed from a refresh token (probes.oauth)."""
 
-    credential: Secret
-    base_url: str | None = None
+    client_id: str
+    refresh_token: Secret
+    token_url: str
+    client_secret: Secret | None = None
 
     def secrets(self) -> list[Secret]:
-        return [self.credential]
+        return [self.refresh_token, *([self.client_secret] if self.client_secret else [])]
+
+
+@dataclass(frozen=True)
+class VendorSettings:
+    """A vendor's integration: its credential (or OAuth), and another API root if given."""
+
+    credential: Secret | None
+    base_url: str | None = None
+    oauth: OAuthSettings | None = None
+
+    def secrets(self) -> list[Secret]:
+        own = [self.credential] if self.credential else []
+        return own + (self.oauth.secrets() if self.oauth else [])
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import httpx
 
 from probes.breaker import Breaker, Clock, State
 from probes.http import AttemptEvent, Hook, ResilientClient, Result, Trace
+from probes.oauth import RefreshingToken
 from probes.outcome import InvalidResponse, Kind, Outcome, classify
 from probes.retry import RetryBudget, RetryPolicy
 from probes.secrets import Secret
@@ -63,6 +64,7 @@ class ClientOptions(TypedDict, total=False):
     http: httpx.AsyncClient
     verify: Any
     proxy: str | Literal[False] | None
+    auth: RefreshingToken
     clock: Clock
     wall: Clock
     sleep: Any
@@ -268,6 +270,9 @@ class VendorAdapter(Adapter):
     # The scopes this adapter's own writes need (docs/integrations.md, "Scope checks"): the
     # `scopes` default. Empty where the vendor cannot tell a credential's scopes.
     write_scopes: ClassVar[tuple[str, ...]] = ()
+    # Where the vendor refreshes OAuth access tokens (docs/integrations.md, "OAuth"): the
+    # `token_url` default; None for a vendor whose API takes no OAuth tokens here.
+    oauth_token_url: ClassVar[str | None] = None
 
     @classmethod
     def credential_problem(cls, credential: str) -> str | None:
@@ -277,25 +282,38 @@ class VendorAdapter(Adapter):
     def __init__(
         self,
         name: str,
-        credential: Secret | str,
+        credential: Secret | str | None = None,
         *,
+        oauth: RefreshingToken | None = None,
         base_url: str | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        """`credential` (an API key or a token), or `oauth`: access tokens that refresh
+        themselves, for a vendor with an `oauth_token_url`."""
         self.name = name
-        value = reveal(credential)
-        problem = self.credential_problem(value)
-        if problem is not None:
-            raise AdapterError(name, self.credential_field, problem)
-        root = self.root(value)
-        self._scope_request = self.scope_request(value)
-        super().__init__(
-            name,
-            base_url=base_url or root,
-            headers=self.auth_headers(value),
-            secrets=[value],
-            **options,
-        )
+        if (credential is None) == (oauth is None):
+            raise AdapterError(name, self.credential_field, "give a credential or oauth, not both")
+        if oauth is not None and self.oauth_token_url is None:
+            raise AdapterError(name, "oauth", f"{self.kind} takes no OAuth access tokens")
+        self._oauth = oauth
+        self._credential = None if credential is None else reveal(credential)
+        if self._credential is not None:
+            problem = self.credential_problem(self._credential)
+            if problem is not None:
+                raise AdapterError(name, self.credential_field, problem)
+            headers, secrets = self.auth_headers(self._credential), [self._credential]
+            root = self.root(self._credential)
+        else:
+            assert oauth is not None
+            options["auth"] = oauth
+            headers, root = self.common_headers(), self.default_base_url
+            secrets = [oauth.refresh_token, oauth.app.client_secret or ""]
+        super().__init__(name, base_url=base_url or root, headers=headers, secrets=secrets,
+                         **options)  # fmt: skip
+
+    def common_headers(self) -> dict[str, str]:
+        """Headers every request carries, whatever the credential (OAuth adds its own)."""
+        return {}
 
     def auth_headers(self, credential: str) -> dict[str, str]:
         raise NotImplementedError
@@ -306,10 +324,18 @@ class VendorAdapter(Adapter):
         return None
 
     async def granted_scopes(self) -> Scopes:
-        """Ask the vendor what the credential may do, through the breaker (never raises)."""
-        if self._scope_request is None:
+        """Ask the vendor what the credential may do, through the breaker (never raises).
+        With OAuth: what the token endpoint said, or the current access token's."""
+        oauth = self._oauth
+        if oauth is not None and oauth.scopes is not None:
+            return Scopes(oauth.scopes)
+        credential = self._credential if oauth is None else oauth.access
+        if credential is None:
+            return Scopes(None, "no access token yet: the next probe fetches one")
+        request = self.scope_request(credential)
+        if request is None:
             return Scopes(None, f"{self.kind} cannot tell what a credential may do")
-        method, path, options = self._scope_request
+        method, path, options = request
         result = await self.client.request(method, path, **options)
         outcome = result.outcome
         if not outcome.ok:

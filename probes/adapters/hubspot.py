@@ -31,6 +31,7 @@ class HubSpotAdapter(VendorAdapter):
     status_page = "https://status.hubspot.com"  # a Statuspage page (docs/integrations.md)
     health_path = "/account-info/v3/details"
     write_scopes = ("crm.objects.contacts.write",)  # the contact upserts
+    oauth_token_url = "https://api.hubapi.com/oauth/2026-03/token"
 
     def scope_request(self, credential: str) -> tuple[str, str, dict[str, Any]]:
         """A private-app token (`pat-...`) is looked up by POST; an OAuth access token in

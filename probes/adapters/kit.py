@@ -17,19 +17,19 @@ _THROTTLE_WINDOW = 60.0
 
 
 class KitAdapter(VendorAdapter):
-    """Kit v4 with an API key (docs/integrations.md, with Kit's own pages)."""
+    """Kit v4 with an API key or OAuth (docs/integrations.md, with Kit's own pages)."""
 
     kind = "convertkit"
     default_base_url = "https://api.kit.com"
     status_page = "https://status.kit.com"  # a Statuspage page (docs/integrations.md)
     health_path = "/v4/account"
+    oauth_token_url = "https://api.kit.com/v4/oauth/token"
+
+    def common_headers(self) -> dict[str, str]:
+        return {"Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
 
     def auth_headers(self, credential: str) -> dict[str, str]:
-        return {
-            "X-Kit-Api-Key": credential,
-            "Accept": "application/json",
-            "Content-Type": "application/json; charset=utf-8",
-        }
+        return {"X-Kit-Api-Key": credential, **self.common_headers()}
 
     def check_health(self, response: httpx.Response) -> None:
         body = json_body(response)

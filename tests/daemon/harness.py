@@ -53,6 +53,13 @@ def config_text(sim: Simulator, state_dir: Path, *, reset: str = "2s", extra: st
     )
 
 
+def config_file(directory: Path, text: str) -> Path:
+    """`text` written as `directory`/config.toml; its path."""
+    config = directory / "config.toml"
+    config.write_text(text)
+    return config
+
+
 def alerts_config(slack_api: str, more: str = "") -> str:
     """An [alerts] table posting to a fake Slack at `slack_api` (token $SLACK_TOKEN)."""
     return (

@@ -762,3 +762,39 @@ def test_degraded_settings_are_inherited_and_checked() -> None:
     ):  # fmt: skip
         errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text)]
         assert any(error.startswith(message) for error in errors), errors
+
+
+def test_oauth_replaces_the_credential_for_hubspot_and_kit() -> None:
+    env = {**ENV, "REFRESH": "refresh-abc", "CLIENT_SECRET": "client-secret-xyz"}
+    hub = (
+        '[[integrations]]\nname = "hub"\nkind = "hubspot"\n'
+        'oauth = { client_id = "app-1", client_secret = "env:CLIENT_SECRET", '
+        'refresh_token = "env:REFRESH" }\n'
+    )
+    kit = (
+        '[[integrations]]\nname = "kit"\nkind = "convertkit"\nbase_url = "http://127.0.0.1:8600/kit"\n'
+        '[integrations.oauth]\nclient_id = "app-2"\nrefresh_token = "env:REFRESH"\n'
+    )
+    config = parse(hub + kit, PATH, environ=env)
+    hubspot, convertkit = (i.settings for i in config.integrations)
+    assert isinstance(hubspot, VendorSettings)
+    assert isinstance(convertkit, VendorSettings)
+    assert hubspot.credential is None
+    assert hubspot.oauth is not None
+    assert (hubspot.oauth.client_id, hubspot.oauth.token_url) == (
+        "app-1", "https://api.hubapi.com/oauth/2026-03/token",
+    )  # fmt: skip
+    assert convertkit.oauth is not None
+    assert convertkit.oauth.token_url == "http://127.0.0.1:8600/kit/v4/oauth/token"
+    assert convertkit.oauth.client_secret is None
+    assert {s.reveal() for s in config.secrets()} >= {"refresh-abc", "client-secret-xyz"}
+    for text, message in (
+        (hub.replace("oauth =", 'token = "env:KIT_API_KEY"\noauth ='), "integrations[0].token: give it or oauth, not both"),
+        ('[[integrations]]\nname = "s"\nkind = "sendgrid"\noauth = { client_id = "a", refresh_token = "env:REFRESH" }\n',
+         "integrations[0].oauth: sendgrid takes no OAuth access tokens here: use api_key"),
+        (hub.replace('client_id = "app-1", ', ""), "integrations[0].oauth.client_id: is required"),
+        (hub.replace('"env:REFRESH"', '"refresh-abc"'), "integrations[0].oauth.refresh_token: a secret must not be written inline"),
+        (hub.replace("client_id", "clientid"), "integrations[0].oauth.clientid: unknown key; did you mean 'client_id'?"),
+    ):  # fmt: skip
+        errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text, env)]
+        assert any(error.startswith(message) for error in errors), errors

@@ -131,6 +131,9 @@ def test_describe_lists_vendors_modes_and_credentials(simulator: Simulator) -> N
         ("/nope/mode", {"mode": "5xx"}, 404, "no admin route"),
         ("/kit/scopes", {"scopes": []}, 400, "kit credentials have no scopes"),
         ("/hubspot/scopes", {"scopes": "oauth"}, 400, "scopes must be a list of scope names"),
+        ("/kit/oauth", {"lifetime": 0}, 400, "lifetime must be a number of seconds > 0"),
+        ("/kit/oauth", {"ttl": 5}, 400, "oauth takes lifetime (seconds), rotate and revoke"),
+        ("/sendgrid/oauth", {"lifetime": 5}, 404, "no admin route"),
     ],
 )
 def test_admin_errors_say_what_to_fix(

@@ -15,6 +15,7 @@ from tests.daemon.harness import (
     DaemonProcess,
     alerts_config,
     breakerwatch,
+    config_file,
     config_text,
     environment,
 )
@@ -31,9 +32,7 @@ HUBSPOT = 'degraded_floor = "100ms"\ndegraded_after = "2s"\nbaseline = "20ms"\nt
 def configure(sim: Simulator, slack: FakeSlack, tmp_path: Path) -> Path:
     text = config_text(sim, tmp_path / "state", extra=alerts_config(slack.api_url))
     hubspot = f'base_url = "{sim.base_url("hubspot")}"\n'
-    config = tmp_path / "config.toml"
-    config.write_text(text.replace(hubspot, hubspot + HUBSPOT))
-    return config
+    return config_file(tmp_path, text.replace(hubspot, hubspot + HUBSPOT))
 
 
 def degraded(slack: FakeSlack) -> list[str]:

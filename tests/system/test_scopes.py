@@ -15,6 +15,7 @@ from tests.daemon.harness import (
     DaemonProcess,
     alerts_config,
     breakerwatch,
+    config_file,
     config_text,
     environment,
 )
@@ -29,9 +30,7 @@ LACKS = f"hubspot: the credential lacks {WRITE}; writes will be refused"
 def configure(sim: Simulator, slack: FakeSlack, tmp_path: Path) -> Path:
     text = config_text(sim, tmp_path / "state", extra=alerts_config(slack.api_url))
     text = text.replace("[daemon]\n", '[daemon]\nscope_check_interval = "1s"\n', 1)
-    config = tmp_path / "config.toml"
-    config.write_text(text)
-    return config
+    return config_file(tmp_path, text)
 
 
 def test_a_missing_scope_is_told_once_across_a_restart_and_its_return_is_an_edit(
