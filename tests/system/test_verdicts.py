@@ -166,6 +166,11 @@ def test_a_parent_and_its_children_failing_together_are_one_message(
     # A child that opens first waits up to the storm window for its parent: 10 s, so a
     # loaded machine's second or two between their openings cannot split the outage.
     text = config.read_text().replace('storm_window = "1s"', 'storm_window = "10s"')
+    # Open periods double with each failed trial: capped, so the parent, failing while its
+    # children recover one after another, tries again within seconds once it is healed.
+    text = text.replace(
+        'reset_timeout = "2s"\n', 'reset_timeout = "2s"\nmax_reset_timeout = "4s"\n'
+    )
     for child in ("kit", "hubspot", "sendgrid"):
         base = f'base_url = "{simulator.base_url(child)}"\n'
         text = text.replace(base, base + 'depends_on = ["corp-proxy"]\n')
