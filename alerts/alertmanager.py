@@ -60,6 +60,7 @@ ALERTNAMES = {
     IncidentKind.THROTTLED: "BreakerwatchThrottled",
     IncidentKind.VENDOR: "BreakerwatchVendorIncident",
     IncidentKind.SCOPES: "BreakerwatchScopesMissing",
+    IncidentKind.WRITES: "BreakerwatchWritesFailing",
 }
 SEVERITIES = {
     IncidentKind.OUTAGE: "page",
@@ -67,6 +68,7 @@ SEVERITIES = {
     IncidentKind.THROTTLED: "warning",
     IncidentKind.VENDOR: "info",
     IncidentKind.SCOPES: "page",  # the application's writes are refused now
+    IncidentKind.WRITES: "page",  # the application's writes fail now
 }
 RESERVED_LABELS = frozenset({"alertname", "integration", "reason", "severity", "verdict"})
 HOLD_RESENDS = 4  # as Prometheus: endsAt is four re-send intervals ahead

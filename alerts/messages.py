@@ -144,6 +144,8 @@ def _headline(facts: Facts) -> str:
         return f"{name}: heads-up: the vendor reports an incident; our probes still succeed"
     if facts.kind is IncidentKind.SCOPES:
         return f"{name}: the credential lacks {_scopes(facts)}; writes will be refused"
+    if facts.kind is IncidentKind.WRITES:
+        return f"{name}: writes are failing while reads succeed (the canary write)"
     if facts.kind is IncidentKind.DEGRADED and facts.slow is not None:
         slow = facts.slow
         return (
@@ -199,6 +201,8 @@ def _resolved_headline(facts: Facts) -> str:
         return f"{name}: the vendor's incident is over, after {took}"
     if facts.kind is IncidentKind.DEGRADED:
         return f"{name}: back to its usual speed, after {took}"
+    if facts.kind is IncidentKind.WRITES:
+        return f"{name}: writes succeed again, after {took}"
     if facts.kind is IncidentKind.SCOPES:
         return f"{name}: the credential has every scope it needs again, after {took}"
     if facts.kind is IncidentKind.AUTH:
@@ -417,6 +421,8 @@ def _resolved(notice: Notice, link: str | None) -> Rendered:
         said = "Every scope granted"
     elif subject.kind is IncidentKind.DEGRADED and not subject.retired:
         said = "Back to its usual speed"
+    elif subject.kind is IncidentKind.WRITES and not subject.retired:
+        said = "Writes succeed again"
     return Rendered(message, _line(f"{said} after {took}."), message)
 
 

@@ -48,6 +48,8 @@ class EventKind(enum.StrEnum):
     SCOPES_GRANTED = "scopes_granted"  # it now has every scope it needs
     DEGRADED = "degraded"  # slow but working: far above its usual latency, for a while
     DEGRADED_ENDED = "degraded_ended"  # back to its usual speed
+    WRITES_FAILING = "writes_failing"  # the canary writes fail while the reads succeed
+    WRITES_RECOVERED = "writes_recovered"  # the canary writes succeed again
 
 
 class IncidentKind(enum.StrEnum):
@@ -59,6 +61,7 @@ class IncidentKind(enum.StrEnum):
     VENDOR = "vendor"  # the vendor has an incident while our breaker is closed: a heads-up
     SCOPES = "scopes"  # the credential lacks scopes the application's writes need
     DEGRADED = "degraded"  # slow but working
+    WRITES = "writes"  # the canary writes fail while the reads (the probes) succeed
 
 
 class VerdictKind(enum.StrEnum):

@@ -40,7 +40,8 @@ Rules (docs/alerts.md says why each is there):
   holds them back, and no reminder repeats them. A scope check that finds what the
   incident already says (a restart, a reload) tells nothing.
 - Slow but working (degraded) is an incident of its own the same way, except that one
-  beginning during a silence is not told.
+  beginning during a silence is not told. So are canary writes failing while the reads
+  succeed; told once, however often they fail again (a restart).
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ _STANDALONE = {
     EventKind.SCOPES_GRANTED: (IncidentKind.SCOPES, False),
     EventKind.DEGRADED: (IncidentKind.DEGRADED, True),
     EventKind.DEGRADED_ENDED: (IncidentKind.DEGRADED, False),
+    EventKind.WRITES_FAILING: (IncidentKind.WRITES, True),
+    EventKind.WRITES_RECOVERED: (IncidentKind.WRITES, False),
 }
 _REMINDED = (IncidentKind.OUTAGE, IncidentKind.AUTH, IncidentKind.THROTTLED)
 
@@ -242,7 +245,7 @@ class Policy:
             ended = replace(event, kind=EventKind.THROTTLE_ENDED)
             self._throttle(state, ended, silenced, out, retired=True)
             for ending in (EventKind.OVERRIDE_ENDED, EventKind.SCOPES_GRANTED,
-                           EventKind.DEGRADED_ENDED):  # fmt: skip
+                           EventKind.DEGRADED_ENDED, EventKind.WRITES_RECOVERED):  # fmt: skip
                 self._standalone(state, replace(event, kind=ending), out, retired=True)
             return
         if kind in (EventKind.OPENED, EventKind.CLOSED) and self._flapping(state, event, out):
@@ -495,6 +498,8 @@ class Policy:
                 return
             if kind is IncidentKind.SCOPES and incident.facts.scopes == event.scopes:
                 return  # checked again (a restart, a reload): nothing new to tell
+            if kind is IncidentKind.WRITES:
+                return  # still failing (after a restart): the message already says so
             incident.facts = replace(incident.facts, failure=event.failure,
                                      override=event.override, scopes=event.scopes)  # fmt: skip
             out.append(Notice(NoticeKind.UPDATED, incident.thread, event.at, incident.facts,

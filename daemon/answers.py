@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from daemon.alerting import AlertRuntime
+from daemon.canaries import CanaryWrites
 from daemon.fleet import Fleet
 from daemon.holds import Holds
 from daemon.metrics import DaemonStats, HttpStats, render
@@ -40,13 +41,15 @@ class Answers:
     pages: VendorPages  # the vendors' status pages, as last read
     verdicts: Verdicts  # is it them or us, for the integrations failing now
     scopes: ScopeChecks  # what each credential may do, as last checked
+    canaries: CanaryWrites  # the canary writes, and how they go
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
         sinks = self.alerts.sink_stats() if self.alerts.on else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
         return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http,
-                      self.pages.summary(), self.scopes.summary())  # fmt: skip
+                      self.pages.summary(), self.scopes.summary(),
+                      self.canaries.numbers())  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         now = self.wall()
@@ -56,6 +59,7 @@ class Answers:
                "override": self.holds.of(integration),
                "vendor": self.pages.describe(integration.name),
                "scopes": self.scopes.describe(integration.name),
+               "canary": self.canaries.describe(integration.name),
                "verdict": verdict_json(self.verdicts.of(integration.name))
                if integration.breaker.state in FAILING else None}
             for integration in self.fleet

@@ -24,11 +24,12 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from importlib.metadata import version
 from typing import Any, TextIO
 
-from alerts.model import Event, EventKind, IncidentKind, Slow, event_from_transition
+from alerts.model import Event, EventKind, Failure, IncidentKind, Slow, event_from_transition
 from daemon import logs
 from daemon.access import exposure
 from daemon.alerting import AlertRuntime
 from daemon.answers import Answers
+from daemon.canaries import CanaryWrites
 from daemon.config import Config, ConfigError, load
 from daemon.degraded import Change
 from daemon.fleet import Fleet
@@ -44,7 +45,7 @@ from daemon.tls import TlsError
 from daemon.trouble import TroubleWatch, health
 from daemon.vendor_pages import VendorPages
 from daemon.verdicts import Verdicts
-from probes import Kind, State, Transition
+from probes import Kind, Outcome, State, Transition
 from probes.adapters import ClientOptions
 from probes.http import new_client
 from probes.outbound import Outbound
@@ -133,10 +134,11 @@ class Daemon:
         trouble = asyncio.ensure_future(self.trouble.run(HEARTBEAT_EVERY))
         pages = asyncio.ensure_future(self.pages.run())
         scopes = asyncio.ensure_future(self.scopes.run())
+        canaries = asyncio.ensure_future(self.canaries.run())
         baselines = asyncio.ensure_future(self._keep_baselines())
         alerting = asyncio.ensure_future(self.alerts.run())
         await self._stop.wait()
-        for task in (watchdog, trouble, pages, scopes, baselines):
+        for task in (watchdog, trouble, pages, scopes, baselines, canaries):
             task.cancel()
         await self._shutdown(alerting)
         return 0
@@ -169,6 +171,8 @@ class Daemon:
                                  changed=self._vendor_changed, quiet=daemon.status_page_interval,
                                  watchful=daemon.status_page_interval_open)  # fmt: skip
         self.verdicts = Verdicts(self.fleet, self.pages)
+        self.canaries = CanaryWrites(lambda: self.fleet, options, clock=self._clock,
+                                     wall=self._wall, changed=self._writes_changed)  # fmt: skip
         self.scopes = ScopeChecks(lambda: self.fleet, clock=self._clock, wall=self._wall,
                                   changed=self._scopes_changed,
                                   every=daemon.scope_check_interval)  # fmt: skip
@@ -177,7 +181,7 @@ class Daemon:
             health=self.health, ready=lambda: self._ready,
             local_failure=self.trouble.failed, trouble=lambda: self.trouble.what, wall=self._wall,
             reload_config=self.reload, pages=self.pages, verdicts=self.verdicts,
-            scopes=self.scopes,
+            scopes=self.scopes, canaries=self.canaries,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:
@@ -187,6 +191,7 @@ class Daemon:
         alerting.cancel()  # what is not sent yet stays in the outbox for the next start
         await asyncio.gather(alerting, return_exceptions=True)
         await self.alerts.stop()
+        await self.canaries.aclose()
         await self.fleet.aclose()
         await self._http.aclose()
         self.server.close()
@@ -283,6 +288,15 @@ class Daemon:
                    extra={"integration": name})  # fmt: skip
         kind = EventKind.DEGRADED if degraded else EventKind.DEGRADED_ENDED
         self.alerts.queue(Event(name, kind, self._wall(), slow=slow))
+
+    def _writes_changed(self, name: str, failure: Outcome | None) -> None:
+        """`name`'s canary writes began failing while its reads succeed, or recovered."""
+        if failure is None:
+            self.alerts.queue(Event(name, EventKind.WRITES_RECOVERED, self._wall()))
+            return
+        told = Failure(failure.reason.value if failure.reason else None, failure.status,
+                       failure.error, failure.detail)  # fmt: skip
+        self.alerts.queue(Event(name, EventKind.WRITES_FAILING, self._wall(), failure=told))
 
     def _scopes_changed(self, name: str, missing: tuple[str, ...]) -> None:
         """What `name`'s credential lacks changed (or was first learned): the policy hears."""

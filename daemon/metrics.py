@@ -20,6 +20,7 @@ import platform
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Info, generate_latest
 from prometheus_client.gc_collector import GCCollector
@@ -216,6 +217,17 @@ class Row:
         object.__setattr__(self, "label", f'integration="{self.name}"')
 
 
+class CanaryNumbers(NamedTuple):
+    """One integration's canary writes, for the exposition."""
+
+    state: State  # of the canary's own breaker
+    successes: int
+    failures: int
+    rejected: int
+    last_duration: float | None
+    last_success_at: float | None
+
+
 def process_registry(shard: str = "0/1") -> CollectorRegistry:
     """The standard process, platform and GC collectors, and build info (with the replica's
     shard: "0/1" when it probes everything), on a private registry."""
@@ -292,11 +304,13 @@ def render(
     http: HttpStats | None = None,
     vendor: Mapping[str, tuple[str, int]] | None = None,
     scopes: Mapping[str, int] | None = None,
+    canaries: Mapping[str, CanaryNumbers] | None = None,
 ) -> bytes:
     """The whole /metrics page (`now`: wall-clock time, for the open-until timestamps;
     `sinks`: the alert sinks' counters, by channel; `http`: the HTTP server's; `vendor`:
     per integration with a status page, its indicator and unresolved vendor incidents;
-    `scopes`: per integration whose scopes were told, how many its credential lacks)."""
+    `scopes`: per integration whose scopes were told, how many its credential lacks;
+    `canaries`: per integration with canary writes, how they go)."""
     rows = list(rows)
     out: list[str] = []
     _head(
@@ -366,12 +380,40 @@ def render(
         _notifications(out, sinks)
     if vendor:
         _vendor(out, vendor)
+    if canaries:
+        _canaries(out, canaries)
     if scopes:
         name = "breakerwatch_credential_scopes_missing"
         _head(out, name, "gauge", "Scopes the credential lacks of those its writes need (absent "
               "until the vendor has told).")  # fmt: skip
         out.extend(f'{name}{{integration="{n}"}} {count}\n' for n, count in sorted(scopes.items()))
     return "".join(out).encode() + generate_latest(standard)
+
+
+def _canaries(out: list[str], canaries: Mapping[str, CanaryNumbers]) -> None:
+    name = "breakerwatch_canary_breaker_state"
+    _head(out, name, "gauge", "The canary writes' own breaker, one-hot (open: writes failing).")
+    for integration, numbers in sorted(canaries.items()):
+        for state in (State.CLOSED, State.OPEN, State.HALF_OPEN):
+            one = int(numbers.state is state)
+            out.append(f'{name}{{integration="{integration}",state="{state.value}"}} {one}\n')
+    name = "breakerwatch_canary_runs_total"
+    _head(out, name, "counter", "Canary write runs, by how they ended (rejected: its breaker "
+          "was open).")  # fmt: skip
+    for integration, numbers in sorted(canaries.items()):
+        for outcome, count in (("success", numbers.successes), ("failure", numbers.failures),
+                               ("rejected", numbers.rejected)):  # fmt: skip
+            out.append(f'{name}{{integration="{integration}",outcome="{outcome}"}} {count}\n')
+    for name, help_text, index in (
+        ("breakerwatch_canary_last_duration_seconds", "How long the last canary run took.", 4),
+        ("breakerwatch_canary_last_success_timestamp_seconds",
+         "Unix time of the last canary run that wrote and read back.", 5),
+    ):  # fmt: skip
+        _head(out, name, "gauge", help_text)
+        for integration, numbers in sorted(canaries.items()):
+            value = numbers[index]
+            if value is not None:
+                out.append(f'{name}{{integration="{integration}"}} {value!r}\n')
 
 
 def _vendor(out: list[str], vendor: Mapping[str, tuple[str, int]]) -> None:

@@ -71,6 +71,10 @@ def format_table(status: dict[str, Any], now: float) -> str:
             footer.append(f"slow but working: {item['name']}: p95 {latency['p95'] * 1000:.0f}ms, "
                           f"usually {latency['baseline'] * 1000:.0f}ms")  # fmt: skip
     for item in status["integrations"]:
+        canary = item.get("canary") or {}
+        if canary.get("state") in ("open", "half_open") and canary.get("last_error"):
+            footer.append(f"writes failing: {item['name']}: {canary['last_error']}")
+    for item in status["integrations"]:
         scopes = item.get("scopes") or {}
         if scopes.get("missing"):
             footer.append(f"scopes: {item['name']}: the credential lacks "

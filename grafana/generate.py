@@ -477,6 +477,32 @@ def integration() -> dict[str, Any]:
         ),
         panel(
             "timeseries",
+            "Writes (canary)",
+            "With a canary: its write-and-read-back runs by outcome, and the write path's own "
+            "breaker (1 while open: writes failing, told apart from a read outage).",
+            [
+                target(
+                    f"sum by (outcome) (rate(breakerwatch_canary_runs_total{{{SEL}}}[{RATE}]))",
+                    "runs: {{outcome}}",
+                ),
+                target(
+                    f'max(breakerwatch_canary_breaker_state{{{SEL},state="open"}})',
+                    "write breaker open",
+                ),
+            ],
+            (12, 8),
+        ),
+        panel(
+            "timeseries",
+            "Canary run duration",
+            "How long the last canary run took: the write, the vendor's processing (SendGrid's "
+            "import job), and the read-back.",
+            [target(f"breakerwatch_canary_last_duration_seconds{{{SEL}}}", "last run")],
+            (12, 8),
+            unit="s",
+        ),
+        panel(
+            "timeseries",
             "TLS certificate days left",
             "For http probes over TLS: days until the server certificate expires.",
             [

@@ -10,6 +10,8 @@ malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
     PUT    /__admin__/<vendor>/mode        {"mode": "5xx", "status": 502}
     PUT    /__admin__/<vendor>/script      {"steps": [{"mode": "5xx", "times": 3}]}
     PUT    /__admin__/<vendor>/limits      vendor rate limits, e.g. {"requests": 5}
+    PUT    /__admin__/<vendor>/writes      the writes alone fail: {"mode": "5xx"} or "503"
+                                           (reads answer as the mode says)
     PUT    /__admin__/<vendor>/scopes      what credentials may do (hubspot, sendgrid),
                                            e.g. {"scopes": ["oauth"]}
     PUT    /__admin__/<vendor>/oauth       the token endpoint (hubspot, kit): {"lifetime": 2,
@@ -161,6 +163,8 @@ class Simulator:
             if not isinstance(body, dict):
                 raise FaultError("limits must be a JSON object")
             fake.set_limits(body)
+        elif action == "writes" and request.method == "PUT":
+            fake.writes.set_mode(Fault.from_json(body))
         elif action == "scopes" and request.method == "PUT":
             fake.set_scopes(body)
         elif action == "latency" and request.method == "PUT":
@@ -187,6 +191,7 @@ class Simulator:
     def reset(self) -> None:
         for fake in self.vendors.values():
             fake.plan.set_mode(Fault())
+            fake.writes.set_mode(Fault())
             fake.requests.clear()
             fake.reset_state()
             fake.granted = set(fake.all_scopes)

@@ -53,6 +53,7 @@ class HubSpotFake(VendorFake):
         ("GET", r"/account-info/v3/api-usage/daily/private-apps", "usage"),
         ("POST", r"/crm/v3/objects/contacts", "create_contact"),
         ("PATCH", r"/crm/v3/objects/contacts/(?P<id>[^/]+)", "update_contact"),
+        ("GET", r"/crm/v3/objects/contacts/(?P<id>[^/]+)", "read_contact"),
         ("POST", r"/crm/v3/objects/contacts/batch/upsert", "batch_upsert"),
         ("POST", r"/oauth/v2/private-apps/get/access-token-info", "private_app_token"),
         ("GET", r"/oauth/v1/access-tokens/(?P<token>[^/]+)", "oauth_token"),
@@ -64,6 +65,7 @@ class HubSpotFake(VendorFake):
     }  # fmt: skip
 
     token_paths = ("/oauth/2026-03/token", "/oauth/v1/token")
+    write_endpoints = frozenset({"create_contact", "update_contact", "batch_upsert"})
 
     def __init__(self, credentials: set[str], *, clock: Any, wall: Any) -> None:
         super().__init__(credentials, clock=clock, wall=wall)
@@ -225,6 +227,18 @@ class HubSpotFake(VendorFake):
                 "CONFLICT",
             )
         return json_response(201, self._store(properties)[0])
+
+    def read_contact(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        """By id, or by email with `idProperty=email`; `properties` names what to return."""
+        if request.query.get("idProperty") == "email":
+            contact = self.contacts.get(match["id"].lower())
+        else:
+            contact = next((c for c in self.contacts.values() if c["id"] == match["id"]), None)
+        if contact is None:
+            return self.not_found()
+        wanted = [p for p in request.query.get("properties", "").split(",") if p]
+        shown = {k: v for k, v in contact["properties"].items() if k in wanted or not wanted}
+        return json_response(200, {**contact, "properties": shown})
 
     def update_contact(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
         properties = _properties(request.json())

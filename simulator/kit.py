@@ -47,10 +47,14 @@ class KitFake(VendorFake):
 
     name = "kit"
     token_paths = ("/v4/oauth/token",)
+    write_endpoints = frozenset(
+        {"create_subscriber", "add_to_form_by_email", "add_to_form_by_id", "tag_by_email"}
+    )
     title = "Kit (ConvertKit) v4"
     routes = (
         ("GET", r"/v4/account", "account"),
         ("POST", r"/v4/subscribers", "create_subscriber"),
+        ("GET", r"/v4/subscribers", "list_subscribers"),
         ("POST", r"/v4/forms/(?P<form>\d+)/subscribers", "add_to_form_by_email"),
         ("POST", r"/v4/forms/(?P<form>\d+)/subscribers/(?P<id>\d+)", "add_to_form_by_id"),
         ("POST", r"/v4/tags/(?P<tag>\d+)/subscribers", "tag_by_email"),
@@ -139,6 +143,14 @@ class KitFake(VendorFake):
                 },
             },
         )
+
+    def list_subscribers(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        """`?email_address=`: the one subscriber with that address, if any."""
+        wanted = request.query.get("email_address", "").lower()
+        found = [s for key, s in self.subscribers.items() if not wanted or key == wanted]
+        pagination = {"has_previous_page": False, "has_next_page": False,
+                      "start_cursor": None, "end_cursor": None, "per_page": 500}  # fmt: skip
+        return json_response(200, {"subscribers": found, "pagination": pagination})
 
     def create_subscriber(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
         body = request.json()

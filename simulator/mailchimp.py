@@ -51,6 +51,7 @@ class MailchimpFake(VendorFake):
         ("GET", r"/3.0/lists/(?P<list>[^/]+)/members/(?P<member>[^/]+)", "get_member"),
         ("POST", r"/3.0/lists/(?P<list>[^/]+)/members", "create_member"),
     )
+    write_endpoints = frozenset({"upsert_member", "create_member"})
 
     def __init__(
         self,

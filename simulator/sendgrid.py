@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+from simulator.faults import FaultError
 from simulator.vendor import (
     Limit,
     RateWindow,
@@ -48,13 +49,16 @@ class SendGridFake(VendorFake):
         ("GET", r"/v3/user/profile", "profile"),
         ("PUT", r"/v3/marketing/contacts", "upsert_contacts"),
         ("GET", r"/v3/marketing/contacts/imports/(?P<job>[^/]+)", "import_status"),
+        ("POST", r"/v3/marketing/contacts/search/emails", "search_emails"),
     )
     all_scopes = ("mail.send", "marketing_campaigns.create", "marketing_campaigns.delete",
                   "marketing_campaigns.read", "marketing_campaigns.update",
                   "user.profile.read")  # fmt: skip
+    write_endpoints = frozenset({"upsert_contacts"})
     needs: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "upsert_contacts": ("marketing_campaigns.create", "marketing_campaigns.update"),
         "import_status": ("marketing_campaigns.read",),
+        "search_emails": ("marketing_campaigns.read",),
     }
 
     def __init__(
@@ -62,12 +66,13 @@ class SendGridFake(VendorFake):
     ) -> None:
         super().__init__(credentials, clock=clock, wall=wall)
         self.limit = RateWindow(Limit(600, 60.0), clock)
-        self.job_polls_pending = job_polls_pending
+        self.job_polls_pending = self._polls = job_polls_pending
         self.reset_state()
 
     def reset_state(self) -> None:
         self.contacts: dict[str, dict[str, Any]] = {}  # by lower-cased email
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.job_polls_pending = getattr(self, "_polls", 1)
 
     # -- the vendor's answers ------------------------------------------------------------
 
@@ -93,7 +98,14 @@ class SendGridFake(VendorFake):
         return errors(403, "access forbidden")
 
     def set_limits(self, settings: dict[str, Any]) -> None:
-        """{"requests": 600, "window": 60}."""
+        """{"requests": 600, "window": 60}, and "job_polls_pending": how many polls an import
+        job stays pending (a stalled job: a large number)."""
+        polls = settings.get("job_polls_pending")
+        if polls is not None:
+            if isinstance(polls, bool) or not isinstance(polls, int) or polls < 0:
+                raise FaultError(f"job_polls_pending must be a whole number >= 0 (got {polls!r})")
+            self.job_polls_pending = polls
+            settings = {k: v for k, v in settings.items() if k != "job_polls_pending"}
         self.limit.limit = limit_from(settings, self.limit.limit, {"requests", "window"})
 
     def admit(self, request: SimRequest, credential: str) -> SimResponse | None:
@@ -178,6 +190,16 @@ class SendGridFake(VendorFake):
             "polls": 0,
         }
         return json_response(202, {"job_id": job})
+
+    def search_emails(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        """`{"emails": [...]}`: each known one's contact; 404 when none is known."""
+        body = request.json()
+        emails = body.get("emails") if isinstance(body, dict) else None
+        if not isinstance(emails, list) or not emails:
+            return errors(400, "emails must be a non-empty array", "emails")
+        found = {e: {"contact": self.contacts[e.lower()]} for e in emails
+                 if isinstance(e, str) and e.lower() in self.contacts}  # fmt: skip
+        return json_response(200, {"result": found}) if found else self.not_found()
 
     def import_status(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
         job = self.jobs.get(match["job"])

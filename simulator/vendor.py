@@ -118,6 +118,8 @@ class VendorFake:
     needs: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Where the vendor's OAuth token endpoint answers (`oauth`), if it has one.
     token_paths: ClassVar[tuple[str, ...]] = ()
+    # The endpoints (by method name) that write: the admin API's `writes` fails them alone.
+    write_endpoints: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, credentials: Iterable[str], *, clock: Clock, wall: Clock) -> None:
         self.credentials = set(credentials)
@@ -125,6 +127,7 @@ class VendorFake:
         self.latency = LatencyPlan(clock)
         self.oauth: OAuthFake | None = None  # set by a vendor that takes OAuth tokens
         self.plan = FaultPlan()
+        self.writes = FaultPlan()  # what the writes do, reads answering as `plan` says
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         self._clock = clock
         self._wall = wall
@@ -246,6 +249,11 @@ class VendorFake:
                 lacking = [scope for scope in self.needs.get(name, ()) if scope not in self.granted]
                 if lacking:
                     return self.missing_scopes(lacking)
+                if name in self.write_endpoints:
+                    fault = self.writes.next()
+                    if fault.mode in (Mode.ERROR, Mode.UNAVAILABLE):
+                        status = 503 if fault.mode is Mode.UNAVAILABLE else fault.status
+                        return self.server_error(status, fault.html, fault.message)
                 endpoint: Callable[[SimRequest, re.Match[str]], SimResponse]
                 endpoint = getattr(self, name)
                 with self._lock:

@@ -25,6 +25,7 @@ from daemon.config._reader import Reader, Table, document
 from daemon.config.model import (
     AlertmanagerConfig,
     AlertsConfig,
+    CanarySettings,
     Config,
     ConfigError,
     DaemonConfig,
@@ -46,6 +47,7 @@ from probes.proxy import Proxies
 __all__ = [
     "AlertmanagerConfig",
     "AlertsConfig",
+    "CanarySettings",
     "Config",
     "ConfigError",
     "DaemonConfig",

@@ -9,6 +9,8 @@ and what form it must have, its adapter says (`VendorAdapter.credential_field`,
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from daemon.config.model import (
     DEFAULT_INTERVAL,
     DEFAULT_TIMEOUT,
     NAME,
+    CanarySettings,
     HttpSettings,
     IntegrationConfig,
     OAuthSettings,
@@ -157,6 +160,62 @@ def _degraded(table: Table, inherited: DegradedSettings) -> DegradedSettings:
     )
 
 
+# A dedicated canary address: its local part says what it is, so no real person's record
+# is ever written to (docs/integrations.md, "Canary writes").
+_CANARY = re.compile(r"[^@\s]*(canary|breakerwatch)[^@\s]*@[^@\s]+\.[^@\s]+", re.IGNORECASE)
+_CANARY_KEYS = {"convertkit": {"form_id", "tag_id"}, "mailchimp": {"list_id"}}
+
+
+def _canary(table: Table, reader: Reader, kind: str | None) -> CanarySettings | None:
+    """`canary = { email, interval, ... }` on a vendor integration, its identity checked."""
+    where = table.at("canary")
+    canary = table.table("canary")
+    vendor = KINDS.get(kind or "")
+    if vendor is None or not issubclass(vendor, VendorAdapter):
+        canary.finish(set(canary.data))
+        reader.error(where, "canary writes are for the vendors (hubspot, sendgrid, mailchimp, "
+                            "convertkit), not an http integration")  # fmt: skip
+        return None
+    count = len(reader.errors)
+    email = canary.value("email", _canary_email, None)
+    if email is None and not canary.has("email"):
+        reader.error(canary.at("email"), "is required: a dedicated address such as "
+                                         "breakerwatch-canary@example.com")  # fmt: skip
+    interval = canary.value("interval", duration(DAY), 900.0)
+    extra = {key: canary.value(key, _identifier, None)
+             for key in sorted(_CANARY_KEYS.get(kind or "", ()))}  # fmt: skip
+    canary.finish()
+    if kind == "mailchimp" and extra.get("list_id") is None and not canary.has("list_id"):
+        reader.error(canary.at("list_id"), "is required: the audience the canary member is in")
+    if len(reader.errors) > count or email is None:
+        return None
+    return CanarySettings(email, interval, **extra)
+
+
+def _matching(pattern: re.Pattern[str], problem: str) -> Callable[[Any], str]:
+    """A check that a value is a string `pattern` matches whole, else `problem`."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ValueError(problem)
+        return value
+
+    return check
+
+
+_canary_email = _matching(
+    _CANARY,
+    "must be a dedicated address whose local part says canary or breakerwatch (such as "
+    "breakerwatch-canary@example.com), so no real person's record is ever written to",
+)
+
+
+def _identifier(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise TypeError("must be an id (a string or a whole number)")
+    return str(value)
+
+
 def _factor(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value <= 100:
         raise ValueError("must be a number > 1, at most 100")
@@ -199,6 +258,7 @@ def _integration(
     page, components = _status_page(table, reader, kind, settings)
     scopes = _scopes(table, reader, kind)
     degraded = _degraded(table, slow)
+    canary = _canary(table, reader, kind) if table.has("canary") else None
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
         return None
@@ -219,6 +279,7 @@ def _integration(
         depends_on=depends_on,
         scopes=scopes,
         degraded=degraded,
+        canary=canary,
     )
 
 
@@ -295,13 +356,11 @@ def _proxy(table: Table, reader: Reader) -> str | Secret | Literal[False] | None
     return proxy
 
 
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not NAME.fullmatch(value):
-        raise ValueError(
-            "must be lower-case letters, digits, _ and -, starting with a letter or digit "
-            "(it is the metrics label)"
-        )
-    return value
+_name = _matching(
+    NAME,
+    "must be lower-case letters, digits, _ and -, starting with a letter or digit "
+    "(it is the metrics label)",
+)
 
 
 def _kind_settings(table: Table, kind: str, reader: Reader) -> VendorSettings | HttpSettings | None:

@@ -26,6 +26,7 @@ __all__ = [
     "NAME",
     "AlertmanagerConfig",
     "AlertsConfig",
+    "CanarySettings",
     "Config",
     "ConfigError",
     "DaemonConfig",
@@ -173,6 +174,18 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class CanarySettings:
+    """`canary = {...}`: the vendor's idempotent write with a dedicated identity, on a
+    schedule, read back (probes.adapters.VendorAdapter.canary)."""
+
+    email: str
+    interval: float = 900.0
+    list_id: str | None = None  # Mailchimp's audience
+    form_id: str | None = None  # Kit's
+    tag_id: str | None = None  # Kit's
+
+
+@dataclass(frozen=True)
 class OAuthSettings:
     """`oauth = {...}`: access tokens refreshed from a refresh token (probes.oauth)."""
 
@@ -236,6 +249,7 @@ class IntegrationConfig:
     gate: bool = False  # other integrations depend on it
     scopes: tuple[str, ...] = ()  # what the credential must be allowed, checked with the vendor
     degraded: DegradedSettings = field(default_factory=DegradedSettings)  # slow but working
+    canary: CanarySettings | None = None  # canary writes, when asked for
 
     @property
     def everywhere(self) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "Adapter",
     "AdapterError",
     "AdapterMetrics",
+    "CanaryWrite",
     "ClientOptions",
     "Scopes",
     "VendorAdapter",
@@ -107,6 +108,26 @@ class Scopes:
         if self.granted is None:
             return None
         return tuple(scope for scope in needed if scope not in self.granted)
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryWrite:
+    """One canary write: the dedicated identity, the value written this time (new each
+    time, so reading it back proves this write), and where (Mailchimp's audience, Kit's
+    form and tag)."""
+
+    email: str
+    marker: str
+    list_id: str | None = None
+    form_id: str | None = None
+    tag_id: str | None = None
+
+
+def read_back(field: str, found: Any, marker: str) -> None:
+    """Raise `InvalidResponse` unless `found` (what the vendor read back) is `marker`."""
+    if found != marker:
+        shown = "nothing" if found is None else repr(str(found)[:80])
+        raise InvalidResponse(f"the canary's {field} read back as {shown}, not what was written")
 
 
 def reveal(secret: Secret | str) -> str:
@@ -310,6 +331,17 @@ class VendorAdapter(Adapter):
             secrets = [oauth.refresh_token, oauth.app.client_secret or ""]
         super().__init__(name, base_url=base_url or root, headers=headers, secrets=secrets,
                          **options)  # fmt: skip
+
+    async def canary(self, write: CanaryWrite) -> None:
+        """The vendor's idempotent write of `write.marker` to the canary identity, then read
+        back: raises `RequestFailed` or `BreakerOpen` if a step fails, the read-back
+        included (`InvalidResponse`: it did not read back what was written)."""
+        raise NotImplementedError
+
+    @property
+    def oauth(self) -> RefreshingToken | None:
+        """The refreshing OAuth tokens it authenticates with, if any (shareable)."""
+        return self._oauth
 
     def common_headers(self) -> dict[str, str]:
         """Headers every request carries, whatever the credential (OAuth adds its own)."""

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from probes.adapters.base import VendorAdapter, header_int, json_body
+from probes.adapters.base import CanaryWrite, VendorAdapter, header_int, json_body, read_back
 from probes.hints import http_date
 from probes.outcome import InvalidResponse, Kind, Outcome
 
@@ -112,3 +112,19 @@ class HubSpotAdapter(VendorAdapter):
         )
         results: list[dict[str, Any]] = result.raise_for_outcome().json()["results"]
         return results
+
+    async def canary(self, write: CanaryWrite) -> None:
+        """Upsert the canary contact by email (one record, ever) with `lastname` = the
+        marker, then read it back by email."""
+        await self.upsert_contact(write.email, {"lastname": write.marker})
+        path = f"/crm/v3/objects/contacts/{quote(write.email, safe='@')}"
+
+        def check(response: httpx.Response) -> None:
+            body = json_body(response)
+            found = body.get("properties", {}).get("lastname") if isinstance(body, dict) else None
+            read_back("lastname", found, write.marker)
+
+        result = await self.client.request(
+            "GET", path, params={"idProperty": "email", "properties": "lastname"}, validate=check
+        )
+        result.raise_for_outcome()

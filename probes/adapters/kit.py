@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from probes.adapters.base import VendorAdapter, json_body
+from probes.adapters.base import CanaryWrite, VendorAdapter, json_body, read_back
 from probes.outcome import InvalidResponse, Kind, Outcome
 
 __all__ = ["KitAdapter"]
@@ -81,3 +81,20 @@ class KitAdapter(VendorAdapter):
             result = await self.client.request("POST", path, json=step_body, ok_status={200, 201})
             subscriber = result.raise_for_outcome().json()["subscriber"]
         return subscriber
+
+    async def canary(self, write: CanaryWrite) -> None:
+        """Create or update the canary subscriber (one record, ever: keyed by email) with
+        `first_name` = the marker, add it to the form and tag if given, then read it back."""
+        await self.subscribe(write.email, first_name=write.marker, form_id=write.form_id,
+                             tag_id=write.tag_id)  # fmt: skip
+
+        def check(response: httpx.Response) -> None:
+            body = json_body(response)
+            found = body.get("subscribers") if isinstance(body, dict) else None
+            first = found[0] if isinstance(found, list) and found else {}
+            read_back("first_name", first.get("first_name"), write.marker)
+
+        result = await self.client.request(
+            "GET", "/v4/subscribers", params={"email_address": write.email}, validate=check
+        )
+        result.raise_for_outcome()

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from probes.adapters.base import VendorAdapter, json_body
+from probes.adapters.base import CanaryWrite, VendorAdapter, json_body, read_back
 from probes.outcome import InvalidResponse, Kind, Outcome
 
 __all__ = ["MailchimpAdapter", "datacenter", "subscriber_hash"]
@@ -101,3 +101,21 @@ class MailchimpAdapter(VendorAdapter):
         result = await self.client.request("PUT", path, json=body)
         member: dict[str, Any] = result.raise_for_outcome().json()
         return member
+
+    async def canary(self, write: CanaryWrite) -> None:
+        """Put the canary member (one record, ever: addressed by the MD5 of its email) with
+        `LNAME` = the marker, `unsubscribed` if new so no campaign is ever sent to it, then
+        read it back."""
+        if not write.list_id:
+            raise ValueError("a Mailchimp canary needs its audience (list_id)")
+        await self.upsert_member(write.list_id, write.email, status_if_new="unsubscribed",
+                                 merge_fields={"LNAME": write.marker})  # fmt: skip
+        path = f"/3.0/lists/{write.list_id}/members/{subscriber_hash(write.email)}"
+
+        def check(response: httpx.Response) -> None:
+            body = json_body(response)
+            fields = body.get("merge_fields", {}) if isinstance(body, dict) else {}
+            read_back("LNAME", fields.get("LNAME"), write.marker)
+
+        result = await self.client.request("GET", path, validate=check)
+        result.raise_for_outcome()

@@ -6,9 +6,14 @@ from typing import Any
 
 import httpx
 
-from probes.adapters.base import VendorAdapter, header_int
+from probes.adapters.base import CanaryWrite, VendorAdapter, header_int, json_body, read_back
+from probes.http import RequestFailed
+from probes.outcome import Kind, Outcome, Reason
 
-__all__ = ["SendGridAdapter"]
+__all__ = ["JOB_EVERY", "JOB_POLLS", "SendGridAdapter"]
+
+JOB_EVERY = 2.0  # seconds between polls of a canary's import job
+JOB_POLLS = 30  # ... and how many, at most: a minute, then it is a failure
 
 
 class SendGridAdapter(VendorAdapter):
@@ -76,3 +81,28 @@ class SendGridAdapter(VendorAdapter):
                 return status
             await self.sleep(every)
         return await self.import_status(job_id)
+
+    async def canary(self, write: CanaryWrite) -> None:
+        """Upsert the canary contact (one record, ever: keyed by email) with `last_name` =
+        the marker, follow the import job until it completes (a job still pending after
+        `JOB_POLLS` polls is a failure: writes are queueing), then read it back by email."""
+        job = await self.upsert_contacts([{"email": write.email, "last_name": write.marker}])
+        status = await self.wait_for_import(job, every=JOB_EVERY, polls=JOB_POLLS)
+        if status.get("status") != "completed":
+            raise RequestFailed(self.name, Outcome(
+                Kind.FAILURE, Reason.INVALID_RESPONSE, error="ImportNotCompleted",
+                detail=f"the canary's import job was still {status.get('status')!r} after "
+                       f"{JOB_POLLS} polls {JOB_EVERY:g}s apart",
+            ))  # fmt: skip
+
+        def check(response: httpx.Response) -> None:
+            body = json_body(response)
+            result = body.get("result", {}) if isinstance(body, dict) else {}
+            contact = (result.get(write.email) or {}).get("contact") or {}
+            read_back("last_name", contact.get("last_name"), write.marker)
+
+        found = await self.client.request(
+            "POST", "/v3/marketing/contacts/search/emails", json={"emails": [write.email]},
+            validate=check,
+        )  # fmt: skip
+        found.raise_for_outcome()

@@ -458,3 +458,19 @@ def test_slow_but_working_says_how_slow_against_its_usual() -> None:
     assert over.parent.text.startswith("hubspot: back to its usual speed, after 25m")
     assert over.reply is not None
     assert over.reply.text == "Back to its usual speed after 25m."
+
+
+def test_writes_failing_while_reads_succeed_have_their_own_words() -> None:
+    bad_gateway = Failure("http_5xx", 502, "HTTP 502", "HTTP 502 Bad Gateway")
+    failing = facts(integration="sendgrid", kind=IncidentKind.WRITES, failure=bad_gateway)
+    told = render(Notice(NoticeKind.OPENED, "t", T0, failing)).parent
+    assert told is not None
+    assert told.text.startswith(
+        "sendgrid: writes are failing while reads succeed (the canary write)\n"
+    )
+    assert "What failed: HTTP 502 server error: HTTP 502 Bad Gateway" in told.text
+    over = render(Notice(NoticeKind.RESOLVED, "t", T0 + 900, replace(failing, closed_at=T0 + 900)))
+    assert over.parent is not None
+    assert over.parent.text.startswith("sendgrid: writes succeed again, after 15m")
+    assert over.reply is not None
+    assert over.reply.text == "Writes succeed again after 15m."

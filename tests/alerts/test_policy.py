@@ -443,6 +443,18 @@ def test_slow_but_working_is_its_own_incident_unless_it_begins_in_a_silence() ->
     assert run.step(T0 + 200, Event("kit", EventKind.DEGRADED_ENDED, T0 + 200, slow=back)) == []
 
 
+def test_failing_writes_are_told_once_and_resolved() -> None:
+    run = Run()
+    failing = Event("sendgrid", EventKind.WRITES_FAILING, T0, FAIL)
+    (told,) = run.step(T0, failing)
+    assert told.subject is not None
+    assert (told.kind, told.subject.kind) == (NoticeKind.OPENED, IncidentKind.WRITES)
+    assert run.step(T0 + 60, Event("sendgrid", EventKind.WRITES_FAILING, T0 + 60, FAIL)) == []
+    (over,) = run.step(T0 + 900, Event("sendgrid", EventKind.WRITES_RECOVERED, T0 + 900))
+    assert (over.kind, over.thread) == (NoticeKind.RESOLVED, told.thread)
+    assert run.step(T0 + 950, Event("sendgrid", EventKind.WRITES_RECOVERED, T0 + 950)) == []
+
+
 _EVENTS = st.lists(
     st.tuples(
         st.sampled_from(["kit", "hubspot", "mailchimp", "egress", "proxy"]),
@@ -451,7 +463,8 @@ _EVENTS = st.lists(
                          EventKind.RETIRED, EventKind.OVERRIDDEN, EventKind.OVERRIDE_ENDED,
                          EventKind.VENDOR, EventKind.SCOPES_MISSING,
                          EventKind.SCOPES_GRANTED, EventKind.DEGRADED,
-                         EventKind.DEGRADED_ENDED]),
+                         EventKind.DEGRADED_ENDED, EventKind.WRITES_FAILING,
+                         EventKind.WRITES_RECOVERED]),
         st.floats(min_value=0.0, max_value=400.0),
         st.booleans(),
     ),

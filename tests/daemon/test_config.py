@@ -8,6 +8,7 @@ import pytest
 
 from daemon.config import (
     AlertmanagerConfig,
+    CanarySettings,
     ConfigError,
     DaemonConfig,
     HttpSettings,
@@ -797,4 +798,28 @@ def test_oauth_replaces_the_credential_for_hubspot_and_kit() -> None:
         (hub.replace("client_id", "clientid"), "integrations[0].oauth.clientid: unknown key; did you mean 'client_id'?"),
     ):  # fmt: skip
         errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text, env)]
+        assert any(error.startswith(message) for error in errors), errors
+
+
+def test_a_canary_needs_a_dedicated_address_and_its_vendors_ids() -> None:
+    chimp = (
+        '[[integrations]]\nname = "chimp"\nkind = "mailchimp"\napi_key = "env:MAILCHIMP_API_KEY"\n'
+    )
+    text = (
+        KIT + 'canary = { email = "Breakerwatch-Canary@example.com", form_id = 1234, tag_id = "5678" }\n'
+        + chimp + '[integrations.canary]\nemail = "ops+canary@example.com"\ninterval = "1h"\nlist_id = "a1b2c3"\n'
+    )  # fmt: skip
+    kit, mailchimp = parse(text, PATH, environ=ENV).integrations
+    assert kit.canary == CanarySettings(
+        "Breakerwatch-Canary@example.com", 900.0, None, "1234", "5678"
+    )
+    assert mailchimp.canary == CanarySettings("ops+canary@example.com", 3600.0, "a1b2c3")
+    for text, message in (
+        (KIT + 'canary = { email = "ada@example.com" }\n', "integrations[0].canary.email: must be a dedicated address"),
+        (KIT + "canary = { interval = \"1h\" }\n", "integrations[0].canary.email: is required"),
+        (chimp + 'canary = { email = "canary@example.com" }\n', "integrations[0].canary.list_id: is required"),
+        (KIT + 'canary = { email = "canary@example.com", list_id = "x" }\n', "integrations[0].canary.list_id: unknown key"),
+        (_http("web") + 'canary = { email = "canary@example.com" }\n', "integrations[0].canary: canary writes are for the vendors"),
+    ):  # fmt: skip
+        errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text)]
         assert any(error.startswith(message) for error in errors), errors

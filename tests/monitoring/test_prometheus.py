@@ -133,6 +133,9 @@ def test_every_dashboard_and_rule_query_returns_data(
     )
     config = tmp_path / "config.toml"
     text = config_text(simulator, tmp_path / "state", extra=extra)
+    hubspot = f'base_url = "{simulator.base_url("hubspot")}"\n'  # and a canary, for its panels
+    text = text.replace(hubspot, hubspot + 'canary = { email = "breakerwatch-canary@example.com",'
+                        ' interval = "1s" }\n')  # fmt: skip
     config.write_text(text.replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'))
     env = environment(simulator, SLACK_TOKEN="xoxb-test-token", SSL_CERT_FILE=str(bundle))
     start = time.time()
