@@ -16,8 +16,9 @@ With `--against TREE` (a checkout of an earlier commit, `git worktree add /tmp/o
 breakerwatch is measured against itself instead: the same daemon path, but HubSpot
 integrations (so each learns its latency baseline and has its credential's scopes checked),
 this tree's daemon and TREE's alternately, `--rounds` times each, the same target and
-rate; then this tree's once more with a scope check every probe interval (the worst case;
-the default is one an hour).
+rate; then this tree's once more with a scope check every probe interval, and once with a
+canary write every probe interval (the worst cases: the defaults are one an hour, and one
+each 15 minutes). The target answers the canary's upsert and read-back as HubSpot would.
 """
 
 from __future__ import annotations
@@ -116,15 +117,21 @@ async def _drive(url: str, rate: int, seconds: float) -> int:
 
 def measure_breakerwatch(
     target: str, rate: int, seconds: float, workdir: Path, *, tree: Path | None = None,
-    vendor: bool = False, daemon: str = "",
+    vendor: bool = False, daemon: str = "", canary: str | None = None,
 ) -> tuple[int, float]:  # fmt: skip
     """Probes and CPU seconds of `breakerwatch run` (TREE's code if given): http
-    integrations, or with `vendor` HubSpot ones; `daemon` adds to its [daemon] table."""
+    integrations, or with `vendor` HubSpot ones (with `canary`, canary writes that often);
+    `daemon` adds to its [daemon] table."""
     port = free_port()
     kind = (f'kind = "hubspot"\ntoken = "env:BENCH_TOKEN"\nbase_url = "{target}"\n' if vendor
             else 'kind = "http"\nurl = "{target}t{i}"\n')  # fmt: skip
+    own = (
+        ""
+        if canary is None
+        else (f'canary = {{ email = "breakerwatch-canary@example.com", interval = "{canary}" }}\n')
+    )
     integrations = "".join(
-        f'[[integrations]]\nname = "t{i}"\n' + kind.format(target=target, i=i) + "\n"
+        f'[[integrations]]\nname = "t{i}"\n' + kind.format(target=target, i=i) + own + "\n"
         for i in range(rate * INTERVAL)
     )
     config = workdir / "config.toml"
@@ -175,10 +182,14 @@ def against(tree: Path, rate: int, seconds: float, rounds: int) -> int:
                                                        tree=other, vendor=True))  # fmt: skip
         worst = measure_breakerwatch(url, rate, seconds, Path(tmp), vendor=True,
                                      daemon=f'scope_check_interval = "{INTERVAL}s"\n')  # fmt: skip
+        canaries = measure_breakerwatch(url, rate, seconds, Path(tmp), vendor=True,
+                                        canary=f"{INTERVAL}s")  # fmt: skip
     print(f"# CPU per probe, {rate} HubSpot probes/s, {seconds:.0f}s windows, same target\n")
     print("| daemon | probes | CPU seconds | CPU per probe |\n|---|---|---|---|")
     per_probe: dict[str, float] = {}
-    for name, measured in [*runs.items(), ("this tree, a scope check every interval", [worst])]:
+    extra = [("this tree, a scope check every interval", [worst]),
+             ("this tree, a canary write every interval", [canaries])]  # fmt: skip
+    for name, measured in [*runs.items(), *extra]:
         probes, cpu = sum(p for p, _ in measured), sum(c for _, c in measured)
         per_probe[name] = cpu / max(probes, 1)
         each = ", ".join(f"{c / max(p, 1) * 1e6:.0f}" for p, c in measured)
@@ -187,7 +198,9 @@ def against(tree: Path, rate: int, seconds: float, rounds: int) -> int:
     base = per_probe[str(tree)]
     print(f"\nthis tree / {tree}: **{per_probe['this tree'] / base:.3f}** (target <= 1.10); "
           f"with a scope check every interval: "
-          f"{per_probe['this tree, a scope check every interval'] / base:.3f}")  # fmt: skip
+          f"{per_probe['this tree, a scope check every interval'] / base:.3f}; with a canary "
+          f"write every interval: "
+          f"{per_probe['this tree, a canary write every interval'] / base:.3f}")  # fmt: skip
     return 0
 
 

@@ -54,6 +54,7 @@ class Canary:
     breaker: Breaker
     next_at: float = 0.0
     runs: int = 0
+    successes: int = 0
     failures: int = 0
     rejected: int = 0
     last_duration: float | None = None
@@ -116,7 +117,7 @@ class CanaryWrites:
     def numbers(self) -> dict[str, CanaryNumbers]:
         """Per integration with a canary: how its runs go, for /metrics."""
         return {
-            name: CanaryNumbers(c.breaker.state, c.runs - c.failures, c.failures, c.rejected,
+            name: CanaryNumbers(c.breaker.state, c.successes, c.failures, c.rejected,
                                 c.last_duration, c.last_success_at)
             for name, c in self.canaries.items()
         }  # fmt: skip
@@ -143,7 +144,7 @@ class CanaryWrites:
         return told[0]
 
     async def _run(self, canary: Canary) -> None:
-        settings = canary.integration.config.canary
+        name, settings = canary.integration.name, canary.integration.config.canary
         assert settings is not None
         assert isinstance(canary.writer, VendorAdapter)
         canary.next_at = self._clock() + settings.interval
@@ -166,21 +167,28 @@ class CanaryWrites:
         except BreakerOpen as refused:  # its own requests' breaker: writes have been failing
             outcome = Outcome(Kind.FAILURE, Reason.CONNECT_ERROR, error="BreakerOpen",
                               detail=str(refused))  # fmt: skip
+        except (KeyError, TypeError, ValueError) as odd:  # an answer not as the vendor documents
+            said = f"the vendor's answer lacked what it documents ({odd})"
+            outcome = Outcome(Kind.FAILURE, Reason.INVALID_RESPONSE, error=type(odd).__name__,
+                              detail=said)  # fmt: skip
+        except Exception:  # our own bug: logged, and counted against nobody
+            logger.exception("%s: the canary run failed inside breakerwatch", name)
+            outcome = Outcome(Kind.IGNORED, error="internal", detail="internal error")
         canary.last_duration = self._clock() - started
         canary.runs += 1
         first = not canary.told
         canary.told = True
         if outcome.ok:
+            canary.successes += 1
             canary.last_success_at, canary.last_error = self._wall(), None
-        else:
+        elif outcome.kind is Kind.FAILURE:
             canary.failures += 1
             canary.last_error = outcome.detail or str(outcome.kind)
-            name = canary.integration.name
             logger.warning("%s: the canary write failed: %s", name, canary.last_error,
                            extra={"integration": name})  # fmt: skip
         canary.breaker.record(permit, outcome, canary.last_duration)
         if first and outcome.ok and canary.breaker.state is State.CLOSED:
-            self._changed(canary.integration.name, None)  # resolves one left from before
+            self._changed(name, None)  # resolves one left from before
 
     def _transition(self, canary: Canary, event: Transition) -> None:
         name = canary.integration.name

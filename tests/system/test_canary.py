@@ -1,8 +1,8 @@
 """Canary writes, end to end: the daemon as a process, the simulator's vendors over real
 sockets, the fake Slack. Each vendor's canary writes and reads back every second, one
 record ever; when HubSpot's writes fail while its reads succeed, one message says so (never
-a breaker opening) and /metrics tells the write breaker from the read one; when they
-succeed again, the message is edited."""
+a breaker opening) and /metrics tells the write breaker from the read one; a restart while
+they still fail tells nothing new; when they succeed again, the message is edited."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_writes_failing_while_reads_succeed_are_one_message_and_one_record(
     simulator: Simulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     env = environment(simulator, SLACK_TOKEN="xoxb-test-token")
-    daemon = DaemonProcess(configure(simulator, slack, tmp_path), env).wait_ready()
+    config = configure(simulator, slack, tmp_path)
+    daemon = DaemonProcess(config, env).wait_ready()
     try:
         every = ("kit", "hubspot", "mailchimp", "sendgrid")
         daemon.until(lambda: all((daemon.status()[n]["canary"] or {}).get("runs", 0) >= 3
@@ -59,6 +60,12 @@ def test_writes_failing_while_reads_succeed_are_one_message_and_one_record(
         assert 'breakerwatch_canary_breaker_state{integration="hubspot",state="open"} 1' in metrics
         assert 'breakerwatch_breaker_state{integration="hubspot",state="closed"} 1' in metrics
         assert 'breakerwatch_canary_runs_total{integration="kit",outcome="failure"} 0' in metrics
+        assert daemon.stop() == 0
+
+        daemon = DaemonProcess(config, env).wait_ready()  # still failing: nothing new told
+        daemon.until(lambda: daemon.status()["hubspot"]["canary"]["state"] == "open",
+                     timeout=30, what="the writes failing again after the restart")  # fmt: skip
+        assert len(slack.top_level()) == 1
         admin(simulator, "PUT", "/hubspot/writes", {"mode": "healthy"})
         daemon.until(lambda: message.edits, timeout=60, what="the edit")
         (edited,) = slack.top_level()

@@ -63,7 +63,9 @@ def test_a_missing_scope_is_told_once_across_a_restart_and_its_return_is_an_edit
     (edited,) = slack.top_level()
     assert edited.text is not None
     assert edited.text.startswith("hubspot: the credential has every scope it needs again")
-    assert [r.text for r in slack.replies(message.ts)][-1].startswith("Every scope granted after")
+    (reply,) = daemon.until(lambda: slack.replies(message.ts), what="the thread reply")
+    assert reply.text is not None
+    assert reply.text.startswith("Every scope granted after")
     assert daemon.stop() == 0
 
 
