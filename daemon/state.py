@@ -315,7 +315,8 @@ def _private(path: Path) -> None:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    _private(path)
+    if str(path) != ":memory:":
+        _private(path)
     db = sqlite3.connect(path, isolation_level="DEFERRED")
     try:
         db.execute("PRAGMA journal_mode = WAL")
