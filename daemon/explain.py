@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from alerts.verdict import judge
 from alerts.verdict import line as verdict_line
 from daemon.config import Config, IntegrationConfig
-from daemon.integrations import OAUTH_ELSEWHERE, Integration, build_adapter, uses_oauth
+from daemon.integrations import Integration, build_adapter, oauth_tokens, token_store
 from daemon.state import StateStore
 from daemon.vendor_pages import VendorPages
 from daemon.verdicts import FAILING
@@ -36,9 +36,6 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
         out.write(f"breakerwatch probe: no integration named {name!r} in {config.source} "
                   f"(it has: {names})\n")  # fmt: skip
         return 1
-    if uses_oauth(chosen):
-        out.write(f"breakerwatch probe: {name} is not probed here: {OAUTH_ELSEWHERE}\n")
-        return 1
     breaker = Breaker(name, chosen.breaker)
     every = StateStore.peek(config.daemon.state_dir)
     saved = every.get(name)
@@ -57,17 +54,23 @@ async def explain(config: Config, name: str, out: TextIO, *, show: bool) -> int:
 
     outbound = Outbound.build(config.proxies, config.daemon.ca_file)
     options: ClientOptions = {"hooks": [attempt], "transport": outbound.transport()}
-    adapter = build_adapter(chosen, breaker, options)
+    store = token_store(config, [chosen])  # its OAuth tokens, shared with the daemon
+    oauth = oauth_tokens(chosen, store, time.monotonic) if store is not None else None
+    adapter = build_adapter(chosen, breaker, options, oauth)
     lines: list[str] = []
-    async with adapter:
-        result = await adapter.health_check(trace=trace)
-        if show:
-            request = f"{adapter.base_url}{adapter.health_path}"
-            lines.append(f"probe {name} ({chosen.kind}): {adapter.health_method} {request}")
-            lines += [f"  {header}: {value}" for header, value in adapter.client.headers.items()]
-            lines.append(f"  route: {outbound.proxies.route(request, chosen.proxy_url())}")
-            lines.append(f"  trust: {outbound.trust()}")
-            lines += [_attempt_line(event, phases) for event, phases in attempts]
+    try:
+        async with adapter:
+            result = await adapter.health_check(trace=trace)
+    finally:
+        if store is not None:
+            store.close()
+    if show:
+        request = f"{adapter.base_url}{adapter.health_path}"
+        lines.append(f"probe {name} ({chosen.kind}): {adapter.health_method} {request}")
+        lines += [f"  {header}: {value}" for header, value in adapter.client.headers.items()]
+        lines.append(f"  route: {outbound.proxies.route(request, chosen.proxy_url())}")
+        lines.append(f"  trust: {outbound.trust()}")
+        lines += [_attempt_line(event, phases) for event, phases in attempts]
     lines.append(_outcome_line(result))
     threshold = chosen.breaker.failure_threshold
     lines.append(_breaker_line(breaker, result, before, threshold, saved is not None))

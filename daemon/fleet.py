@@ -10,23 +10,21 @@ closed once any probe still using it has had time to finish.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from daemon.config import Config, IntegrationConfig, VendorSettings
+from daemon.config import Config, IntegrationConfig
 from daemon.degraded import Baseline
-from daemon.integrations import Integration
+from daemon.integrations import Integration, oauth_tokens
 from daemon.metrics import ProbeStats, Row
 from daemon.scheduler import ProbeScheduler
 from daemon.sharding import Shard
 from daemon.state import StateStore
 from probes import Breaker, BreakerSnapshot, Transition
 from probes.adapters import ClientOptions
-from probes.oauth import OAuthApp, RefreshingToken
 
 __all__ = ["Fleet"]
 
@@ -161,32 +159,9 @@ class Fleet:
             breaker.restore(snapshot)
         integration = Integration(config, breaker, self._options, wall=self._wall, stats=stats,
                                   learned=learned, degraded=degraded,
-                                  oauth=self._oauth(config))  # fmt: skip
+                                  oauth=oauth_tokens(config, self._store, self._clock))  # fmt: skip
         self.integrations[config.name] = integration
         return integration
-
-    def _oauth(self, config: IntegrationConfig) -> RefreshingToken | None:
-        """The refreshing tokens of an integration with `oauth`: from the refresh token it
-        last rotated to, kept in the state, while the configured one is unchanged."""
-        settings = config.settings
-        if not isinstance(settings, VendorSettings) or settings.oauth is None:
-            return None
-        oauth, name = settings.oauth, config.name
-        configured = oauth.refresh_token.reveal()
-        origin = hashlib.sha256(configured.encode()).hexdigest()
-        secret = oauth.client_secret.reveal() if oauth.client_secret else None
-
-        def rotated(token: str) -> None:
-            try:
-                self._store.save_refresh_token(name, origin, token)
-            except (sqlite3.Error, OSError) as error:
-                logger.error("%s: cannot keep the rotated refresh token: %s", name, error)
-
-        return RefreshingToken(
-            OAuthApp(oauth.token_url, oauth.client_id, secret),
-            self._store.refresh_token(name, origin) or configured,
-            clock=self._clock, rotated=rotated,
-        )  # fmt: skip
 
     def _schedule(self, integration: Integration) -> None:
         assert self.scheduler is not None
@@ -201,10 +176,10 @@ class Fleet:
         """A changed integration: a new adapter; the breaker's state carried over."""
         if current.config.breaker == config.breaker:
             breaker = current.breaker  # same settings: the very same breaker, counters and all
+            oauth = oauth_tokens(config, self._store, self._clock)
             integration = Integration(config, breaker, self._options, wall=self._wall,
                                       stats=current.stats, learned=current.latency.learned,
-                                      degraded=current.latency.degraded,
-                                      oauth=self._oauth(config))  # fmt: skip
+                                      degraded=current.latency.degraded, oauth=oauth)  # fmt: skip
             self.integrations[config.name] = integration
         else:  # new settings: restore the state (the fingerprint changed: counters reset)
             integration = self._add(config, current.breaker.snapshot(), stats=current.stats,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from daemon.config import HttpSettings, IntegrationConfig, VendorSettings
+from daemon.config import Config, HttpSettings, IntegrationConfig, VendorSettings
 from daemon.degraded import Baseline, Detector
 from daemon.metrics import ProbeStats, Row
+from daemon.state import StateStore
 from probes import Breaker, Result, RetryBudget
 from probes.adapters import (
     Adapter,
@@ -18,20 +22,47 @@ from probes.adapters import (
     VendorAdapter,
     adapter_class,
 )
-from probes.oauth import RefreshingToken
+from probes.oauth import OAuthApp, RefreshingToken
 
-__all__ = ["OAUTH_ELSEWHERE", "Integration", "build_adapter", "uses_oauth"]
+__all__ = ["Integration", "build_adapter", "oauth_tokens"]
 
-# Why one-off commands leave an `oauth` integration alone.
-OAUTH_ELSEWHERE = (
-    "it uses OAuth, whose tokens only the daemon refreshes (a refresh here could rotate the "
-    "refresh token the daemon holds); breakerwatch status says how its probes go"
-)
+logger = logging.getLogger("breakerwatch")
 
 
-def uses_oauth(config: IntegrationConfig) -> bool:
-    """Whether `config` authenticates with refreshing OAuth tokens (`oauth`)."""
-    return isinstance(config.settings, VendorSettings) and config.settings.oauth is not None
+def token_store(config: Config, integrations: Iterable[IntegrationConfig]) -> StateStore | None:
+    """The state, opened, when one of `integrations` uses OAuth: a one-off command keeps a
+    refresh token it rotated there, as the daemon does, and the daemon finds it there when
+    its own is refused (`RefreshingToken`'s `stored`)."""
+    if not any(isinstance(i.settings, VendorSettings) and i.settings.oauth for i in integrations):
+        return None
+    return StateStore.open(config.daemon.state_dir)
+
+
+def oauth_tokens(
+    config: IntegrationConfig, store: StateStore, clock: Callable[[], float]
+) -> RefreshingToken | None:
+    """The refreshing tokens of an integration with `oauth`, from the refresh token it last
+    rotated to (kept in `store`, for as long as the configured one is the one it descends
+    from), keeping each rotation there: the daemon and a one-off command share them."""
+    settings = config.settings
+    if not isinstance(settings, VendorSettings) or settings.oauth is None:
+        return None
+    oauth, name = settings.oauth, config.name
+    configured = oauth.refresh_token.reveal()
+    origin = hashlib.sha256(configured.encode()).hexdigest()
+    secret = oauth.client_secret.reveal() if oauth.client_secret else None
+
+    def rotated(token: str) -> None:
+        try:
+            store.save_refresh_token(name, origin, token)
+        except (sqlite3.Error, OSError) as error:
+            logger.error("%s: cannot keep the rotated refresh token: %s", name, error)
+
+    return RefreshingToken(
+        OAuthApp(oauth.token_url, oauth.client_id, secret),
+        store.refresh_token(name, origin) or configured,
+        clock=clock, rotated=rotated, stored=lambda: store.refresh_token(name, origin),
+    )  # fmt: skip
 
 
 def build_adapter(

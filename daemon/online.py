@@ -9,10 +9,12 @@ any probe failed or any credential lacks a scope.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TextIO
 
 from daemon.config import Config, IntegrationConfig
-from daemon.integrations import OAUTH_ELSEWHERE, build_adapter, uses_oauth
+from daemon.integrations import build_adapter, oauth_tokens, token_store
+from daemon.state import StateStore
 from probes import Breaker
 from probes.adapters import ClientOptions, VendorAdapter
 from probes.http import new_client
@@ -25,19 +27,25 @@ __all__ = ["check_online"]
 async def check_online(config: Config, out: TextIO) -> int:
     """Probe and scope-check every integration at once; print what each said."""
     outbound = Outbound.build(config.proxies, config.daemon.ca_file)
-    async with new_client(outbound.transport()) as http:  # one pool for all, as the daemon's
-        options: ClientOptions = {"http": http}
-        found = await asyncio.gather(*(_one(i, options) for i in config.integrations))
+    store = token_store(config, config.integrations)  # OAuth tokens, shared with the daemon
+    try:
+        async with new_client(outbound.transport()) as http:  # one pool, as the daemon's
+            options: ClientOptions = {"http": http}
+            found = await asyncio.gather(*(_one(i, options, store) for i in config.integrations))
+    finally:
+        if store is not None:
+            store.close()
     for line, _ in found:
         out.write(printable(line) + "\n")  # vendors' words reach a terminal
     return 0 if all(ok for _, ok in found) else 1
 
 
-async def _one(config: IntegrationConfig, options: ClientOptions) -> tuple[str, bool]:
+async def _one(
+    config: IntegrationConfig, options: ClientOptions, store: StateStore | None
+) -> tuple[str, bool]:
     name = config.name
-    if uses_oauth(config):
-        return f"{name}: not asked: {OAUTH_ELSEWHERE}", True
-    async with build_adapter(config, Breaker(name, config.breaker), options) as adapter:
+    oauth = oauth_tokens(config, store, time.monotonic) if store is not None else None
+    async with build_adapter(config, Breaker(name, config.breaker), options, oauth) as adapter:
         result = await adapter.health_check()
         outcome = result.outcome
         if not outcome.ok:

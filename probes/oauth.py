@@ -5,10 +5,12 @@ The access token is asked of the token endpoint with the refresh token (RFC 6749
 6: a form-encoded POST of `grant_type=refresh_token`, `refresh_token`, `client_id`,
 `client_secret`), before the first call, `MARGIN` seconds before it expires, and once more
 when the API answers 401 anyway (the call is then sent again, once). A refresh token the
-endpoint rotates is kept and handed to `rotated`, so it survives a restart. One refresh at
-a time. A refresh token the endpoint refuses (400 or 401) raises `CredentialRefused`, which
-the classifier calls `auth` ("the refresh token was refused"); any other failure of the
-endpoint raises `TokenEndpointFailed`, a 5xx. Every token it learns is handed to `learned`,
+endpoint rotates is kept and handed to `rotated`, so it survives a restart; when the
+endpoint refuses ours, `stored` is asked whether another process rotated it since (and kept
+the new one), and that one is tried once. One refresh at a time. A refresh token the
+endpoint refuses (400 or 401) raises `CredentialRefused`, which the classifier calls `auth`
+("the refresh token was refused"); any other failure of the endpoint raises
+`TokenEndpointFailed`, a 5xx. Every token it learns is handed to `learned`,
 so whoever redacts can redact it too.
 """
 
@@ -53,6 +55,7 @@ class RefreshingToken(httpx.Auth):
         clock: Callable[[], float] = time.monotonic,
         rotated: Callable[[str], None] = lambda token: None,
         learned: Callable[[str], None] = lambda token: None,
+        stored: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.app = app
         self.refresh_token = refresh_token
@@ -60,7 +63,7 @@ class RefreshingToken(httpx.Auth):
         self.expires_at = 0.0
         self.scopes: frozenset[str] | None = None  # as the endpoint last said, if it does
         self._http: httpx.AsyncClient | None = None
-        self._clock, self._rotated, self._learned = clock, rotated, learned
+        self._clock, self._rotated, self._learned, self._stored = clock, rotated, learned, stored
         self._lock = asyncio.Lock()
 
     def bind(self, http: httpx.AsyncClient, learned: Callable[[str], None]) -> None:
@@ -99,6 +102,17 @@ class RefreshingToken(httpx.Auth):
         return self.access is not None and self._clock() < self.expires_at - MARGIN
 
     async def _ask(self, request: httpx.Request) -> None:
+        try:
+            await self._grant(request)
+        except CredentialRefused:
+            latest = self._stored()  # another process may have rotated it, and kept it
+            if not latest or latest == self.refresh_token:
+                raise
+            self._learned(latest)
+            self.refresh_token = latest
+            await self._grant(request)
+
+    async def _grant(self, request: httpx.Request) -> None:
         if self._http is None:
             raise RuntimeError(
                 "RefreshingToken is not bound: bind() it to the client it sends with"

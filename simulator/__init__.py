@@ -15,7 +15,7 @@ malformed) or plays a scripted sequence ("fail 3 times, then succeed"):
     PUT    /__admin__/<vendor>/scopes      what credentials may do (hubspot, sendgrid),
                                            e.g. {"scopes": ["oauth"]}
     PUT    /__admin__/<vendor>/oauth       the token endpoint (hubspot, kit): {"lifetime": 2,
-                                           "rotate": true, "revoke": true}
+                                           "rotate": true, "expire": true, "revoke": true}
     PUT    /__admin__/<vendor>/latency     how long healthy answers take:
                                            {"profile": "normal", "ms": 40, "jitter_ms": 10},
                                            {"profile": "degrading", "ms": 40, "per_second": 5},

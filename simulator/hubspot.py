@@ -207,7 +207,7 @@ class HubSpotFake(VendorFake):
 
     def oauth_token(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
         """The metadata of an OAuth access token (in the path), its scopes among them."""
-        if match["token"] not in self.credentials:
+        if match["token"] not in self.credentials and not self.admits(match["token"]):
             return self.not_found()
         return json_response(200, {
             "token": match["token"], "user": "sim@example.com", "hub_domain": "sim.example.com",

@@ -5,7 +5,8 @@ a POST of `grant_type=refresh_token`, `refresh_token`, `client_id` and `client_s
 form-encoded (JSON is taken too). The answer is `access_token`, `token_type`,
 `expires_in` and `refresh_token`; with `rotate` the refresh token is a new one each time
 and the old one is refused from then on. The admin API's `oauth` sets `lifetime` (seconds),
-`rotate`, and `revoke` (every refresh token refused, as when the app is uninstalled).
+`rotate`, `expire` (every access token issued so far expires now) and `revoke` (every
+refresh token refused too, as when the app is uninstalled).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class OAuthFake:
 
     def configure(self, settings: object) -> dict[str, Any]:
         """The admin API's `oauth`: {"lifetime": 2, "rotate": true, "revoke": true}."""
-        if not isinstance(settings, dict) or set(settings) - {"lifetime", "rotate", "revoke"}:
-            raise FaultError("oauth takes lifetime (seconds), rotate and revoke")
+        if not isinstance(settings, dict) or set(settings) - {
+            "lifetime", "rotate", "revoke", "expire",
+        }:  # fmt: skip
+            raise FaultError("oauth takes lifetime (seconds), rotate, revoke and expire")
         lifetime = settings.get("lifetime", self.lifetime)
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             raise FaultError(f"lifetime must be a number of seconds > 0 (got {lifetime!r})")
@@ -63,6 +66,7 @@ class OAuthFake:
             self.lifetime, self.rotate = float(lifetime), bool(settings.get("rotate", self.rotate))
             if settings.get("revoke"):
                 self.refresh.clear()
+            if settings.get("revoke") or settings.get("expire"):
                 self.access.clear()
         return self.describe()
 

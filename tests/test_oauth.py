@@ -111,3 +111,17 @@ async def test_a_failing_token_endpoint_is_a_5xx_and_no_token_is_ever_shown(
 @pytest.fixture
 def sim(simulator: Simulator) -> Simulator:
     return simulator
+
+
+async def test_a_refused_refresh_token_gives_way_to_the_one_another_process_kept(
+    sim: Simulator,
+) -> None:
+    kept: list[str] = []
+    other = tokens(sim, "kit", "/v4/oauth/token", rotated=kept.append)
+    async with KitAdapter("kit", oauth=other, base_url=sim.base_url("kit")) as kit:
+        assert (await kit.health_check()).outcome.ok  # it rotated ours away, and kept it
+    ours = tokens(sim, "kit", "/v4/oauth/token", stored=lambda: kept[-1])
+    async with KitAdapter("kit", oauth=ours, base_url=sim.base_url("kit")) as kit:
+        result = await kit.health_check()
+    assert result.outcome.ok
+    assert ours.refresh_token == "sim-kit-refresh-2"  # the kept one, rotated once more

@@ -132,7 +132,12 @@ def test_describe_lists_vendors_modes_and_credentials(simulator: Simulator) -> N
         ("/kit/scopes", {"scopes": []}, 400, "kit credentials have no scopes"),
         ("/hubspot/scopes", {"scopes": "oauth"}, 400, "scopes must be a list of scope names"),
         ("/kit/oauth", {"lifetime": 0}, 400, "lifetime must be a number of seconds > 0"),
-        ("/kit/oauth", {"ttl": 5}, 400, "oauth takes lifetime (seconds), rotate and revoke"),
+        (
+            "/kit/oauth",
+            {"ttl": 5},
+            400,
+            "oauth takes lifetime (seconds), rotate, revoke and expire",
+        ),
         ("/sendgrid/oauth", {"lifetime": 5}, 404, "no admin route"),
     ],
 )

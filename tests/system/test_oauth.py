@@ -1,8 +1,9 @@
 """OAuth tokens that refresh, end to end: the daemon as a process, the simulator's Kit and
 HubSpot token endpoints over real sockets, the fake Slack. Kit rotates its refresh tokens:
 the rotated one is kept in the state file (mode 0600) and used after a restart, when the
-configured one is refused; a revoked app is an auth incident that says the refresh token
-was refused; no token or client secret appears in any output."""
+configured one is refused, and by `check --online` while the daemon runs (which then takes
+the one kept, not failing a probe); a revoked app is an auth incident that says the
+refresh token was refused; no token or client secret appears in any output."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from simulator.oauth import APP
 from tests.daemon.harness import (
     DaemonProcess,
     alerts_config,
+    breakerwatch,
     config_file,
     config_text,
     environment,
@@ -68,6 +70,22 @@ def test_rotated_tokens_survive_a_restart_and_a_revoked_app_is_said_in_words(
     assert daemon.status()["kit"]["last_probe"]["outcome"] == "success"
     assert daemon.state("kit") == "closed"
 
+    # check --online while the daemon runs: it uses the kept refresh token, and Kit rotates
+    # it again (kept in the state); the daemon's own is refused at its next refresh, so it
+    # takes the kept one and goes on without a failed probe.
+    online = breakerwatch("check", "--online", "--config", str(config), env=env)
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert any(line.startswith("kit: OK: probe ok in ") for line in online.stdout.splitlines())
+    assert any(line.startswith("hubspot: OK: probe ok in ") for line in online.stdout.splitlines())
+    admin(simulator, "PUT", "/kit/oauth", {"expire": True})  # the daemon must refresh now
+    failures = daemon.status()["kit"]["consecutive_failures"]
+    daemon.until(lambda: admin(simulator, "GET", "").json()["vendors"]["kit"]["requests"]
+                 > issued["requests"] + 12, what="kit probed after the expiry")  # fmt: skip
+    assert daemon.state("kit") == "closed"
+    assert daemon.status()["kit"]["last_probe"]["outcome"] == "success"
+    assert daemon.status()["kit"]["consecutive_failures"] == failures
+    assert not slack.top_level()
+
     admin(simulator, "PUT", "/kit/oauth", {"revoke": True})  # the app was uninstalled
     daemon.until(lambda: daemon.state("kit") == "open", timeout=30, what="kit to open")
     (message,) = daemon.until(slack.top_level, what="the alert")
@@ -81,5 +99,6 @@ def test_rotated_tokens_survive_a_restart_and_a_revoked_app_is_said_in_words(
     outputs.append(daemon.output)
     secrets = (APP["client_secret"], "sim-kit-refresh-1", "sim-kit-refresh-2", "sim-kit-access-1",
                "sim-hubspot-access-1", "sim-hubspot-refresh-token")  # fmt: skip
+    outputs += [online.stdout, online.stderr]
     for secret in secrets:
         assert not [text for text in outputs if secret in text], secret
