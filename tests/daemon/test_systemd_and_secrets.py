@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from simulator import Simulator
+from simulator.oauth import APP
 from tests.alertmanagers import BINARY as ALERTMANAGER
 from tests.alertmanagers import Alertmanagers
 from tests.daemon.harness import (
@@ -61,6 +62,10 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
     hub_token = f"hub-{CANARY}"  # an OAuth token: its scope check puts it in the URL path
     simulator.vendors["hubspot"].credentials.add(hub_token)
     admin(simulator, "PUT", "/hubspot/scopes", {"scopes": ["oauth"]})  # a scopes alert too
+    refresh = f"refresh-{CANARY}"  # and an OAuth app's refresh token, sent at each refresh
+    hub_oauth = simulator.vendors["hubspot"].oauth
+    assert hub_oauth is not None
+    hub_oauth.refresh.add(refresh)
     slack_token = f"xoxb-{CANARY}"
     slack = FakeSlack(tokens=(slack_token,)).__enter__()
     alerts = alerts_config(slack.api_url, "console = true\n")
@@ -69,11 +74,18 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         alertmanager = Alertmanagers(tmp_path / "am", slack.webhook_url(), count=1).__enter__()
         alerts += f'[alerts.alertmanager]\nurls = ["{alertmanager.urls[0]}"]\n'
         alerts += 'resend_interval = "1s"\n'
+    app = (
+        f'\n[[integrations]]\nname = "hub-app"\nkind = "hubspot"\n'
+        f'base_url = "{simulator.base_url("hubspot")}"\n'
+        f'oauth = {{ client_id = "{APP["client_id"]}", '
+        'client_secret = "env:APP_SECRET", refresh_token = "env:APP_REFRESH" }\n'
+    )
     config = tmp_path / "config.toml"
-    config.write_text(config_text(simulator, tmp_path / "state", extra=alerts))
+    config.write_text(config_text(simulator, tmp_path / "state", extra=app + alerts))
     admin_token = f"admin-{CANARY}"  # the daemon's own secret, too
     env = environment(simulator, MAILCHIMP_KEY=key, KIT_KEY=CANARY, SLACK_TOKEN=slack_token,
-                      ADMIN_TOKEN=admin_token, HUBSPOT_KEY=hub_token)  # fmt: skip
+                      ADMIN_TOKEN=admin_token, HUBSPOT_KEY=hub_token, APP_REFRESH=refresh,
+                      APP_SECRET=APP["client_secret"])  # fmt: skip
     config.write_text(
         config.read_text()
         .replace("[daemon]\n", '[daemon]\nlog_level = "debug"\nadmin_token = "env:ADMIN_TOKEN"\n')
@@ -93,6 +105,8 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         daemon.until(lambda: daemon.state("kit") == "open", what="kit to open")
         daemon.until(lambda: daemon.state("mailchimp") == "open", what="mailchimp to open")
         daemon.until(lambda: len(slack.top_level()) >= 3, what="the Slack alerts")
+        daemon.until(lambda: daemon.status()["hub-app"]["last_probe"], what="the OAuth probe")
+        assert daemon.status()["hub-app"]["last_probe"]["outcome"] == "success"
         assert any("hubspot: the credential lacks" in (m.text or "") for m in slack.top_level())
         outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text]
         if alertmanager is not None:
@@ -157,5 +171,6 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         assert CANARY not in text
     sent = admin(simulator, "GET", "/kit/requests").json()["requests"]
     assert any(r["headers"].get("x-kit-api-key") == CANARY for r in sent)  # it was used
+    assert hub_oauth.issued >= 1  # the canary refresh token was used
     asked = admin(simulator, "GET", "/hubspot/requests").json()["requests"]
     assert any(r["path"] == f"/oauth/v1/access-tokens/{hub_token}" for r in asked)
