@@ -204,3 +204,74 @@ def test_every_request_is_recorded(slack: FakeSlack) -> None:
     WebhookClient(slack.webhook_url()).send(text="b")
     assert [r.method for r in slack.requests] == ["chat.postMessage", "webhook"]
     assert json.loads(slack.requests[1].body)["text"] == "b"
+
+
+def test_history_pages_newest_first_with_metadata_only_when_asked(slack: FakeSlack) -> None:
+    web = client(slack)
+    stamp = {"event_type": "breakerwatch_incident", "event_payload": {"incident": "kit#1"}}
+    posted = [web.chat_postMessage(channel="#integrations", text=f"m{i}", metadata=stamp)
+              for i in range(5)]  # fmt: skip
+    web.chat_postMessage(channel="#integrations", text="reply", thread_ts=posted[0]["ts"])
+    channel = posted[0]["channel"]
+    first = web.conversations_history(channel=channel, limit=2, include_all_metadata=True)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"]  # newest first, no reply
+    assert first["messages"][0]["metadata"] == stamp
+    assert first["has_more"] is True
+    rest = web.conversations_history(channel=channel, limit=10,
+                                     cursor=first["response_metadata"]["next_cursor"])  # fmt: skip
+    assert [m["text"] for m in rest["messages"]] == ["m2", "m1", "m0"]
+    assert rest["has_more"] is False
+    assert "metadata" not in rest["messages"][0]  # not asked for
+    since = web.conversations_history(channel=channel, oldest=posted[2]["ts"])
+    assert [m["text"] for m in since["messages"]] == ["m4", "m3"]  # strictly after
+    inclusive = web.conversations_history(channel=channel, oldest=posted[2]["ts"], inclusive=True)
+    assert [m["text"] for m in inclusive["messages"]] == ["m4", "m3", "m2"]
+
+
+def test_history_needs_the_scope_the_channel_id_and_membership() -> None:
+    with FakeSlack(history_scope=False) as bare:
+        channel = client(bare).chat_postMessage(channel="#integrations", text="x")["channel"]
+        with pytest.raises(SlackApiError) as raised:
+            client(bare).conversations_history(channel=channel)
+        assert raised.value.response["error"] == "missing_scope"
+        assert raised.value.response["needed"] == "channels:history"
+    with FakeSlack(channels=("#integrations", "#other"), not_member=("#other",)) as slack:
+        with pytest.raises(SlackApiError) as by_name:
+            client(slack).conversations_history(channel="#integrations")
+        assert by_name.value.response["error"] == "channel_not_found"  # an ID, not a name
+        with pytest.raises(SlackApiError) as outside:
+            client(slack).conversations_history(channel=slack.channels["#other"])
+        assert outside.value.response["error"] == "not_in_channel"
+
+
+@pytest.mark.parametrize("mode", ["acted_disconnect", "acted_5xx", "acted_stall"])
+def test_acted_modes_post_and_then_let_the_client_down(slack: FakeSlack, mode: str) -> None:
+    """The client learns of no success (a dropped connection, a 503, a timeout), yet the
+    message is in the channel: the window that only reading the history can close."""
+    slack.fail_next(mode)
+    failures: list[BaseException] = []
+    posting = threading.Thread(target=_post, args=(slack, failures))
+    posting.start()
+    if mode == "acted_stall":
+        _release_after_the_timeout(slack)
+    posting.join(10)
+    assert len(failures) == 1
+    assert isinstance(failures[0], SlackApiError | OSError), failures
+    history = client(slack).conversations_history(channel=slack.channels["#integrations"])
+    assert [m["text"] for m in history["messages"]] == ["posted, not acknowledged"]
+
+
+def _post(slack: FakeSlack, failures: list[BaseException]) -> None:
+    web = WebClient(token=TOKEN, base_url=slack.api_url, retry_handlers=[], timeout=1)
+    try:
+        web.chat_postMessage(channel="#integrations", text="posted, not acknowledged")
+    except (SlackApiError, OSError) as failure:
+        failures.append(failure)
+
+
+def _release_after_the_timeout(slack: FakeSlack) -> None:
+    pause = threading.Event()
+    while slack.held == 0 and not pause.wait(0.01):
+        pass
+    pause.wait(1.2)  # past the client's 1 s timeout
+    slack.release()

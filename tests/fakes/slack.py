@@ -7,10 +7,22 @@ with `{"ok": false, "error": ...}`; over the per-channel rate, HTTP 429 with an 
 Incoming webhooks (`POST /services/T/B/SECRET`): JSON only, HTTP 200 with the plain-text body
 `ok`; errors are a status and a short plain-text body; 429 has `Retry-After: 1` and no body.
 
+`conversations.history` (https://docs.slack.dev/reference/methods/conversations.history):
+a channel ID (not a name), the channel's top-level messages newest first, strictly between
+`oldest` and `latest` (`inclusive` to include them), `limit` per page (default 100, at most
+999; non-Marketplace commercially distributed apps get 15, which breakerwatch, an internal
+app, is not), `has_more` and `response_metadata.next_cursor` for the next page; a message's
+`metadata` only with `include_all_metadata`. A token without `channels:history` gets
+`missing_scope` (with `needed` and `provided`), a channel the bot is not in
+`not_in_channel`.
+
 Faults are switched from the test (`fake.mode = "down"`, `fake.fail_next(...)`). `hold`
 acts on a request and answers only when released: the window between Slack's receipt and
 the client's acknowledgement, where a crash can double a post. `stall` hangs without acting
-until released, then answers 503: Slack down the slow way.
+until released, then answers 503: Slack down the slow way. Three modes act and then let the
+client down, so it cannot know the post happened: `acted_disconnect` drops the connection,
+`acted_stall` answers only when released (past the client's timeout), `acted_5xx` answers
+Slack's 503 page.
 Every request is recorded with its arrival time; messages are kept per channel, with their
 edits and thread replies.
 """
@@ -34,7 +46,10 @@ SERVER_ERROR_PAGE = (
     b"<body><h1>Server Error</h1><p>It seems like there's a problem on our end.</p>"
     b"</body></html>"
 )
-MODES = ("healthy", "down", "ratelimited", "fatal_error", "disconnect", "hold", "stall")
+MODES = ("healthy", "down", "ratelimited", "fatal_error", "disconnect", "hold", "stall",
+         "acted_disconnect", "acted_stall", "acted_5xx")  # fmt: skip
+_ACTED = ("hold", "acted_disconnect", "acted_stall", "acted_5xx")  # act, then answer (or not)
+HISTORY_LIMIT = 999
 _JSON = "application/json; charset=utf-8"
 _TEXT = "text/plain;charset=utf-8"
 
@@ -84,6 +99,7 @@ class FakeSlack:
         channels: tuple[str, ...] = ("#integrations",),
         not_member: tuple[str, ...] = (),
         archived: tuple[str, ...] = (),
+        history_scope: bool = True,
         webhooks: dict[str, str] | None = None,
         rate: float = 1.0,
         burst: int = 10,
@@ -92,6 +108,7 @@ class FakeSlack:
         self.channels = {name: f"C{i:08d}" for i, name in enumerate(channels, 1)}
         self.not_member = set(not_member)
         self.archived = set(archived)
+        self.history_scope = history_scope  # channels:history (and groups:history) granted
         # webhook path secret -> channel
         self.webhooks = dict(webhooks or {"T000/B000/hooksecret": "#integrations"})
         self.revoked_hooks: set[str] = set()
@@ -223,6 +240,8 @@ class FakeSlack:
             return self._post(payload)
         if method == "chat.update":
             return self._update(payload)
+        if method == "conversations.history":
+            return self._history(payload)
         return _ok_false("unknown_method")
 
     def _channel(
@@ -255,15 +274,55 @@ class FakeSlack:
         thread_ts = payload.get("thread_ts")
         if thread_ts is not None and not any(m.ts == thread_ts for m in self.messages):
             return _ok_false("thread_not_found")
+        metadata = payload.get("metadata")
+        if isinstance(metadata, str):  # a form body carries it as JSON text
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                return _ok_false("invalid_metadata_format")
         ts = self._ts()
         message = Message(
             channel, ts, text, blocks, thread_ts, bool(payload.get("reply_broadcast")),
-            payload.get("metadata"), posted_at=time.time(),
+            metadata, posted_at=time.time(),
         )  # fmt: skip
         with self._lock:
             self.messages.append(message)
         body = {"channel": self.channels[channel], "ts": ts, "message": _message_json(message)}
         return _ok(body)
+
+    def _history(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        if not self.history_scope:
+            body = {"ok": False, "error": "missing_scope", "needed": "channels:history",
+                    "provided": "chat:write"}  # fmt: skip
+            return 200, {"Content-Type": _JSON}, json.dumps(body).encode()
+        channel_id = payload.get("channel")
+        channel = next((name for name, cid in self.channels.items() if cid == channel_id), None)
+        if channel is None:
+            return _ok_false("channel_not_found")
+        if channel in self.not_member:
+            return _ok_false("not_in_channel")
+        try:
+            oldest = float(payload.get("oldest") or 0)
+            latest = float(payload.get("latest") or time.time() + 1)
+            limit = min(int(payload.get("limit") or 100), HISTORY_LIMIT)
+            start = int(payload.get("cursor") or "0")
+        except ValueError:
+            return _ok_false("invalid_arguments")
+        inclusive = str(payload.get("inclusive", "")).lower() in ("1", "true")
+        metadata = str(payload.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self._lock:
+            found = [m for m in self.messages if m.channel == channel
+                     and (m.thread_ts is None or m.reply_broadcast)
+                     and (oldest <= float(m.ts) <= latest if inclusive
+                          else oldest < float(m.ts) < latest)]  # fmt: skip
+        found.sort(key=lambda m: float(m.ts), reverse=True)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        messages = [{**_message_json(m), **({"metadata": m.metadata} if metadata and m.metadata
+                                             else {})} for m in page]  # fmt: skip
+        cursor = str(start + limit) if more else ""
+        return _ok({"messages": messages, "has_more": more, "pin_count": 0,
+                    "response_metadata": {"next_cursor": cursor}})  # fmt: skip
 
     def _update(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         channel, error = self._channel(payload)
@@ -325,15 +384,21 @@ class FakeSlack:
     def _held(
         self, mode: str, answer: tuple[int, dict[str, str], bytes]
     ) -> tuple[int, dict[str, str], bytes]:
-        """In mode "hold" the request has been acted on (as Slack would); the answer waits."""
-        if mode == "hold":
+        """The request has been acted on (as Slack would); in "hold" and "acted_stall" the
+        answer waits for the release, in "acted_disconnect" there is none, in "acted_5xx" it
+        is Slack's 503 page."""
+        if mode in ("hold", "acted_stall"):
             with self._lock:
                 self.held += 1
             self._release.wait()
+        if mode == "acted_disconnect":
+            return -1, {}, b""
+        if mode == "acted_5xx":
+            return 503, {"Content-Type": "text/html; charset=utf-8"}, SERVER_ERROR_PAGE
         return answer
 
     def _fault(self, mode: str, *, api: bool) -> tuple[int, dict[str, str], bytes] | None:
-        if mode in ("healthy", "hold"):
+        if mode == "healthy" or mode in _ACTED:
             return None
         if mode == "stall":  # hangs without acting, then fails: Slack down, the slow way
             self._release.wait()
