@@ -265,6 +265,53 @@ def overview() -> dict[str, Any]:
             mappings=STATE_MAP,
             options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
         ),
+        panel(
+            "timeseries",
+            "Trouble the breakers do not show",
+            "Integrations slow but working (degraded), whose credential lacks a scope its "
+            "writes need, whose canary writes fail, or whose breaker an operator holds; and "
+            "breakerwatch short of its own resources. Each is an incident of its own in Slack.",
+            [
+                target(
+                    f"sum(max by (integration) (breakerwatch_integration_degraded{{{SEL}}}))",
+                    "slow but working",
+                ),
+                target(
+                    f"count(max by (integration) "
+                    f"(breakerwatch_credential_scopes_missing{{{SEL}}}) > 0) or vector(0)",
+                    "lacking scopes",
+                ),
+                target(
+                    f"count(max by (integration) "
+                    f'(breakerwatch_canary_breaker_state{{{SEL},state="open"}}) == 1) '
+                    "or vector(0)",
+                    "writes failing",
+                ),
+                target(
+                    f"count(max by (integration) "
+                    f"(breakerwatch_breaker_override_since_timestamp_seconds{{{SEL}}})) "
+                    "or vector(0)",
+                    "held by an operator",
+                ),
+                target(f"max(breakerwatch_local_trouble{{{job}}})", "breakerwatch in trouble"),
+            ],
+            (12, 8),
+        ),
+        panel(
+            "timeseries",
+            "Vendors' status pages",
+            "What the vendors' own status pages say, for the integrations that read one: how "
+            "many at each indicator (unknown: the page could not be read). Every alert quotes "
+            "it in its verdict.",
+            [
+                target(
+                    f"sum by (indicator) (max by (integration, indicator) "
+                    f"(breakerwatch_vendor_status{{{SEL}}}))",
+                    "{{indicator}}",
+                ),
+            ],
+            (12, 8),
+        ),
         row("Probes"),
         panel(
             "timeseries",

@@ -136,6 +136,8 @@ def test_every_dashboard_and_rule_query_returns_data(
     hubspot = f'base_url = "{simulator.base_url("hubspot")}"\n'  # and a canary, for its panels
     text = text.replace(hubspot, hubspot + 'canary = { email = "breakerwatch-canary@example.com",'
                         ' interval = "1s" }\n')  # fmt: skip
+    kit = f'base_url = "{simulator.base_url("kit")}"\n'  # and a status page, for its panel
+    text = text.replace(kit, kit + f'status_page = "{simulator.status_page("kit")}"\n')
     config.write_text(text.replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'))
     env = environment(simulator, SLACK_TOKEN="xoxb-test-token", SSL_CERT_FILE=str(bundle))
     start = time.time()
