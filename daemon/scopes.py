@@ -16,6 +16,7 @@ any call with that credential. The checks run in a task of their own, at most
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ from typing import Any
 
 from daemon.integrations import Integration
 from probes import State
-from probes.adapters import Adapter, VendorAdapter
+from probes.adapters import Adapter, Scopes, VendorAdapter
 
 __all__ = ["CONCURRENT", "EVERY", "RETRY", "ScopeCheck", "ScopeChecks"]
+
+logger = logging.getLogger("breakerwatch")
 
 EVERY = 3600.0  # seconds between checks of one credential
 RETRY = 60.0  # after a check that could not tell
@@ -115,8 +118,12 @@ class ScopeChecks:
     async def _check(self, integration: Integration, check: ScopeCheck) -> None:
         adapter = integration.adapter
         assert isinstance(adapter, VendorAdapter)
-        async with self._slots:
-            scopes = await adapter.granted_scopes()
+        try:
+            async with self._slots:
+                scopes = await adapter.granted_scopes()
+        except Exception:  # our own bug: logged, and the check tried again later
+            logger.exception("%s: the scope check failed inside breakerwatch", integration.name)
+            scopes = Scopes(None, "the check failed inside breakerwatch (see its log)")
         missing = scopes.missing(check.needed)
         if missing is None:
             check.problem, check.next_at = scopes.problem, self._clock() + min(RETRY, self.every)

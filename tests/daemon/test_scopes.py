@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from daemon.config import parse
 from daemon.integrations import Integration
 from daemon.scopes import EVERY, RETRY, ScopeChecks
@@ -105,3 +107,26 @@ def test_scopes_off_checks_nothing(simulator: Simulator) -> None:
 
     asyncio.run(scenario())
     assert admin(simulator, "GET", "/sendgrid/requests").json()["requests"] == []
+
+
+def test_our_own_bug_in_a_check_is_logged_and_tried_again(
+    simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    hub = integration(simulator)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug of ours")
+
+    hub.adapter.granted_scopes = broken  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        checks = ScopeChecks(lambda: [hub], clock=clock, wall=FakeClock())
+        await checks.check_due()  # does not raise: the loop lives on
+        check = checks.checks["hubspot"]
+        assert check.problem == "the check failed inside breakerwatch (see its log)"
+        assert check.next_at == clock() + RETRY
+        await hub.aclose()
+
+    asyncio.run(scenario())
+    assert "the scope check failed inside breakerwatch" in caplog.text
