@@ -15,7 +15,17 @@ from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from daemon.config._reader import DAY, TIMEOUT, Reader, Table, boolean, duration, string, url
+from daemon.config._reader import (
+    DAY,
+    TIMEOUT,
+    Reader,
+    Table,
+    boolean,
+    duration,
+    number_above,
+    string,
+    url,
+)
 from daemon.config.model import (
     DEFAULT_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -153,7 +163,7 @@ def _degraded(table: Table, inherited: DegradedSettings) -> DegradedSettings:
     pinned one) over what `inherited` says."""
     return DegradedSettings(
         enabled=table.value("degraded", boolean, inherited.enabled),
-        factor=table.value("degraded_factor", _factor, inherited.factor),
+        factor=table.value("degraded_factor", number_above(1, 100), inherited.factor),
         floor=table.value("degraded_floor", _floor, inherited.floor),
         after=table.value("degraded_after", duration(DAY), inherited.after),
         pinned=table.value("baseline", TIMEOUT, inherited.pinned),
@@ -214,12 +224,6 @@ def _identifier(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
         raise TypeError("must be an id (a string or a whole number)")
     return str(value)
-
-
-def _factor(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value <= 100:
-        raise ValueError("must be a number > 1, at most 100")
-    return float(value)
 
 
 def _floor(value: Any) -> float:
@@ -428,7 +432,7 @@ def _http_settings(table: Table, reader: Reader) -> HttpSettings | None:
     expect_status = table.value("expect_status", _statuses, (200,))
     body = table.value("body", string(), None)
     max_latency = table.value("max_latency", TIMEOUT, None)
-    tls_min_days = table.value("tls_min_days", _days, None)
+    tls_min_days = table.value("tls_min_days", number_above(0, 3650, "number of days"), None)
     headers = table.table("headers")
     values: dict[str, str | Secret] = {}
     for name, raw in headers.data.items():
@@ -466,12 +470,6 @@ def _statuses(value: Any) -> tuple[int, ...]:
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise ValueError("each status must be a whole number from 100 to 599")
     return tuple(value)
-
-
-def _days(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3650:
-        raise ValueError("must be a number of days > 0, at most 3650")
-    return float(value)
 
 
 def _assertion(table: Table, reader: Reader) -> BodyAssertion | None:

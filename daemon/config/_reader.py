@@ -203,6 +203,18 @@ def whole(minimum: int, maximum: int) -> Callable[[Any], int]:
     return check
 
 
+def number_above(minimum: float, maximum: float, what: str = "number") -> Callable[[Any], float]:
+    """A number (`what`, as the message names it) > `minimum` and at most `maximum`."""
+
+    def check(value: Any) -> float:
+        number = not isinstance(value, bool) and isinstance(value, int | float)
+        if not number or not minimum < value <= maximum:
+            raise ValueError(f"must be a {what} > {minimum:g}, at most {maximum:g}")
+        return float(value)
+
+    return check
+
+
 def duration(maximum: float) -> Callable[[Any], float]:
     """A duration > 0 and at most `maximum` seconds."""
 
