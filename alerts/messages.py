@@ -30,7 +30,7 @@ from alerts.verdict import HEADLINES
 from alerts.verdict import line as verdict_line
 from probes.text import clip, printable
 
-__all__ = ["Message", "Rendered", "describe", "duration", "render"]
+__all__ = ["Message", "Rendered", "describe", "duration", "orphaned", "render"]
 
 MAX_DETAIL = 300  # characters of a failure's detail
 MAX_LISTED = 20  # integrations named in a grouped message; the rest are counted
@@ -344,6 +344,18 @@ def _with_link(message: Message, link: str | None, integration: str | None) -> M
         "elements": [{"type": "mrkdwn", "text": f"<{url}|Grafana dashboard>"}],
     }
     return Message(message.text + f"\nDashboard: {url}", (*message.blocks, block))
+
+
+def orphaned(subject: str, kind: str) -> Message:
+    """The edit that closes an open incident's message whose record was lost with the state
+    and that no notice took up again after the restart (`subject` and `kind` come from
+    Slack: made printable here, escaped by the section)."""
+    what = f"{printable(subject)}'s {printable(kind)} incident" if kind else printable(subject)
+    return _line(
+        f"{what}: no longer followed. breakerwatch lost its record of this incident with its "
+        "state and has not seen it again since it restarted; the dashboard shows where things "
+        "stand now."
+    )
 
 
 def _line(text: str) -> Message:

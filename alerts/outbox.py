@@ -6,19 +6,24 @@ Exactly once, across crashes:
 2. `decide` reads pending events, runs the policy, and in one transaction writes the
    notices it produced (one delivery per sink), deletes the events, and saves the policy
    state. A crash before the commit redoes the decision; after it, nothing is decided twice.
-3. A sink sends a delivery, then `delivered` marks it. Slack's `ts` of a new thread is
-   stored (`save_thread`) the moment Slack answers, before anything else is sent.
-A crash between Slack acting on a request and our commit of its answer is the one gap:
-that request is sent again after the restart. An edit (`chat.update`) sent twice is
-harmless; a new message or thread reply sent twice is a duplicate. The gap is the time
-from Slack's answer arriving to one SQLite commit (microseconds), plus the request's own
-round trip when Slack acted but the answer was lost.
+3. Each delivery has a stamp minted with it (a random UUID, `alerts/stamp.py`) that every
+   message it sends carries. Before each attempt `attempt` records that its fate is unknown
+   (`unsure`) and since when; a sink's answer settles it: `delivered`, or `retry_later`
+   saying whether the failed attempt may still have acted (a timeout, a dropped connection,
+   a 5xx after the request was sent). Slack's `ts` of a new thread is stored (`save_thread`,
+   with the thread's stamp) the moment Slack answers, before anything else is sent.
+4. A delivery still unsure when it is sent again (a crash, or an uncertain failure) is
+   looked up first in the channel by its stamp (the engine, `alerts/engine.py`), and sent
+   only when it is provably absent. Where the channel cannot be read (no history scope, a
+   webhook) that resend is at least once, and says so.
+An edit (`chat.update`) sent twice is harmless.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -26,8 +31,9 @@ from typing import Protocol, TypeVar
 from alerts.model import Event, Notice
 from alerts.policy import Policy, PolicyState
 from alerts.silences import Silence
+from alerts.stamp import Stamp
 
-__all__ = ["MIGRATION", "Database", "Delivery", "Outbox", "add_event"]
+__all__ = ["MIGRATION", "STAMPS_MIGRATION", "Database", "Delivery", "Outbox", "add_event"]
 
 _T = TypeVar("_T")
 
@@ -69,6 +75,17 @@ MIGRATION = """
         created_at  REAL NOT NULL
     );
 """
+# Schema 6: a stamp per delivery (old rows get a random one), whether its last attempt's
+# fate is unknown and since when; each thread's stamp.
+STAMPS_MIGRATION = """
+    ALTER TABLE deliveries ADD COLUMN stamp TEXT;
+    UPDATE deliveries SET stamp = lower(hex(randomblob(16)));
+    ALTER TABLE deliveries ADD COLUMN unsure INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN unsure_since REAL;
+    UPDATE deliveries SET unsure = 1, unsure_since = created_at
+        WHERE done_at IS NULL AND attempts > 0 AND last_error IS NULL;
+    ALTER TABLE threads ADD COLUMN stamp TEXT;
+"""
 KEEP_DONE = 30 * 86400.0  # delivered rows are kept this long, as the alert history
 
 
@@ -83,7 +100,14 @@ class Delivery:
     sink: str
     thread: str
     notice: Notice
-    unknown: bool  # an earlier attempt's outcome is unknown (it crashed or timed out mid-send)
+    stamp: str  # the random id every message of this delivery carries
+    # When an earlier attempt whose outcome is unknown began (it crashed, timed out or lost
+    # its connection mid-send): what it sent may be in Slack. None: nothing is unsure.
+    unsure_since: float | None = None
+
+    @property
+    def unknown(self) -> bool:
+        return self.unsure_since is not None
 
 
 class Database(Protocol):
@@ -132,9 +156,9 @@ class Outbox:
             for notice in notices:
                 body = json.dumps(notice.to_json())
                 db.executemany(
-                    "INSERT INTO deliveries (sink, thread, notice, created_at, next_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(sink, notice.thread, body, now, 0.0) for sink in sinks],
+                    "INSERT INTO deliveries (sink, thread, notice, created_at, next_at, stamp)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(sink, notice.thread, body, now, 0.0, uuid.uuid4().hex) for sink in sinks],
                 )
             db.execute(
                 "INSERT INTO alert_policy (id, state) VALUES (1, ?)"
@@ -152,20 +176,19 @@ class Outbox:
         """Pending deliveries of `sink` that may go now: oldest first, and never one whose
         thread has an older delivery still pending (a thread's messages stay in order)."""
         rows = self._db.execute(
-            "SELECT id, thread, notice, attempts, next_at, last_error FROM deliveries"
+            "SELECT id, thread, notice, next_at, stamp, unsure, unsure_since FROM deliveries"
             " WHERE sink = ? AND done_at IS NULL ORDER BY id",
             (sink,),
         ).fetchall()
         ready: list[Delivery] = []
         blocked: set[str] = set()
-        for id_, thread, notice, attempts, next_at, error in rows:
+        for id_, thread, notice, next_at, stamp, unsure, since in rows:
             if thread in blocked:
                 continue
             blocked.add(thread)
             if next_at <= now:
                 body = Notice.from_json(json.loads(notice))
-                unknown = attempts > 0 and error is None
-                ready.append(Delivery(id_, sink, thread, body, unknown))
+                ready.append(Delivery(id_, sink, thread, body, stamp, since if unsure else None))
                 if len(ready) >= limit:
                     break
         return ready
@@ -182,24 +205,29 @@ class Outbox:
         ).fetchone()
         return int(row[0])
 
-    def attempt(self, delivery: Delivery) -> None:
+    def attempt(self, delivery: Delivery, now: float) -> None:
         """Count an attempt before making it. Until `delivered` or `retry_later` records how it
-        went, its outcome is unknown: after a crash, that delivery may already be in Slack."""
+        went, its outcome is unknown: after a crash, that delivery may already be in Slack.
+        `unsure_since` keeps the start of the earliest attempt still unsure."""
         self._execute(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = NULL WHERE id = ?",
-            (delivery.id,),
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = NULL,"
+            " unsure_since = CASE WHEN unsure THEN unsure_since ELSE ? END, unsure = 1"
+            " WHERE id = ?",
+            (now, delivery.id),
         )
 
     def delivered(self, delivery: Delivery, now: float, outcome: str = "sent") -> None:
         self._execute(
-            "UPDATE deliveries SET done_at = ?, outcome = ? WHERE id = ?",
+            "UPDATE deliveries SET done_at = ?, outcome = ?, unsure = 0 WHERE id = ?",
             (now, outcome, delivery.id),
         )
 
-    def retry_later(self, delivery: Delivery, at: float, error: str) -> None:
+    def retry_later(self, delivery: Delivery, at: float, error: str, *, unsure: bool) -> None:
+        """Try again at `at`; `unsure`: what was sent may have been acted on all the same."""
         self._execute(
-            "UPDATE deliveries SET next_at = ?, last_error = ? WHERE id = ?",
-            (at, error, delivery.id),
+            "UPDATE deliveries SET next_at = ?, last_error = ?, unsure = ?,"
+            " unsure_since = CASE WHEN ? THEN unsure_since END WHERE id = ?",
+            (at, error, int(unsure), int(unsure), delivery.id),
         )
 
     def thread_ts(self, sink: str, thread: str) -> tuple[str, str] | None:
@@ -209,10 +237,28 @@ class Outbox:
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
 
-    def save_thread(self, sink: str, thread: str, channel: str, ts: str) -> None:
+    def thread_stamp(self, sink: str, thread: str) -> Stamp | None:
+        """The stamp the thread's message carries (None for one posted before stamps)."""
+        row = self._db.execute(
+            "SELECT stamp FROM threads WHERE sink = ? AND thread = ?", (sink, thread)
+        ).fetchone()
+        return _stamp(row[0]) if row is not None else None
+
+    def thread_stamps(self, sink: str) -> set[str]:
+        """The ids of the stamps of every thread `sink` knows."""
+        rows = self._db.execute(
+            "SELECT stamp FROM threads WHERE sink = ? AND stamp IS NOT NULL", (sink,)
+        ).fetchall()
+        return {stamp.id for (text,) in rows if (stamp := _stamp(text)) is not None}
+
+    def save_thread(
+        self, sink: str, thread: str, channel: str, ts: str, stamp: Stamp | None = None
+    ) -> None:
+        text = json.dumps(stamp.metadata()) if stamp is not None else None
         self._execute(
-            "INSERT OR REPLACE INTO threads (sink, thread, channel, ts) VALUES (?, ?, ?, ?)",
-            (sink, thread, channel, ts),
+            "INSERT OR REPLACE INTO threads (sink, thread, channel, ts, stamp)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (sink, thread, channel, ts, text),
         )
 
     def prune(self, now: float) -> None:
@@ -254,3 +300,7 @@ class Outbox:
             (now,),
         ).fetchall()
         return [Silence(*row) for row in rows]
+
+
+def _stamp(text: str | None) -> Stamp | None:
+    return Stamp.read({"metadata": json.loads(text)}) if text else None

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Container
+from pathlib import Path
 from typing import Any, TextIO
 
 from alerts.alertmanager import ALERTNAMES, Alert, Ledger
@@ -32,7 +34,7 @@ from alerts.model import (
 from alerts.outbox import Outbox
 from alerts.policy import Hold, Policy
 from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
-from alerts.sinks import Sink, SinkError, SinkStats
+from alerts.sinks import Reconciling, Sink, SinkError, SinkStats
 from alerts.sinks.alertmanager import AlertmanagerSink, channel_name, push
 from alerts.sinks.console import ConsoleSink
 from alerts.sinks.slack import SlackSink
@@ -42,7 +44,7 @@ from daemon.state import StateStore
 from probes.http import new_client
 from probes.outbound import Outbound
 
-__all__ = ["AlertRuntime", "build_sinks", "test_alert"]
+__all__ = ["AlertRuntime", "build_sinks", "identity", "test_alert"]
 
 logger = logging.getLogger("breakerwatch")
 
@@ -87,9 +89,14 @@ class AlertRuntime:
         if config is None:
             self.alerter = None
             return
+        if config.slack is not None and config.slack.webhook_url is not None:
+            logger.warning("slack: notices are delivered at least once, not exactly once: a "
+                           "webhook cannot look up what it sent (a bot token can)")  # fmt: skip
         wake = self.alertmanager.wake if self.alertmanager is not None else (lambda: None)
+        sinks = build_sinks(config, self.outbound, self._console,
+                            identity(config, self._store.path.parent))  # fmt: skip
         self.alerter = Alerter(
-            self.outbox, build_sinks(config, self.outbound, self._console), Policy(config.settings),
+            self.outbox, sinks, Policy(config.settings),
             self.silenced, wall=self._wall, dashboard_url=config.settings.dashboard_url,
             decided=wake,
         )  # fmt: skip
@@ -251,13 +258,22 @@ def _silence_json(silence: Silence) -> dict[str, Any]:
     }
 
 
+def identity(config: AlertsConfig | None, state_dir: Path) -> str:
+    """The daemon's name in its Slack messages' stamps: `[alerts.slack] identity`, else this
+    host and the state directory (two daemons sharing a channel never take up each other's
+    messages; one that lost its state file finds its own again)."""
+    named = config.slack.identity if config is not None and config.slack is not None else ""
+    return named or f"{socket.gethostname()}:{state_dir.resolve()}"
+
+
 def build_sinks(
-    config: AlertsConfig, outbound: Outbound, console: TextIO | None = None
+    config: AlertsConfig, outbound: Outbound, console: TextIO | None = None, identity: str = ""
 ) -> list[Sink]:
     sinks: list[Sink] = []
     slack = config.slack
     if slack is not None and slack.token is not None:
-        sinks.append(SlackSink(slack.token.reveal(), slack.channel, slack.base_url, outbound))
+        sinks.append(SlackSink(slack.token.reveal(), slack.channel, slack.base_url, outbound,
+                               identity))  # fmt: skip
     elif slack is not None and slack.webhook_url is not None:
         sinks.append(WebhookSink(slack.webhook_url.reveal(), outbound))
     if config.console:
@@ -283,17 +299,31 @@ async def test_alert(config: AlertsConfig | None, outbound: Outbound, out: TextI
     for sink in sinks:
         try:
             channel, _ = await sink.post(message)
+            where = f" to {channel}" if channel else ""
+            out.write(f"{sink.name}: sent{where}{await _guarantee(sink)}\n")
         except SinkError as error:
             failed += 1
             out.write(f"{sink.name}: FAILED: {error} ({error.reason})\n")
-        else:
-            where = f" to {channel}" if channel else ""
-            out.write(f"{sink.name}: sent{where}\n")
         finally:
             await sink.aclose()
     if alertmanager is not None:
         failed += await _test_alertmanager(alertmanager, outbound, out)
     return 1 if failed else 0
+
+
+async def _guarantee(sink: Sink) -> str:
+    """What `test-alert` says of how often a notice arrives through `sink`."""
+    if isinstance(sink, Reconciling):
+        await sink.prepare(time.time())
+        if sink.exactly_once:
+            return "; exactly once: an interrupted send is looked up before it is sent again"
+        return f"; at least once, not exactly once: {sink.why_not}"
+    if isinstance(sink, WebhookSink):
+        return (
+            "; at least once, not exactly once: a webhook cannot look up what it sent "
+            "(use a bot token, docs/alerts.md)"
+        )
+    return ""
 
 
 async def _test_alertmanager(config: AlertmanagerConfig, outbound: Outbound, out: TextIO) -> int:

@@ -65,7 +65,12 @@ class Answers:
             for integration in self.fleet
         ]  # fmt: skip
         alerts = {
-            name: {"sent": stats.sent, "queued": stats.depth, "failures": dict(stats.failures)}
+            name: {
+                "sent": stats.sent,
+                "queued": stats.depth,
+                "failures": dict(stats.failures),
+                "exactly_once": stats.exactly_once,
+            }
             for name, stats in self.alerts.sink_stats().items()
         }
         return {

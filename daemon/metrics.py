@@ -27,7 +27,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from alerts.sinks import FailureReason, SinkStats
+from alerts.sinks import LOOKUPS, FailureReason, SinkStats
 from daemon.degraded import Detector
 from probes import Breaker, Kind, Reason, Result, State, Transition
 from probes.outcome import LOCAL_CODES
@@ -460,6 +460,17 @@ def _notifications(out: list[str], sinks: Mapping[str, SinkStats]) -> None:
     _head(out, name, "gauge", "Notifications waiting to be delivered.")
     for channel, stats in items:
         out.append(f'{name}{{channel="{channel}"}} {stats.depth}\n')
+    told = [(channel, stats) for channel, stats in items if stats.exactly_once is not None]
+    name = "breakerwatch_notification_exactly_once"
+    _head(out, name, "gauge", "1 if an interrupted send is looked up before it is sent again.")
+    for channel, stats in told:
+        out.append(f'{name}{{channel="{channel}"}} {int(stats.exactly_once or 0)}\n')
+    name = "breakerwatch_notification_lookups_total"
+    _head(out, name, "counter", "Interrupted sends looked up before sending again, by outcome.")
+    for channel, stats in told:
+        for outcome in LOOKUPS:
+            count = stats.lookups.get(outcome, 0)
+            out.append(f'{name}{{channel="{channel}",outcome="{outcome}"}} {count}\n')
 
 
 def _histogram(

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from alerts.model import Event, Override
 from alerts.outbox import MIGRATION as OUTBOX_MIGRATION
-from alerts.outbox import add_event
+from alerts.outbox import STAMPS_MIGRATION, add_event
 from daemon.degraded import Baseline
 from probes import BreakerSnapshot, Kind, Outcome, Reason, State, Transition
 
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 FILENAME = "state.db"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE breakers (
@@ -88,6 +88,7 @@ _MIGRATIONS: dict[int, str] = {
             updated_at    REAL NOT NULL
         );
     """,
+    6: STAMPS_MIGRATION,
 }
 
 

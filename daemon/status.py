@@ -85,7 +85,9 @@ def format_table(status: dict[str, Any], now: float) -> str:
     if silenced:
         footer.append(f"silenced: {', '.join(silenced)}")
     for sink, numbers in sorted((status.get("alerts") or {}).items()):
-        footer.append(f"alerts via {sink}: {numbers['sent']} sent, {numbers['queued']} waiting")
+        once = {True: "; exactly once", False: "; at least once"}.get(numbers.get("exactly_once"))
+        footer.append(f"alerts via {sink}: {numbers['sent']} sent, {numbers['queued']} waiting"
+                      f"{once or ''}")  # fmt: skip
     return _columns(rows) + "\n" + "\n".join(printable(line) for line in footer) + "\n"
 
 

@@ -36,7 +36,7 @@ ALLOWED = {
 PURE = [
     "probes/breaker.py", "probes/outcome.py", "probes/hints.py", "probes/text.py",
     "probes/_settings.py", "probes/proxy.py", "probes/statuspage.py", "alerts/policy.py",
-    "alerts/messages.py", "alerts/verdict.py",
+    "alerts/messages.py", "alerts/verdict.py", "alerts/stamp.py",
     "alerts/model.py", "alerts/silences.py", "alerts/alertmanager.py", "daemon/access.py",
     "daemon/sharding.py", "daemon/status.py", "daemon/degraded.py",
 ]  # fmt: skip

@@ -3,13 +3,16 @@ slack-sdk's own clients where the sheet speaks of what the SDK sees, raw HTTP el
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+from typing import Any
 
 import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
 from tests.fakes.slack import FakeSlack
@@ -275,3 +278,79 @@ def _release_after_the_timeout(slack: FakeSlack) -> None:
         pass
     pause.wait(1.2)  # past the client's 1 s timeout
     slack.release()
+
+
+def test_read_methods_answer_get_with_a_query_as_slack_sdk_sends_them(slack: FakeSlack) -> None:
+    async def read() -> dict[str, Any]:
+        web = AsyncWebClient(token=TOKEN, base_url=slack.api_url, retry_handlers=[])
+        posted = await web.chat_postMessage(channel="#integrations", text="x")
+        history = await web.conversations_history(channel=posted["channel"], limit=5)
+        return dict(history.data) if isinstance(history.data, dict) else {}
+
+    assert [m["text"] for m in asyncio.run(read())["messages"]] == ["x"]
+    (request,) = slack.calls("conversations.history")
+    assert request.payload["limit"] == "5"  # from the query string
+
+
+def test_replies_are_the_parent_then_its_thread_oldest_first(slack: FakeSlack) -> None:
+    web = client(slack)
+    stamp = {"event_type": "breakerwatch_alert", "event_payload": {"id": "r1"}}
+    parent = web.chat_postMessage(channel="#integrations", text="parent")
+    for text in ("one", "two"):
+        web.chat_postMessage(channel="#integrations", text=text, thread_ts=parent["ts"],
+                             metadata=stamp)  # fmt: skip
+    channel = parent["channel"]
+    thread = web.conversations_replies(channel=channel, ts=parent["ts"], include_all_metadata=True)
+    assert [m["text"] for m in thread["messages"]] == ["parent", "one", "two"]
+    assert thread["messages"][1]["metadata"] == stamp
+    bare = web.conversations_replies(channel=channel, ts=parent["ts"], limit=2)
+    assert "metadata" not in bare["messages"][1]
+    assert bare["has_more"] is True
+    with pytest.raises(SlackApiError) as missing:
+        web.conversations_replies(channel=channel, ts="1.000001")
+    assert missing.value.response["error"] == "thread_not_found"
+
+
+def test_replies_can_be_refused_to_a_bot_token() -> None:
+    with FakeSlack(replies_scope=False) as slack:
+        web = client(slack)
+        parent = web.chat_postMessage(channel="#integrations", text="parent")
+        with pytest.raises(SlackApiError) as refused:
+            web.conversations_replies(channel=parent["channel"], ts=parent["ts"])
+        assert refused.value.response["error"] == "missing_scope"
+        assert web.conversations_history(channel=parent["channel"])["ok"] is True
+
+
+def test_list_pages_channels_by_type_without_archived_when_asked() -> None:
+    names = ("#integrations", "#ops", "#secret", "#old")
+    with FakeSlack(channels=names, private=("#secret",), archived=("#old",)) as slack:
+        web = client(slack)
+        public = web.conversations_list()
+        assert [c["name"] for c in public["channels"]] == ["integrations", "ops", "old"]
+        both = web.conversations_list(types="public_channel,private_channel",
+                                      exclude_archived=True, limit=2)  # fmt: skip
+        assert [c["name"] for c in both["channels"]] == ["integrations", "ops"]
+        rest = web.conversations_list(types="public_channel,private_channel",
+                                      exclude_archived=True,
+                                      cursor=both["response_metadata"]["next_cursor"])  # fmt: skip
+        assert [(c["name"], c["is_private"]) for c in rest["channels"]] == [("secret", True)]
+        assert rest["response_metadata"]["next_cursor"] == ""
+    with FakeSlack(list_scope=False) as bare:
+        with pytest.raises(SlackApiError) as missing:
+            client(bare).conversations_list()
+        assert missing.value.response["needed"] == "channels:read"
+
+
+def test_an_update_keeps_the_metadata_unless_it_brings_its_own(slack: FakeSlack) -> None:
+    web = client(slack)
+    first = {"event_type": "breakerwatch_alert", "event_payload": {"open": True}}
+    posted = web.chat_postMessage(channel="#integrations", text="a", metadata=first)
+    web.chat_update(channel=posted["channel"], ts=posted["ts"], text="b")
+    (message,) = slack.top_level()
+    assert message.metadata == first
+    closed = {"event_type": "breakerwatch_alert", "event_payload": {"open": False}}
+    web.chat_update(channel=posted["channel"], ts=posted["ts"], text="c", metadata=closed)
+    assert message.metadata == closed
+    with pytest.raises(SlackApiError) as bad:
+        web.chat_update(channel=posted["channel"], ts=posted["ts"], text="d", metadata={"x": 1})
+    assert bad.value.response["error"] == "invalid_metadata_format"

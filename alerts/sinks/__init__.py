@@ -14,24 +14,24 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from alerts.messages import Message
+from alerts.stamp import Stamp
 from probes.hints import retry_hint
 
 __all__ = [
+    "LOOKUPS",
     "TIMEOUT",
     "FailureReason",
+    "Lookup",
+    "Reconciling",
     "Sink",
     "SinkError",
     "SinkStats",
@@ -54,6 +54,9 @@ class FailureReason(enum.StrEnum):
     GONE = "gone"  # the message to edit no longer exists
 
 
+LOOKUPS = ("found", "absent", "unsure", "adopted")  # the `outcome` label of the lookups
+
+
 @dataclass
 class SinkStats:
     """One sink's notification counters, read by /metrics from another thread."""
@@ -61,18 +64,47 @@ class SinkStats:
     sent: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     depth: int = 0
+    exactly_once: bool | None = None  # None: not known yet
+    # Unsure resends looked up first, by what was found: "found" (it was there: adopted, not
+    # sent again), "absent" (provably not: sent), "unsure" (could not tell: sent anyway);
+    # and "adopted", an open incident's message from before a lost state taken up again.
+    lookups: dict[str, int] = field(default_factory=dict)
 
     def failed(self, reason: FailureReason) -> None:
         self.failures = {**self.failures, reason.value: self.failures.get(reason.value, 0) + 1}
 
+    def looked(self, outcome: str) -> None:
+        self.lookups = {**self.lookups, outcome: self.lookups.get(outcome, 0) + 1}
+
 
 class SinkError(Exception):
+    """A send failed. `uncertain`: the request may have been acted on all the same (a
+    timeout, a dropped connection or a 5xx after it was sent)."""
+
     def __init__(
-        self, reason: FailureReason, message: str, retry_after: float | None = None
+        self,
+        reason: FailureReason,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        uncertain: bool = False,
+        code: str = "",
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.retry_after = retry_after
+        self.uncertain = uncertain
+        self.code = code  # the vendor's own error string, where it gave one
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What looking for a stamped message found: `where` it is, `(channel, ts)`; or None and
+    `sure`, provably not there; or not `sure`: it could not be told (the reason in `why`)."""
+
+    where: tuple[str, str] | None
+    sure: bool = True
+    why: str = ""
 
 
 class Sink(Protocol):
@@ -80,16 +112,53 @@ class Sink(Protocol):
     edits: bool
 
     async def post(
-        self, message: Message, thread: tuple[str, str] | None = None
+        self,
+        message: Message,
+        thread: tuple[str, str] | None = None,
+        stamp: Stamp | None = None,
     ) -> tuple[str, str]:
-        """Send `message` (into the thread `(channel, ts)` if given); its (channel, ts)."""
+        """Send `message` (into the thread `(channel, ts)` if given, carrying `stamp` where
+        the sink can); its (channel, ts)."""
         ...
 
-    async def update(self, where: tuple[str, str], message: Message) -> None:
-        """Replace the message at `(channel, ts)`."""
+    async def update(
+        self, where: tuple[str, str], message: Message, stamp: Stamp | None = None
+    ) -> None:
+        """Replace the message at `(channel, ts)` (and its stamp, if given)."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Reconciling(Sink, Protocol):
+    """A sink that can find what it sent (Slack with a bot token and the history scope):
+    every message carries a stamp, and an unsure resend looks for it first."""
+
+    identity: str  # the daemon's, in every stamp
+
+    @property
+    def exactly_once(self) -> bool | None:
+        """Whether every unsure resend can be looked up; None until `prepare` has learned it."""
+        ...
+
+    @property
+    def why_not(self) -> str:
+        """What to add or fix, when not `exactly_once`."""
+        ...
+
+    async def prepare(self, since: float) -> list[tuple[Stamp, tuple[str, str]]]:
+        """Learn the channel's ID and whether its history can be read; the open threads this
+        daemon's stamps head in it since `since` (newest first). Raises `SinkError` when it
+        could not find out (and should be asked again)."""
+        ...
+
+    async def find(
+        self, stamp: Stamp, since: float, thread: tuple[str, str] | None = None
+    ) -> Lookup:
+        """Look for the message `stamp` marks, sent at `since` or later, in the channel (or
+        in `thread`)."""
+        ...
 
 
 def retry_after(headers: Mapping[str, object], now: float) -> float | None:
@@ -106,13 +175,11 @@ def retry_after(headers: Mapping[str, object], now: float) -> float | None:
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
-    """slack-sdk's own retries, once each, inside one call: a dropped connection, a 429 after
-    a short Retry-After, a 500 or 503. The outbox retries the rest, for as long as it takes."""
-    return [
-        AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        _RateLimitRetry(max_retry_count=1),
-        AsyncServerErrorRetryHandler(max_retry_count=1),
-    ]
+    """slack-sdk's own retries inside one call: only a 429 after a short Retry-After, which
+    Slack refused without acting. Its retries of a dropped connection and of a 500 or 503
+    would send a post again that Slack may have acted on: those are the outbox's to decide,
+    after looking (docs/alerts.md)."""
+    return [_RateLimitRetry(max_retry_count=1)]
 
 
 IN_CALL_WAIT = 10.0  # the longest Retry-After waited out inside one call

@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from alerts.messages import Message
+from alerts.stamp import Stamp
 from probes.text import printable
 
 __all__ = ["ConsoleSink"]
@@ -22,7 +23,10 @@ class ConsoleSink:
         self._stream = stream
 
     async def post(
-        self, message: Message, thread: tuple[str, str] | None = None
+        self,
+        message: Message,
+        thread: tuple[str, str] | None = None,
+        stamp: Stamp | None = None,
     ) -> tuple[str, str]:
         stream = self._stream or sys.stdout
         lines = printable(message.text, newlines=True).split("\n")
@@ -30,7 +34,9 @@ class ConsoleSink:
         stream.flush()
         return "", ""
 
-    async def update(self, where: tuple[str, str], message: Message) -> None:
+    async def update(
+        self, where: tuple[str, str], message: Message, stamp: Stamp | None = None
+    ) -> None:
         raise NotImplementedError("the console cannot edit")
 
     async def aclose(self) -> None:

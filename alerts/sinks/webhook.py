@@ -21,6 +21,7 @@ from alerts.sinks import (
     retry_after,
     retry_handlers,
 )
+from alerts.stamp import Stamp
 from probes.outbound import Outbound
 
 __all__ = ["WebhookSink", "webhook_reason"]
@@ -64,7 +65,10 @@ class WebhookSink:
         self._client.proxy = outbound.proxies.route(url).proxy
 
     async def post(
-        self, message: Message, thread: tuple[str, str] | None = None
+        self,
+        message: Message,
+        thread: tuple[str, str] | None = None,
+        stamp: Stamp | None = None,
     ) -> tuple[str, str]:
         payload = message.payload()
         try:
@@ -86,7 +90,9 @@ class WebhookSink:
             retry_after(response.headers or {}, time.time()),
         )  # fmt: skip
 
-    async def update(self, where: tuple[str, str], message: Message) -> None:
+    async def update(
+        self, where: tuple[str, str], message: Message, stamp: Stamp | None = None
+    ) -> None:
         raise NotImplementedError("a webhook cannot edit")
 
     async def aclose(self) -> None:

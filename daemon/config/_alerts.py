@@ -106,10 +106,17 @@ def _slack(table: Table, reader: Reader) -> SlackConfig | None:
     if table.has("token") and not channel:
         reader.error(table.at("channel"), 'is required with a bot token (such as "#integrations")')
     base_url = table.value("base_url", url, SLACK_API)
+    identity = table.value("identity", _identity, "")
     table.finish()
     if len(reader.errors) > count:
         return None
-    return SlackConfig(token, webhook, channel, base_url)
+    return SlackConfig(token, webhook, channel, base_url, identity)
+
+
+def _identity(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[^\x00-\x1f\x7f]{1,200}", value.strip()):
+        raise ValueError("must be a name of 1 to 200 printable characters")
+    return value.strip()
 
 
 def _alertmanager(table: Table) -> AlertmanagerConfig:

@@ -280,6 +280,7 @@ class SlackConfig:
     webhook_url: Secret | None
     channel: str
     base_url: str
+    identity: str = ""  # the daemon's name in every message's stamp ("": host and state dir)
 
 
 @dataclass(frozen=True)

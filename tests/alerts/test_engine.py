@@ -3,65 +3,15 @@ real slack-sdk clients; the wall clock is injected so backoff is driven, not wai
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from alerts.engine import Alerter
-from alerts.model import AlertSettings, Event, EventKind, Failure
-from alerts.outbox import Outbox, add_event
-from alerts.policy import Policy
-from alerts.sinks import Sink
+from alerts.model import EventKind
 from alerts.sinks.slack import SlackSink
 from alerts.sinks.webhook import WebhookSink
-from daemon.state import StateStore
+from tests.alerts.world import TOKEN, World
 from tests.fakes.slack import FakeSlack
-
-TOKEN = "xoxb-test-token"
-FAIL = Failure("http_5xx", 503, "HTTPStatusError", "HTTP 503 Service Unavailable")
-
-
-class World:
-    """A state file, an alerter over it, and a wall clock the test moves."""
-
-    def __init__(self, directory: Path, sinks: list[Sink], **settings: object) -> None:
-        self.now = 1_790_000_000.0
-        self.directory = directory
-        self.sinks = sinks
-        self.settings = AlertSettings(**settings)  # type: ignore[arg-type]
-        self.open()
-
-    def open(self) -> None:
-        self.store = StateStore.open(self.directory)
-        self.outbox = Outbox(self.store)
-        self.alerter = Alerter(
-            self.outbox, self.sinks, Policy(self.settings), lambda name, now: None,
-            wall=lambda: self.now,
-        )  # fmt: skip
-
-    def restart(self) -> None:
-        self.store.close()
-        self.open()
-
-    def event(self, kind: EventKind, name: str = "mailchimp", *, after: float = 0.0) -> None:
-        """Queue an event `after` seconds from now (the clock moves on)."""
-        self.now += after
-        failure = FAIL if kind is EventKind.OPENED else None
-        with self.store.connection:
-            add_event(self.store.connection, Event(name, kind, self.now, failure, 5, self.now + 30))
-
-    def step(self, seconds: float = 0.0) -> None:
-        self.now += seconds
-        asyncio.run(self.alerter.step())
-
-    def rows(self, sql: str) -> list[tuple[object, ...]]:
-        db = sqlite3.connect(self.directory / "state.db")
-        try:
-            return db.execute(sql).fetchall()
-        finally:
-            db.close()
 
 
 def bot(slack: FakeSlack) -> SlackSink:
@@ -87,9 +37,11 @@ def test_open_then_close_is_one_message_updated_plus_one_thread_reply(
     (reply,) = slack.replies(message.ts)
     assert reply.text == "Recovered after 12m 4s."
     assert [r.method for r in slack.requests] == [
+        "conversations.list",  # once, at the start: the channel's ID
+        "conversations.history",  # once: can it be read, and what open incidents it shows
         "chat.postMessage",
         "chat.update",
-        "chat.postMessage",
+        "chat.postMessage",  # nothing looked up on the happy path
     ]
     assert world.rows("SELECT ts FROM threads") == [(message.ts,)]
     assert world.rows("SELECT COUNT(*) FROM deliveries WHERE done_at IS NULL") == [(0,)]
@@ -143,6 +95,7 @@ def test_slack_down_then_back_delivers_everything_once_in_order(
 
 def test_rate_limits_pause_the_sink_for_retry_after(tmp_path: Path, slack: FakeSlack) -> None:
     world = World(tmp_path, [bot(slack)])
+    world.step()  # the sink learns the channel first
     slack.retry_after = 1
     slack.fail_next("ratelimited", "ratelimited")  # the SDK retries once itself, then gives up
     world.event(EventKind.OPENED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -81,6 +82,7 @@ def test_open_then_close_is_one_message_updated_and_one_reply(
     text = daemon.get("/metrics").text
     sent = metric(text, 'breakerwatch_notifications_total{channel="slack"}')
     assert metric(text, 'breakerwatch_notification_queue_depth{channel="slack"}') == 0
+    assert metric(text, 'breakerwatch_notification_exactly_once{channel="slack"}') == 1
     assert daemon.get("/api/v1/status").json()["alerts"]["slack"]["sent"] == sent
     db = sqlite3.connect(tmp_path / "state" / "state.db")
     # opened, resolved, and the quiet refreshes of the message (the trial) in between
@@ -123,23 +125,53 @@ def test_kill_9_between_the_outbox_write_and_the_send(
 def test_kill_9_between_the_send_and_the_acknowledgement(
     simulator: Simulator, slack: FakeSlack, world: tuple[Path, dict[str, str]]
 ) -> None:
-    """Slack posted it, the answer never came back: this is the one window that can double,
-    and the restart says so in its log."""
+    """Slack posted it, the answer never came back: the restart finds the message by its
+    stamp in the channel's history and takes it, instead of posting it again."""
     config, env = world
-    slack.mode = "hold"
     daemon = DaemonProcess(config, env).wait_ready()
+    daemon.until(lambda: slack.calls("conversations.history"), what="the channel to be read")
+    slack.mode = "hold"
     outage(simulator, daemon)
     daemon.until(lambda: slack.held, what="Slack to receive the post")
     daemon.kill()
     slack.mode = "healthy"
     slack.release()
-    assert len(slack.top_level()) == 1  # Slack has it
+    (message,) = slack.top_level()  # Slack has it
     daemon = DaemonProcess(config, env).wait_ready()
     try:
-        daemon.until(lambda: len(slack.top_level()) == 2, what="the resend")
-        assert "may show twice" in daemon.output
-        time.sleep(0.5)
-        assert len(slack.top_level()) == 2  # doubled once, never more
+        daemon.until(lambda: "was in Slack already" in daemon.output, what="the look-up")
+        assert "may show twice" not in daemon.output
+        recovery(simulator, daemon)
+        daemon.until(lambda: slack.replies(message.ts), what="the resolution")
+        (resolved,) = slack.top_level()  # the original, edited: never a second message
+        assert (resolved.text or "").startswith("kit recovered")
+        assert len(slack.replies(message.ts)) == 1
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_deleted_state_directory_during_an_incident_sends_no_second_message(
+    simulator: Simulator, slack: FakeSlack, world: tuple[Path, dict[str, str]]
+) -> None:
+    """The state is gone while kit's incident is open: after the restart the breaker opens
+    again, and its notice takes up the message Slack shows (by its stamp) instead of
+    announcing the incident twice; the recovery edits the original."""
+    config, env = world
+    daemon = DaemonProcess(config, env).wait_ready()
+    outage(simulator, daemon)
+    daemon.until(lambda: slack.top_level(), what="the Slack message")
+    (message,) = slack.top_level()
+    assert daemon.stop() == 0
+    shutil.rmtree(config.parent / "state")
+    daemon = DaemonProcess(config, env).wait_ready()
+    try:
+        daemon.until(lambda: "took up the message" in daemon.output, 30, "the take-up")
+        assert slack.top_level() == [message]
+        recovery(simulator, daemon)
+        daemon.until(lambda: slack.replies(message.ts), what="the resolution")
+        (resolved,) = slack.top_level()
+        assert (resolved.text or "").startswith("kit recovered")
+        assert len(slack.replies(message.ts)) == 1
     finally:
         assert daemon.stop() == 0
 
@@ -206,7 +238,7 @@ def test_a_silence_from_the_cli_holds_alerts_and_ends_with_a_summary(
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert "silenced: kit" in table.stdout
-    assert "alerts via slack: 0 sent, 0 waiting" in table.stdout
+    assert "alerts via slack: 0 sent, 0 waiting; exactly once" in table.stdout
     removed = cli("remove", "1")
     assert removed.returncode == 0
     assert removed.stdout == "no silences\n"
@@ -234,10 +266,18 @@ def test_test_alert_reports_each_sink(
 
     good = run(env)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "slack: sent to C00000001" in good.stdout
+    assert "slack: sent to C00000001; exactly once: an interrupted send is looked up" in good.stdout
     assert "ALERT breakerwatch test alert: this sink works." in good.stdout
     assert "console: sent" in good.stdout
     assert [m.text for m in slack.top_level()] == ["breakerwatch test alert: this sink works."]
+    slack.history_scope = False
+    partial = run(env)
+    assert partial.returncode == 0
+    assert (
+        "slack: sent to C00000001; at least once, not exactly once: the bot cannot read "
+        "#integrations's history (conversations.history): add channels:history "
+        "(groups:history for a private channel)"
+    ) in partial.stdout
     bad = run({**env, "SLACK_TOKEN": "xoxb-revoked-canary"})
     assert bad.returncode == 1
     assert "slack: FAILED: Slack answered HTTP 200 (invalid_auth) (auth)" in bad.stdout

@@ -195,9 +195,11 @@ def sample_page() -> str:
     held.disable()
     rows = [Row("billing", breaker, stats), Row("kit", Breaker("kit"), ProbeStats()),
             Row("sendgrid", held, ProbeStats())]  # fmt: skip
-    slack = SinkStats(sent=3, depth=2)
+    slack = SinkStats(sent=3, depth=2, exactly_once=True)
     slack.failed(FailureReason.RATE_LIMITED)
-    sinks = {"slack": slack, "console": SinkStats(sent=3)}
+    slack.looked("found")
+    sinks = {"slack": slack, "console": SinkStats(sent=3, exactly_once=False),
+             "alertmanager-1": SinkStats()}  # fmt: skip
     daemon = DaemonStats(1, 1000.0, local_trouble=1)
     daemon.failed_locally("EMFILE")
     http = HttpStats(512, open=3, evicted=1)
@@ -229,6 +231,10 @@ def test_the_metrics_page_counts_what_happened() -> None:
         'breakerwatch_notification_failures_total{channel="slack",reason="auth"} 0',
         'breakerwatch_notification_queue_depth{channel="slack"} 2',
         'breakerwatch_notification_queue_depth{channel="console"} 0',
+        'breakerwatch_notification_exactly_once{channel="slack"} 1',
+        'breakerwatch_notification_exactly_once{channel="console"} 0',
+        'breakerwatch_notification_lookups_total{channel="slack",outcome="found"} 1',
+        'breakerwatch_notification_lookups_total{channel="slack",outcome="unsure"} 0',
         'breakerwatch_breaker_override_since_timestamp_seconds{integration="sendgrid",'
         'mode="disabled"} 1500.0',
         "breakerwatch_local_trouble 1",
@@ -253,6 +259,8 @@ def test_the_metrics_page_counts_what_happened() -> None:
     assert 'breakerwatch_probe_failures_total{integration="kit",reason="auth"} 0\n' in page
     assert 'breakerwatch_local_failures_total{reason="PROXY"} 0\n' in page
     assert 'breakerwatch_probe_http_status_code{integration="kit"}' not in page  # no probe yet
+    # Alertmanager dedupes by itself: it has no say on exactly once.
+    assert 'exactly_once{channel="alertmanager-1"}' not in page
 
 
 NO_PROMTOOL = "promtool is not installed (.ci/run installs Debian's prometheus package)"

@@ -302,6 +302,12 @@ def test_the_deadline_stays_below_the_interval() -> None:
             ["alerts.slack.webhook_url: the referenced value is not an http(s) URL"],
         ),
         (
+            '[alerts.slack]\ntoken = "env:KIT_API_KEY"\nchannel = "#a"\nidentity = "a\\u001bb"\n',
+            [
+                "alerts.slack.identity: must be a name of 1 to 200 printable characters (got 'a\\x1bb')"
+            ],
+        ),
+        (
             '[[alerts.maintenance]]\nintegrations = ["nope"]\ntimezone = "Mars/Olympus"\n'
             'start = "25:00"\nweekdays = ["funday"]\ndays_of_month = [0]\n',
             [
@@ -403,6 +409,7 @@ def test_alerts_are_read_with_their_defaults() -> None:
     assert alerts.console is True
     assert alerts.slack is not None
     assert alerts.slack.channel == "#oncall"
+    assert alerts.slack.identity == ""  # the host and the state directory, at run time
     assert alerts.slack.token is not None
     assert alerts.slack.token.reveal() == "xoxb-1"
     assert alerts.slack.base_url == "https://slack.com/api/"

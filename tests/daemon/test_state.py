@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from dataclasses import replace
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from alerts.model import Notice, NoticeKind
+from alerts.outbox import Outbox
 from daemon.degraded import Baseline
 from daemon.state import _MIGRATIONS, SCHEMA_VERSION, StateError, StateStore
 from probes import Breaker, BreakerConfig, Kind, Outcome, Reason, State, Transition
@@ -164,3 +167,37 @@ def test_a_version_3_state_is_upgraded_in_place_keeping_what_it_held(tmp_path: P
     )
     assert db.execute("SELECT integration, by FROM overrides").fetchall() == [("kit", "alice")]
     db.close()
+
+
+def test_a_version_5_outbox_gets_stamps_and_keeps_an_unsure_delivery_unsure(
+    tmp_path: Path,
+) -> None:
+    """An upgrade in the middle of an interrupted send: the pending delivery whose attempt
+    was never answered stays unsure (looked up before it is sent again), with a stamp of its
+    own; the answered and the failed ones are not unsure."""
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for step in range(1, 6):
+        db.executescript(_MIGRATIONS[step])
+    db.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+    notice = json.dumps(Notice(NoticeKind.OPENED, "kit#1", 5.0).to_json())
+    for attempts, error, done in ((1, None, None), (1, "HTTP 503", None), (1, None, 9.0)):
+        db.execute(
+            "INSERT INTO deliveries (sink, thread, notice, created_at, attempts, next_at,"
+            " last_error, done_at) VALUES ('slack', 'kit#1', ?, 5.0, ?, 0, ?, ?)",
+            (notice, attempts, error, done),
+        )
+    db.execute("INSERT INTO threads VALUES ('slack', 'kit#1', 'C1', '1.000001')")
+    db.commit()
+    db.close()
+    store = StateStore.open(tmp_path)
+    rows = store.connection.execute(
+        "SELECT stamp, unsure, unsure_since FROM deliveries ORDER BY id"
+    ).fetchall()
+    assert [(unsure, since) for _, unsure, since in rows] == [(1, 5.0), (0, None), (0, None)]
+    assert len({stamp for stamp, _, _ in rows}) == 3
+    assert all(len(stamp) == 32 for stamp, _, _ in rows)
+    outbox = Outbox(store)
+    assert outbox.thread_ts("slack", "kit#1") == ("C1", "1.000001")
+    assert outbox.thread_stamp("slack", "kit#1") is None  # posted before stamps
+    store.close()

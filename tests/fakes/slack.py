@@ -1,7 +1,9 @@
 """A loopback fake of Slack's Web API and incoming webhooks (docs/integrations.md, "Slack").
 
-Web API (`POST /api/<method>`): `chat.postMessage`, `chat.update`, `auth.test`. JSON or
-form bodies; `Authorization: Bearer` (or a `token` form field). Platform errors are HTTP 200
+Web API (`POST /api/<method>`, and `GET` with a query string, as slack-sdk sends the read
+methods): `chat.postMessage`, `chat.update`, `auth.test`, `conversations.history`,
+`conversations.replies`, `conversations.list`. JSON or form bodies; `Authorization: Bearer`
+(or a `token` field). Platform errors are HTTP 200
 with `{"ok": false, "error": ...}`; over the per-channel rate, HTTP 429 with an integer
 `Retry-After` and `{"ok": false, "error": "ratelimited"}`; 5xx faults are Slack's HTML page.
 Incoming webhooks (`POST /services/T/B/SECRET`): JSON only, HTTP 200 with the plain-text body
@@ -15,6 +17,20 @@ app, is not), `has_more` and `response_metadata.next_cursor` for the next page; 
 `metadata` only with `include_all_metadata`. A token without `channels:history` gets
 `missing_scope` (with `needed` and `provided`), a channel the bot is not in
 `not_in_channel`.
+
+`conversations.replies` (https://docs.slack.dev/reference/methods/conversations.replies): a
+channel ID and the `ts` of an existing message (else `thread_not_found`); the parent first,
+then its replies oldest first, within `oldest`/`latest`, paged the same way, metadata only
+with `include_all_metadata`; the same scope and membership as the history. Slack's page says
+bot tokens "lack sufficient permissions" for it in channels, yet bots with
+`channels:history` read channel threads with it in practice (docs/integrations.md):
+`replies_scope=False` makes it answer `missing_scope`, the case breakerwatch must survive.
+`conversations.list` (https://docs.slack.dev/reference/methods/conversations.list): `types`
+(default `public_channel`), `exclude_archived`, `limit` (at most 1000) and a cursor; each
+channel as `{"id", "name", "is_archived", "is_private", "is_member"}`, the name without `#`;
+`channels:read` (`list_scope=False`: `missing_scope`).
+`chat.update` (https://docs.slack.dev/reference/methods/chat.update) keeps a message's
+`metadata` when none is given and replaces it when one is.
 
 Faults are switched from the test (`fake.mode = "down"`, `fake.fail_next(...)`). `hold`
 acts on a request and answers only when released: the window between Slack's receipt and
@@ -100,6 +116,9 @@ class FakeSlack:
         not_member: tuple[str, ...] = (),
         archived: tuple[str, ...] = (),
         history_scope: bool = True,
+        replies_scope: bool = True,
+        list_scope: bool = True,
+        private: tuple[str, ...] = (),
         webhooks: dict[str, str] | None = None,
         rate: float = 1.0,
         burst: int = 10,
@@ -109,6 +128,9 @@ class FakeSlack:
         self.not_member = set(not_member)
         self.archived = set(archived)
         self.history_scope = history_scope  # channels:history (and groups:history) granted
+        self.replies_scope = replies_scope  # conversations.replies answers a bot token
+        self.list_scope = list_scope  # channels:read (and groups:read) granted
+        self.private = set(private)  # private channels (groups:history, groups:read)
         # webhook path secret -> channel
         self.webhooks = dict(webhooks or {"T000/B000/hooksecret": "#integrations"})
         self.revoked_hooks: set[str] = set()
@@ -164,6 +186,10 @@ class FakeSlack:
     def release(self) -> None:
         """Let every held request (mode "hold") be answered."""
         self._release.set()
+
+    def rearm(self) -> None:
+        """After a `release`, hold the requests to come again."""
+        self._release = threading.Event()
 
     def _next_mode(self) -> str:
         with self._lock:
@@ -242,6 +268,10 @@ class FakeSlack:
             return self._update(payload)
         if method == "conversations.history":
             return self._history(payload)
+        if method == "conversations.replies":
+            return self._replies(payload)
+        if method == "conversations.list":
+            return self._list(payload)
         return _ok_false("unknown_method")
 
     def _channel(
@@ -274,12 +304,9 @@ class FakeSlack:
         thread_ts = payload.get("thread_ts")
         if thread_ts is not None and not any(m.ts == thread_ts for m in self.messages):
             return _ok_false("thread_not_found")
-        metadata = payload.get("metadata")
-        if isinstance(metadata, str):  # a form body carries it as JSON text
-            try:
-                metadata = json.loads(metadata)
-            except ValueError:
-                return _ok_false("invalid_metadata_format")
+        metadata = _metadata(payload.get("metadata"))
+        if metadata is _INVALID:
+            return _ok_false("invalid_metadata_format")
         ts = self._ts()
         message = Message(
             channel, ts, text, blocks, thread_ts, bool(payload.get("reply_broadcast")),
@@ -290,17 +317,49 @@ class FakeSlack:
         body = {"channel": self.channels[channel], "ts": ts, "message": _message_json(message)}
         return _ok(body)
 
-    def _history(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-        if not self.history_scope:
-            body = {"ok": False, "error": "missing_scope", "needed": "channels:history",
+    def _readable(self, payload: dict[str, Any], granted: bool) -> tuple[str | None, Any]:
+        """The channel (by name) whose messages a read method may return, or its error."""
+        if not granted:
+            private = payload.get("channel") in {self.channels[c] for c in self.private}
+            needed = "groups:history" if private else "channels:history"
+            body = {"ok": False, "error": "missing_scope", "needed": needed,
                     "provided": "chat:write"}  # fmt: skip
-            return 200, {"Content-Type": _JSON}, json.dumps(body).encode()
+            return None, (200, {"Content-Type": _JSON}, json.dumps(body).encode())
         channel_id = payload.get("channel")
         channel = next((name for name, cid in self.channels.items() if cid == channel_id), None)
         if channel is None:
-            return _ok_false("channel_not_found")
+            return None, _ok_false("channel_not_found")
         if channel in self.not_member:
-            return _ok_false("not_in_channel")
+            return None, _ok_false("not_in_channel")
+        return channel, None
+
+    def _history(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        channel, error = self._readable(payload, self.history_scope)
+        if channel is None:
+            return error
+        with self._lock:
+            found = [m for m in self.messages if m.channel == channel
+                     and (m.thread_ts is None or m.reply_broadcast)]  # fmt: skip
+        found.sort(key=lambda m: float(m.ts), reverse=True)
+        return self._page(payload, found, "messages")
+
+    def _replies(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        channel, error = self._readable(payload, self.history_scope and self.replies_scope)
+        if channel is None:
+            return error
+        ts = payload.get("ts")
+        with self._lock:
+            parent = next((m for m in self.messages if m.ts == ts and m.channel == channel), None)
+            thread = [m for m in self.messages if m.thread_ts == ts and m.channel == channel]
+        if parent is None:
+            return _ok_false("thread_not_found")
+        thread.sort(key=lambda m: float(m.ts))
+        return self._page(payload, [parent, *thread], "messages")
+
+    def _page(
+        self, payload: dict[str, Any], found: list[Message], key: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One page of `found` within `oldest`/`latest`, with a cursor to the next."""
         try:
             oldest = float(payload.get("oldest") or 0)
             latest = float(payload.get("latest") or time.time() + 1)
@@ -308,21 +367,39 @@ class FakeSlack:
             start = int(payload.get("cursor") or "0")
         except ValueError:
             return _ok_false("invalid_arguments")
-        inclusive = str(payload.get("inclusive", "")).lower() in ("1", "true")
-        metadata = str(payload.get("include_all_metadata", "")).lower() in ("1", "true")
-        with self._lock:
-            found = [m for m in self.messages if m.channel == channel
-                     and (m.thread_ts is None or m.reply_broadcast)
-                     and (oldest <= float(m.ts) <= latest if inclusive
-                          else oldest < float(m.ts) < latest)]  # fmt: skip
-        found.sort(key=lambda m: float(m.ts), reverse=True)
+        inclusive = _true(payload.get("inclusive"))
+        metadata = _true(payload.get("include_all_metadata"))
+        found = [m for m in found if (oldest <= float(m.ts) <= latest if inclusive
+                                      else oldest < float(m.ts) < latest)]  # fmt: skip
         page = found[start : start + limit]
         more = start + limit < len(found)
         messages = [{**_message_json(m), **({"metadata": m.metadata} if metadata and m.metadata
                                              else {})} for m in page]  # fmt: skip
         cursor = str(start + limit) if more else ""
-        return _ok({"messages": messages, "has_more": more, "pin_count": 0,
+        return _ok({key: messages, "has_more": more, "pin_count": 0,
                     "response_metadata": {"next_cursor": cursor}})  # fmt: skip
+
+    def _list(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        if not self.list_scope:
+            body = {"ok": False, "error": "missing_scope", "needed": "channels:read",
+                    "provided": "chat:write"}  # fmt: skip
+            return 200, {"Content-Type": _JSON}, json.dumps(body).encode()
+        types = str(payload.get("types") or "public_channel").split(",")
+        try:
+            limit = min(int(payload.get("limit") or 100), 1000)
+            start = int(payload.get("cursor") or "0")
+        except ValueError:
+            return _ok_false("invalid_arguments")
+        listed = [
+            {"id": cid, "name": name.lstrip("#"), "is_archived": name in self.archived,
+             "is_private": name in self.private, "is_member": name not in self.not_member}
+            for name, cid in self.channels.items()
+            if ("private_channel" if name in self.private else "public_channel") in types
+            and not (_true(payload.get("exclude_archived")) and name in self.archived)
+        ]  # fmt: skip
+        page = listed[start : start + limit]
+        cursor = str(start + limit) if start + limit < len(listed) else ""
+        return _ok({"channels": page, "response_metadata": {"next_cursor": cursor}})
 
     def _update(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         channel, error = self._channel(payload)
@@ -336,10 +413,14 @@ class FakeSlack:
         blocks = payload.get("blocks")
         if blocks is not None and not _valid_blocks(blocks):
             return _ok_false("invalid_blocks")
+        metadata = _metadata(payload.get("metadata"))
+        if metadata is _INVALID:
+            return _ok_false("invalid_metadata_format")
         with self._lock:
             found.edits.append({"text": found.text, "blocks": found.blocks})
             found.text = payload.get("text", found.text)
             found.blocks = blocks if blocks is not None else found.blocks
+            found.metadata = found.metadata if metadata is None else metadata
         return _ok({"channel": self.channels[channel], "ts": ts, "text": found.text,
                     "message": _message_json(found)})  # fmt: skip
 
@@ -430,6 +511,28 @@ def _payload(headers: dict[str, str], body: bytes) -> dict[str, Any] | None:
         return None
 
 
+_INVALID = object()
+
+
+def _metadata(value: Any) -> Any:
+    """A message's `metadata` as given (a form body carries it as JSON text); `_INVALID` if
+    it is not an object with an `event_type`."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return _INVALID
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("event_type"), str):
+        return _INVALID
+    return value
+
+
+def _true(value: Any) -> bool:
+    return str(value or "").lower() in ("1", "true")
+
+
 def _says_something(attachments: Any) -> bool:
     """Attachments, each a table with a fallback, text, a title or fields."""
     return (
@@ -489,6 +592,15 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            if not path.startswith("/api/"):
+                self._answer((404, {"Content-Type": _TEXT}, b"not found"))
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            headers["content-type"] = "application/x-www-form-urlencoded"  # the query's fields
+            self._answer(fake.web_api(path[len("/api/") :], headers, query.encode()))
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -500,6 +612,9 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 answer = fake.webhook(path[len("/services/") :], headers, body)
             else:
                 answer = 404, {"Content-Type": _TEXT}, b"not found"
+            self._answer(answer)
+
+        def _answer(self, answer: tuple[int, dict[str, str], bytes]) -> None:
             status, reply_headers, reply = answer
             if status < 0:  # disconnect before any answer
                 self.close_connection = True
