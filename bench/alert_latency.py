@@ -1,6 +1,7 @@
 """Alert latency: from a breaker transition to the fake Slack's receipt, Slack healthy.
 
     .venv/bin/python bench/alert_latency.py [--incidents 40] [--pages [--rounds 3]]
+    .venv/bin/python bench/alert_latency.py --against /tmp/old [--rounds 3]
 
 The daemon (`breakerwatch run`) probes the vendor simulator every 500 ms and alerts to the
 fake Slack of tests/fakes/slack.py with a bot token; the four vendors fail and recover one
@@ -21,12 +22,18 @@ A p99 of one run's alerts is nearly their maximum, one slow moment of the machin
 repeats the three side by side and pools the rounds' alerts (each round's p99 is printed too,
 to show the spread). Each run also reports its probes' mean duration and start delay, read
 from its /metrics: a page must not slow probing either.
+
+With `--against TREE` (a checkout of an earlier commit, `git worktree add /tmp/old REV`),
+this tree's daemon and TREE's run the same incidents side by side, round after round,
+pooled: what a change costs the happy path's alert latency (exactly-once delivery, issue 19:
+target p99 within 1.5x of TREE's).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sqlite3
 import statistics
@@ -42,7 +49,12 @@ sys.path.insert(0, str(ROOT))
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
 from simulator.faults import Fault, Mode  # noqa: E402
-from tests.daemon.harness import DaemonProcess, churn_config, environment  # noqa: E402
+from tests.daemon.harness import (  # noqa: E402
+    BREAKERWATCH,
+    DaemonProcess,
+    churn_config,
+    environment,
+)
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.simulator.helpers import running_simulator  # noqa: E402
 
@@ -97,8 +109,9 @@ def measured(slack: FakeSlack, state: Path) -> list[float]:
 PAGE_MODES = {"kit": "503", "hubspot": "slow", "mailchimp": "huge", "sendgrid": "garbage"}
 
 
-def incidents(count: int, pages: str | None = None) -> list[float]:
-    """Latencies of `count` incidents; `pages`: None, "posted" or "broken"."""
+def incidents(count: int, pages: str | None = None, tree: Path | None = None) -> list[float]:
+    """Latencies of `count` incidents; `pages`: None, "posted" or "broken"; `tree`: the
+    daemon of that checkout (with this environment's packages) instead of this one."""
     with (
         running_simulator() as sim,
         FakeSlack(
@@ -122,7 +135,15 @@ def incidents(count: int, pages: str | None = None) -> list[float]:
                 else:
                     page.admin("mode", {"mode": PAGE_MODES[vendor]})
         config.write_text(text)
-        daemon = DaemonProcess(config, environment(sim, SLACK_TOKEN=TOKEN)).wait_ready()
+        env = environment(sim, SLACK_TOKEN=TOKEN)
+        binary = BREAKERWATCH
+        if tree is not None:  # that checkout's code: a launcher in the temporary directory
+            binary = str(Path(tmp) / "breakerwatch")
+            Path(binary).write_text(f'#!/bin/sh\nPYTHONPATH="{tree}" exec "{sys.executable}" -c '
+                                    '"import sys; from daemon.cli import main; sys.exit(main())" '
+                                    '"$@"\n')  # fmt: skip
+            os.chmod(binary, 0o755)
+        daemon = DaemonProcess(config, env, binary).wait_ready()
         try:
             for i in range(count):
                 vendor = VENDORS[i % len(VENDORS)]
@@ -133,7 +154,8 @@ def incidents(count: int, pages: str | None = None) -> list[float]:
                 daemon.until(lambda v=vendor: daemon.state(v) == "closed", 30, f"{vendor} closed")
                 time.sleep(1.2)  # past the storm window: one incident at a time
             time.sleep(2)
-            probing.setdefault(pages, []).append(probe_means(daemon.get("/metrics").text))
+            key = str(tree) if tree is not None else pages
+            probing.setdefault(key, []).append(probe_means(daemon.get("/metrics").text))
         finally:
             daemon.stop()
         return measured(slack, state)
@@ -164,7 +186,10 @@ def main() -> int:
     parser.add_argument("--incidents", type=int, default=40)
     parser.add_argument("--pages", action="store_true", help="also with status pages")
     parser.add_argument("--rounds", type=int, default=1, help="with --pages: rounds pooled")
+    parser.add_argument("--against", type=Path, metavar="TREE", help="another checkout")
     args = parser.parse_args()
+    if args.against is not None:
+        return against(args.against, args.incidents, args.rounds)
     runs: dict[str | None, list[list[float]]] = {None: []}
     if args.pages:
         runs |= {"posted": [], "broken": []}
@@ -208,6 +233,34 @@ def main() -> int:
               f"(target <= 1.5x: {'met' if q99 <= 1.5 * p99 else 'MISSED'})")  # fmt: skip
         complete = complete and len(latencies) == expected
     return 0 if complete else 1
+
+
+def against(tree: Path, count: int, rounds: int) -> int:
+    """This tree's daemon and TREE's, side by side for `rounds` rounds, pooled."""
+    runs: dict[str, list[list[float]]] = {"this tree": [], str(tree): []}
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(rounds):
+            started = {name: pool.submit(incidents, count, None, None if name == "this tree"
+                                         else tree) for name in runs}  # fmt: skip
+            for name, run in started.items():
+                runs[name].append(run.result())
+    print("| daemon | alerts | p50 | p99 (pooled) | p99 of each round | probe mean duration "
+          "| probe mean start delay |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    p99s = {}
+    for name, measured in runs.items():
+        pooled = [latency for run in measured for latency in run]
+        p99s[name] = percentile(pooled, 0.99)
+        took, late = (statistics.mean(m) for m in zip(*probing[name if name != "this tree"
+                                                              else None], strict=True))  # fmt: skip
+        each = ", ".join(f"{percentile(run, 0.99) * 1000:.1f}" for run in measured)
+        print(f"| {name} | {len(pooled)} | {percentile(pooled, 0.5) * 1000:.1f} ms | "
+              f"{p99s[name] * 1000:.1f} ms | {each} ms | {took * 1000:.2f} ms | "
+              f"{late * 1000:.2f} ms |")  # fmt: skip
+    ratio = p99s["this tree"] / p99s[str(tree)]
+    print(f"\np99 this tree / {tree}: **{ratio:.2f}x** (target <= 1.5x: "
+          f"{'met' if ratio <= 1.5 else 'MISSED'})")  # fmt: skip
+    expected = 2 * count * rounds
+    return 0 if all(sum(map(len, m)) == expected for m in runs.values()) else 1
 
 
 if __name__ == "__main__":

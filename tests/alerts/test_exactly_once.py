@@ -32,6 +32,13 @@ def bot(slack: FakeSlack, identity: str) -> SlackSink:
     return SlackSink(TOKEN, "#integrations", slack.api_url, identity=identity, timeout=TIMEOUT)
 
 
+def started(directory: Path, slack: FakeSlack, identity: str = "d") -> World:
+    """A world whose Slack sink has read the channel, as after the daemon's start."""
+    world = World(directory, [bot(slack, identity)])
+    world.step()
+    return world
+
+
 def meet(world: World, slack: FakeSlack, window: str, *, second: bool) -> None:
     """One turn whose post (the turn's `second` request, after an edit) meets `window`."""
     lead = ("healthy",) if second else ()
@@ -71,8 +78,7 @@ def fifty_runs(tmp_path: Path, slack: FakeSlack, window: str) -> None:
     for seed in range(RUNS):
         chance = random.Random(f"{window}-{seed}")
         name = f"vendor-{seed}"
-        world = World(tmp_path / str(seed), [bot(slack, f"daemon-{seed}")])
-        world.step()  # the sink learns the channel
+        world = started(tmp_path / str(seed), slack, f"daemon-{seed}")
         at_reply = chance.random() < 0.5  # the window meets the recovery's reply instead
         world.event(EventKind.OPENED, name)
         if not at_reply:
@@ -95,8 +101,7 @@ def fifty_runs(tmp_path: Path, slack: FakeSlack, window: str) -> None:
 
 
 def test_every_message_carries_its_stamp(tmp_path: Path, slack: FakeSlack) -> None:
-    world = World(tmp_path, [bot(slack, "host-a:/var/lib/breakerwatch")])
-    world.step()
+    world = started(tmp_path, slack, "host-a:/var/lib/breakerwatch")
     world.event(EventKind.OPENED)
     world.step()
     world.event(EventKind.CLOSED, after=60)
@@ -123,8 +128,7 @@ def test_without_the_history_scope_it_is_at_least_once_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with FakeSlack(history_scope=False) as slack:
-        world = World(tmp_path, [bot(slack, "d")])
-        world.step()
+        world = started(tmp_path, slack, "d")
         assert world.alerter.stats["slack"].exactly_once is False
         assert "at least once, not exactly once" in caplog.text
         assert "add channels:history (groups:history for a private channel)" in caplog.text
@@ -142,8 +146,7 @@ def test_when_threads_cannot_be_read_a_reply_is_at_least_once(
     """conversations.replies refused (Slack's page says a bot token may be): the thread's
     message is still found, its reply sent again with a warning."""
     with FakeSlack(replies_scope=False) as slack:
-        world = World(tmp_path, [bot(slack, "d")])
-        world.step()
+        world = started(tmp_path, slack, "d")
         world.event(EventKind.OPENED)
         meet(world, slack, "acted_5xx", second=False)
         drain(world)
@@ -161,8 +164,7 @@ def test_a_channel_the_bot_cannot_find_by_name_is_named_by_id(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with FakeSlack(list_scope=False) as slack:
-        world = World(tmp_path, [bot(slack, "d")])
-        world.step()
+        world = started(tmp_path, slack, "d")
         assert world.alerter.stats["slack"].exactly_once is False
         assert "give its ID (C0123ABCD) as [alerts.slack] channel, or add channels:read" in (
             caplog.text
@@ -178,8 +180,7 @@ def test_a_channel_the_bot_cannot_find_by_name_is_named_by_id(
 def test_a_lost_state_takes_up_the_open_incident_and_the_recovery_edits_it(
     tmp_path: Path, slack: FakeSlack
 ) -> None:
-    world = World(tmp_path / "state", [bot(slack, "host-a")])
-    world.step()
+    world = started(tmp_path / "state", slack, "host-a")
     world.event(EventKind.OPENED)
     world.step()
     (message,) = slack.top_level()
@@ -202,8 +203,7 @@ def test_a_lost_state_takes_up_the_open_incident_and_the_recovery_edits_it(
 
 
 def test_another_daemons_open_incident_is_never_taken(tmp_path: Path, slack: FakeSlack) -> None:
-    first = World(tmp_path / "a", [bot(slack, "host-a")])
-    first.step()
+    first = started(tmp_path / "a", slack, "host-a")
     first.event(EventKind.OPENED)
     first.step()
     second = World(tmp_path / "b", [bot(slack, "host-b")])  # shares the channel
@@ -216,8 +216,7 @@ def test_another_daemons_open_incident_is_never_taken(tmp_path: Path, slack: Fak
 def test_a_forgotten_incident_not_seen_again_is_closed_with_a_line(
     tmp_path: Path, slack: FakeSlack
 ) -> None:
-    world = World(tmp_path / "state", [bot(slack, "host-a")])
-    world.step()
+    world = started(tmp_path / "state", slack, "host-a")
     world.event(EventKind.OPENED)
     world.step()
     world.store.close()

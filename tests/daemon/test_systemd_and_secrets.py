@@ -124,6 +124,7 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
             ["silence", "add", "hubspot", "--for", "1h", "--reason", "vendor maintenance"],
             ["silence", "list"],
             ["check", "--config", str(config)],
+            ["test-alert", "--config", str(config)],  # with what it says of exactly once
         ):
             done = subprocess.run(
                 [BREAKERWATCH, *command], capture_output=True, text=True, timeout=30,

@@ -317,7 +317,9 @@ class FakeSlack:
         body = {"channel": self.channels[channel], "ts": ts, "message": _message_json(message)}
         return _ok(body)
 
-    def _readable(self, payload: dict[str, Any], granted: bool) -> tuple[str | None, Any]:
+    def _readable(
+        self, payload: dict[str, Any], granted: bool
+    ) -> tuple[str, None] | tuple[None, tuple[int, dict[str, str], bytes]]:
         """The channel (by name) whose messages a read method may return, or its error."""
         if not granted:
             private = payload.get("channel") in {self.channels[c] for c in self.private}
@@ -335,7 +337,7 @@ class FakeSlack:
 
     def _history(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         channel, error = self._readable(payload, self.history_scope)
-        if channel is None:
+        if error is not None:
             return error
         with self._lock:
             found = [m for m in self.messages if m.channel == channel
@@ -345,7 +347,7 @@ class FakeSlack:
 
     def _replies(self, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         channel, error = self._readable(payload, self.history_scope and self.replies_scope)
-        if channel is None:
+        if error is not None:
             return error
         ts = payload.get("ts")
         with self._lock:
