@@ -82,7 +82,8 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
         "#   [alerts.slack]\n"
         "#   token = \"env:SLACK_BOT_TOKEN\"\n"
         "#   channel = \"#integrations\"\n"
-        "# then `breakerwatch test-alert`. Maintenance windows: see docs/alerts.md.",
+        "# its bot with chat:write, channels:history and channels:read (exactly once), then\n"
+        "# `breakerwatch test-alert`. Maintenance windows: see docs/alerts.md.",
         {"alerts": {**_defaults(AlertSettings, _ALERT_KEYS), "console": True}},
     ),
 ]  # fmt: skip

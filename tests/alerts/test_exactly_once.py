@@ -25,16 +25,17 @@ from tests.fakes.slack import FakeSlack
 RUNS = 50
 ACTED = ("crash", "acted_disconnect", "acted_stall", "acted_5xx")  # Slack posted it
 NOT_ACTED = ("disconnect", "stall")  # Slack did not
-TIMEOUT = 0.25  # the client's, so a stall is a timeout soon
+STALLS = ("acted_stall", "stall")  # where the client's timeout ends the attempt
+SHORT = 0.1  # the client's timeout in those, so a stall is a timeout soon
 
 
-def bot(slack: FakeSlack, identity: str) -> SlackSink:
-    return SlackSink(TOKEN, "#integrations", slack.api_url, identity=identity, timeout=TIMEOUT)
+def bot(slack: FakeSlack, identity: str, timeout: float = 10) -> SlackSink:
+    return SlackSink(TOKEN, "#integrations", slack.api_url, identity=identity, timeout=timeout)
 
 
-def started(directory: Path, slack: FakeSlack, identity: str = "d") -> World:
+def started(directory: Path, slack: FakeSlack, identity: str = "d", timeout: float = 10) -> World:
     """A world whose Slack sink has read the channel, as after the daemon's start."""
-    world = World(directory, [bot(slack, identity)])
+    world = World(directory, [bot(slack, identity, timeout)])
     world.step()
     return world
 
@@ -51,8 +52,8 @@ def meet(world: World, slack: FakeSlack, window: str, *, second: bool) -> None:
         world.restart([bot(slack, world.sinks[0].identity)])  # type: ignore[attr-defined]
         return
     slack.fail_next(*lead, window)
-    if window in ("acted_stall", "stall"):
-        world.step()  # the client gives up after TIMEOUT
+    if window in STALLS:
+        world.step()  # the client gives up after its timeout
         slack.release()
         slack.rearm()
     else:
@@ -78,7 +79,8 @@ def fifty_runs(tmp_path: Path, slack: FakeSlack, window: str) -> None:
     for seed in range(RUNS):
         chance = random.Random(f"{window}-{seed}")
         name = f"vendor-{seed}"
-        world = started(tmp_path / str(seed), slack, f"daemon-{seed}")
+        timeout = SHORT if window in STALLS else 10
+        world = started(tmp_path / str(seed), slack, f"daemon-{seed}", timeout)
         at_reply = chance.random() < 0.5  # the window meets the recovery's reply instead
         world.event(EventKind.OPENED, name)
         if not at_reply:
@@ -96,7 +98,10 @@ def fifty_runs(tmp_path: Path, slack: FakeSlack, window: str) -> None:
         replies = slack.replies(message.ts)
         assert [(r.text or "").split(" after")[0] for r in replies] == ["Recovered"], seed
         looked = world.alerter.stats["slack"].lookups
-        assert looked == {"found" if window in ACTED else "absent": 1}, (seed, looked)
+        # Looked up, and found where Slack acted; never unsure. (A request of the run that
+        # a loaded machine makes time out too is looked up as well, and taken where found.)
+        assert looked.get("found" if window in ACTED else "absent", 0) >= 1, (seed, looked)
+        assert "unsure" not in looked, (seed, looked)
         world.store.close()
 
 
