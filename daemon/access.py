@@ -192,7 +192,8 @@ def exposure(config: DaemonConfig) -> list[str]:
         )
     if not config.basic_auth_users:
         notes.append(
-            f"daemon.listen: whoever reaches {where} can read /metrics and /api/v1/status; "
+            f"daemon.listen: whoever reaches {where} can read /metrics, /api/v1/status and the "
+            "incident history (/api/v1/incidents); "
             "[daemon.basic_auth_users] requires a password"
         )
     if (config.admin_tokens or config.basic_auth_users) and config.tls is None:

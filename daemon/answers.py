@@ -4,7 +4,7 @@ thread (they only read); the coroutines, which change things, on the daemon's lo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from daemon.alerting import AlertRuntime
 from daemon.canaries import CanaryWrites
 from daemon.fleet import Fleet
+from daemon.history import MAX_INCIDENTS, as_csv, incidents, moment
 from daemon.holds import Holds
 from daemon.metrics import DaemonStats, HttpStats, render
 from daemon.scopes import ScopeChecks
@@ -94,6 +95,23 @@ class Answers:
 
     async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]:
         return await self.alerts.silences(action, **arguments)
+
+    async def incidents(self, query: Mapping[str, str], *, csv: bool) -> tuple[int, Any]:
+        """`GET /api/v1/incidents[.csv]?integration=&since=&until=`: the incidents from the
+        transition history (`daemon.history`), the last 7 days unless asked; CSV as text."""
+        now = self.wall()
+        try:
+            since = moment(query.get("since") or "7d", now)
+            until = moment(query["until"], now) if query.get("until") else now
+        except ValueError as error:
+            return 400, {"error": f"since/until: {error}"}
+        name = query.get("integration") or None
+        found = incidents(self.store.history(name, since, until), since=since, until=until)
+        shown = found[-MAX_INCIDENTS:]
+        if csv:
+            return 200, as_csv(shown, now)
+        return 200, {"since": since, "until": until, "truncated": len(shown) < len(found),
+                     "incidents": [incident.to_json(now) for incident in shown]}  # fmt: skip
 
     async def reload(self, by: str) -> tuple[int, Any]:
         """`POST /-/reload`: 200 when the new configuration runs, else 500 (as Prometheus

@@ -61,6 +61,7 @@ SHUTDOWN_GRACE = 10.0  # in-flight probes get this long to finish on SIGTERM
 MAX_CONCURRENT_PROBES = 200
 TROUBLE_QUIET = 30.0  # our own trouble is over after this long without a local failure
 BASELINES_EVERY = 60.0  # seconds between saves of the learned latency baselines
+PRUNE_EVERY = 3600.0  # seconds between prunings of the transition history
 
 
 class Daemon:
@@ -136,9 +137,10 @@ class Daemon:
         scopes = asyncio.ensure_future(self.scopes.run())
         canaries = asyncio.ensure_future(self.canaries.run())
         baselines = asyncio.ensure_future(self._keep_baselines())
+        history = asyncio.ensure_future(self._prune_history())
         alerting = asyncio.ensure_future(self.alerts.run())
         await self._stop.wait()
-        for task in (watchdog, trouble, pages, scopes, baselines, canaries):
+        for task in (watchdog, trouble, pages, scopes, baselines, canaries, history):
             task.cancel()
         await self._shutdown(alerting)
         return 0
@@ -152,6 +154,15 @@ class Daemon:
         while True:
             await asyncio.sleep(BASELINES_EVERY)
             self.fleet.save_baselines()
+
+    async def _prune_history(self) -> None:
+        """Drop transitions older than `history_retention`, a batch at a time (probes run
+        between batches), every `PRUNE_EVERY` seconds."""
+        while True:
+            before = self._wall() - self.config.daemon.history_retention
+            while self.store.prune_history(before) > 0:
+                await asyncio.sleep(0)
+            await asyncio.sleep(PRUNE_EVERY)
 
     def _parts(self) -> Answers:
         """The fleet, the alerts and the holds over the opened state; what the endpoints

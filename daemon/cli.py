@@ -33,7 +33,7 @@ from daemon.config import (
 from daemon.holds import ACTIONS
 from daemon.sharding import MAX_SHARDS, Shard, assign, parse_shard
 from daemon.starter import CREDENTIALS, VENDORS, secrets_of, starter_config, vendor_names
-from daemon.status import format_silences, format_table
+from daemon.status import format_history, format_silences, format_table
 from daemon.tls import ServerTls, TlsError, client_context
 from probes.text import printable
 
@@ -105,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("name", metavar="NAME")
     probe.add_argument("--explain", action="store_true", help="the request, timings, and breaker")
     with_config("status", "a table of breakers from a running daemon")
+    history = with_config("history", "the incidents a running daemon recorded")
+    history.add_argument("name", metavar="NAME", nargs="?", help="one integration (else all)")
+    history.add_argument(
+        "--since",
+        default="7d",
+        help='from when: "7d" ago (the default), 2026-11-01, or Unix seconds',
+    )
+    history.add_argument("--until", default=None, help="until when (default: now)")
+    history.add_argument("--csv", action="store_true", help="CSV, for a spreadsheet")
     breaker = with_config("breaker", "force a breaker open, disable it, or reset it")
     breaker.add_argument("name", metavar="NAME")
     breaker.add_argument("action", choices=ACTIONS)
@@ -119,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="the silences not yet over")
     remove = actions.add_parser("remove", help="end a silence now")
     remove.add_argument("id", type=int, metavar="ID")
-    for command in (commands.choices["status"], breaker, *actions.choices.values()):
+    for command in (commands.choices["status"], history, breaker, *actions.choices.values()):
         command.add_argument(
             "--url", default=None, help=f"the daemon (default: [daemon] listen, or {DEFAULT_URL})"
         )
@@ -156,7 +165,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         return asyncio.run(simulate.run(*args.listen))
     if command == "init":
         return _init(Path(args.path), args.force, args.vendors, credentials=args.credentials)
-    if command in ("status", "breaker", "silence"):
+    if command in ("status", "history", "breaker", "silence"):
         return _remote(args, env)
     path = config_path(args.config, env)
     if command == "demo":
@@ -275,7 +284,7 @@ def _init(path: Path, force: bool, given: str | None, *, credentials: bool = Fal
 
 
 def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """`status`, `breaker` and `silence`: a request to the running daemon, with the admin
+    """`status`, `history`, `breaker` and `silence`: a request to the running daemon, with the admin
     token ($BREAKERWATCH_TOKEN, else [daemon] admin_token) and trusting its certificate."""
     if args.command == "breaker" and args.action != "reset" and not (args.reason or "").strip():
         print(f"breakerwatch breaker: {args.action} needs --reason (it is told in Slack)",
@@ -312,6 +321,9 @@ def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(f"no breakerwatch daemon answers at {url} (is it running? --url sets the address)",
               file=sys.stderr)  # fmt: skip
         return 1
+    if response.status_code == 200 and args.command == "history" and args.csv:
+        sys.stdout.write(printable(response.text, newlines=True))  # a terminal may show it
+        return 0
     try:
         body = response.json()
     except json.JSONDecodeError:
@@ -327,6 +339,8 @@ def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return 1
     if args.command == "status":
         sys.stdout.write(format_table(body, time.time()))
+    elif args.command == "history":
+        sys.stdout.write(format_history(body, time.time()))
     elif args.command == "silence":
         sys.stdout.write(format_silences(body["silences"], time.time()))
     else:
@@ -340,6 +354,10 @@ def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _request(client: httpx.Client, args: argparse.Namespace) -> httpx.Response:
     if args.command == "status":
         return client.get("/api/v1/status")
+    if args.command == "history":
+        query = {"integration": args.name, "since": args.since, "until": args.until}
+        path = "/api/v1/incidents.csv" if args.csv else "/api/v1/incidents"
+        return client.get(path, params={k: v for k, v in query.items() if v})
     if args.command == "silence":
         return _silence_request(client, args)
     body = {"action": args.action, "reason": (args.reason or "").strip()}

@@ -11,6 +11,7 @@
     POST /api/v1/silences                      {"integration": NAME or "*", "duration": "2h",
                                                 "reason": TEXT}
     DELETE /api/v1/silences/<id>               end a silence now
+    GET  /api/v1/incidents[.csv]               the incident history: ?integration=&since=&until=
 
 HEAD works wherever GET does; /metrics is gzipped (level 1) for a scraper that accepts it.
 Who may do what is `daemon.access`; this module enforces it and bounds what a client can
@@ -40,7 +41,7 @@ import math
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 import bcrypt
@@ -96,6 +97,7 @@ class Endpoints(Protocol):
     ) -> tuple[int, Any]: ...
     async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]: ...
     async def reload(self, by: str) -> tuple[int, Any]: ...
+    async def incidents(self, query: Mapping[str, str], *, csv: bool) -> tuple[int, Any]: ...
 
 
 class HttpServer:
@@ -309,6 +311,10 @@ class HttpServer:
             return _json(200, self._endpoints.status())
         if parts == ["api", "v1", "silences"] and read:
             return _json(*await self._call(self._endpoints.silences("list")))
+        if parts[:2] == ["api", "v1"] and parts[2:] in (["incidents"], ["incidents.csv"]) and read:
+            csv = parts[2] == "incidents.csv"
+            status, body = await self._call(self._endpoints.incidents(request.query, csv=csv))
+            return _csv(body) if status == 200 and csv else _json(status, body)
         if parts == ["api", "v1", "silences"] and method == "POST":
             return await self._add_silence(request, who)
         if len(parts) == 4 and parts[:3] == ["api", "v1", "silences"] and method == "DELETE":
@@ -321,7 +327,8 @@ class HttpServer:
             if method == "POST":
                 return await self._breaker(request, parts[3], who)
             return _not_allowed("POST")
-        known = {"metrics", "healthz", "readyz", "api/v1/status", "api/v1/silences"}
+        known = {"metrics", "healthz", "readyz", "api/v1/status", "api/v1/silences",
+                 "api/v1/incidents", "api/v1/incidents.csv"}  # fmt: skip
         if "/".join(parts) in known:
             return _not_allowed("GET, HEAD, POST" if parts[-1] == "silences" else "GET, HEAD")
         return _json(404, {"error": "no such endpoint"})
@@ -475,6 +482,12 @@ def _metrics(body: bytes, accept_encoding: str | None) -> web.Response:
 def _json(status: int, payload: object) -> web.Response:
     body = json.dumps(payload, indent=1).encode() + b"\n"
     return web.Response(status=status, body=body, content_type="application/json")
+
+
+def _csv(text: str) -> web.Response:
+    response = web.Response(text=text, content_type="text/csv", charset="utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="breakerwatch-incidents.csv"'
+    return response
 
 
 def _not_allowed(allow: str) -> web.Response:

@@ -29,6 +29,7 @@ from alerts.model import Event, Override
 from alerts.outbox import MIGRATION as OUTBOX_MIGRATION
 from alerts.outbox import STAMPS_MIGRATION, add_event
 from daemon.degraded import Baseline
+from daemon.history import TransitionRow
 from probes import BreakerSnapshot, Kind, Outcome, Reason, State, Transition
 
 __all__ = ["SCHEMA_VERSION", "StateError", "StateStore"]
@@ -37,7 +38,8 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 FILENAME = "state.db"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+_LONGEST = 3650 * 86400.0  # an incident under way at `since` began at most this long before
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE breakers (
@@ -89,6 +91,9 @@ _MIGRATIONS: dict[int, str] = {
         );
     """,
     6: STAMPS_MIGRATION,
+    7: """
+        CREATE INDEX transitions_by_time ON transitions (at);
+    """,
 }
 
 
@@ -237,6 +242,29 @@ class StateStore:
             db.execute("DELETE FROM oauth_tokens WHERE integration = ?", (integration,))
 
         self.write(work)
+
+    def history(self, integration: str | None, since: float, until: float) -> list[TransitionRow]:
+        """The transitions (of `integration`, or of all) from each one's last return to
+        `closed` at or before `since` (so an incident under way then is whole) until
+        `until`, in the order they happened."""
+        rows = self._db.execute(
+            "WITH back AS (SELECT integration, MAX(at) AS start FROM transitions"
+            "   WHERE to_state = 'closed' AND at <= :since GROUP BY integration)"
+            " SELECT t.integration, from_state, to_state, cause, at, reason, detail"
+            " FROM transitions AS t LEFT JOIN back ON back.integration = t.integration"
+            " WHERE at <= :until AND at >= COALESCE(back.start, :since - :longest)"
+            " AND (:name IS NULL OR t.integration = :name) ORDER BY t.id",
+            {"name": integration, "since": since, "until": until, "longest": _LONGEST},
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def prune_history(self, before: float, batch: int = 1000) -> int:
+        """Drop up to `batch` transitions older than `before`; how many went."""
+        cursor = self.write(lambda db: db.execute(
+            "DELETE FROM transitions WHERE id IN"
+            " (SELECT id FROM transitions WHERE at < ? ORDER BY at LIMIT ?)", (before, batch),
+        ))  # fmt: skip
+        return int(cursor.rowcount)
 
     def save_refresh_token(self, integration: str, origin: str, token: str) -> None:
         """The refresh token the vendor rotated to; `origin` fingerprints the configured one

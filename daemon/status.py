@@ -7,11 +7,12 @@ and a terminal obeys escape sequences."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from probes.text import printable
+from probes.text import clip, printable
 
-__all__ = ["ago", "format_silences", "format_table"]
+__all__ = ["ago", "format_history", "format_silences", "format_table"]
 
 _COLUMNS = ("INTEGRATION", "KIND", "STATE", "SINCE", "FAILURES", "LAST PROBE", "LATENCY",
             "NEXT TRIAL", "LAST ERROR")  # fmt: skip
@@ -118,6 +119,23 @@ def format_silences(silences: list[dict[str, Any]], now: float) -> str:
             (str(item["id"]), item["integration"], ends, item.get("by", "-"), item["reason"])
         )
     return _columns(rows)
+
+
+def format_history(history: dict[str, Any], now: float) -> str:
+    """`breakerwatch history`: one incident a line, oldest first (times in UTC)."""
+    rows: list[tuple[str, ...]] = [("INTEGRATION", "STARTED (UTC)", "LASTED", "STATE", "WHY",
+                                    "ENDED")]  # fmt: skip
+    for item in history["incidents"]:
+        started = datetime.fromtimestamp(item["started_at"], UTC).strftime("%Y-%m-%d %H:%M")
+        why = item["reason"] or item["cause"]
+        detail = f": {item['detail']}" if item.get("detail") else ""
+        ended = item["ended"] or "going on"
+        rows.append((item["integration"], started, ago(item["duration_seconds"]), item["state"],
+                     clip(f"{why}{detail}", 60), ended))  # fmt: skip
+    if len(rows) == 1:
+        return "no incidents in that time\n"
+    more = "(only the newest shown)\n" if history.get("truncated") else ""
+    return _columns(rows) + more
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:

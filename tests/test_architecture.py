@@ -38,7 +38,7 @@ PURE = [
     "probes/_settings.py", "probes/proxy.py", "probes/statuspage.py", "alerts/policy.py",
     "alerts/messages.py", "alerts/verdict.py", "alerts/stamp.py",
     "alerts/model.py", "alerts/silences.py", "alerts/alertmanager.py", "daemon/access.py",
-    "daemon/sharding.py", "daemon/status.py", "daemon/degraded.py",
+    "daemon/sharding.py", "daemon/status.py", "daemon/degraded.py", "daemon/history.py",
 ]  # fmt: skip
 IO = {
     "sqlite3", "subprocess", "os", "pathlib", "shutil", "tempfile", "aiohttp", "slack_sdk",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.config._reader import DAY, Reader, Table, duration, file_path, string, whole
-from daemon.config.model import NAME, DaemonConfig, TlsConfig, parse_listen
+from daemon.config.model import NAME, DaemonConfig, TlsConfig, parse_duration, parse_listen
 from daemon.sharding import ENVIRONMENT, parse_shard
 from probes.outbound import trust_problem
 from probes.secrets import Secret
@@ -55,11 +55,19 @@ def daemon_table(
     watchful = table.value("status_page_interval_open", duration(DAY),
                            default.status_page_interval_open)  # fmt: skip
     scopes = table.value("scope_check_interval", duration(DAY), default.scope_check_interval)
+    retention = table.value("history_retention", _retention, default.history_retention)
     table.finish()
     return DaemonConfig(
         listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users,
-        ca_file, quiet, watchful, scopes,
+        ca_file, quiet, watchful, scopes, retention,
     )  # fmt: skip
+
+
+def _retention(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not DAY <= seconds <= 3650 * DAY:
+        raise ValueError('must be a duration from 1d to 3650d (such as "400d")')
+    return seconds
 
 
 def _ca_file(table: Table, reader: Reader, path: Path) -> Path | None:

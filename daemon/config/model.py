@@ -166,6 +166,7 @@ class DaemonConfig:
     status_page_interval: float = 300.0  # between reads of a vendor's status page, all well
     status_page_interval_open: float = 60.0  # while the integration's breaker is open
     scope_check_interval: float = 3600.0  # between asks of what each credential may do
+    history_retention: float = 400 * 86400.0  # transitions older than this are pruned
 
     @property
     def loopback(self) -> bool:

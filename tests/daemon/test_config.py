@@ -830,3 +830,11 @@ def test_a_canary_needs_a_dedicated_address_and_its_vendors_ids() -> None:
     ):  # fmt: skip
         errors = [e.removeprefix(f"{PATH}: ") for e in errors_of(text)]
         assert any(error.startswith(message) for error in errors), errors
+
+
+def test_history_retention_is_days_to_years() -> None:
+    assert daemon_of("").history_retention == 400 * 86400  # type: ignore[attr-defined]
+    assert daemon_of('history_retention = "90d"\n').history_retention == 90 * 86400  # type: ignore[attr-defined]
+    for given in ('"12h"', '"4000d"', "true"):
+        (error,) = daemon_errors(f"history_retention = {given}\n")
+        assert error.startswith("daemon.history_retention: must be a duration"), error

@@ -108,7 +108,8 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         daemon.until(lambda: daemon.status()["hub-app"]["last_probe"], what="the OAuth probe")
         assert daemon.status()["hub-app"]["last_probe"]["outcome"] == "success"
         assert any("hubspot: the credential lacks" in (m.text or "") for m in slack.top_level())
-        outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text]
+        outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text,
+                   daemon.get("/api/v1/incidents").text]  # fmt: skip
         if alertmanager is not None:
             daemon.until(lambda: any(m.attachments for m in slack.top_level()), 30, "AM's")
             outputs.append(httpx.get(f"{alertmanager.urls[0]}/api/v2/alerts", timeout=5).text)
@@ -125,6 +126,8 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
             ["silence", "list"],
             ["check", "--config", str(config)],
             ["test-alert", "--config", str(config)],  # with what it says of exactly once
+            ["history"],
+            ["history", "--csv"],
         ):
             done = subprocess.run(
                 [BREAKERWATCH, *command], capture_output=True, text=True, timeout=30,

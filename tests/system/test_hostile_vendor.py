@@ -59,6 +59,12 @@ def test_nothing_a_vendor_sends_acts_anywhere(
         outputs["status"] = daemon.get("/api/v1/status").text
         table = breakerwatch("status", "--url", daemon.url)
         outputs["status table"] = table.stdout + table.stderr
+        history = breakerwatch("history", "--url", daemon.url)
+        outputs["history table"] = history.stdout + history.stderr
+        spreadsheet = breakerwatch("history", "kit", "--csv", "--url", daemon.url)
+        outputs["history csv"] = spreadsheet.stdout + spreadsheet.stderr
+        outputs["incidents api"] = daemon.get("/api/v1/incidents").text
+        outputs["incidents csv"] = daemon.get("/api/v1/incidents.csv").text
         explain = breakerwatch("probe", "kit", "--explain", "--config", str(config), env=env)
         outputs["probe --explain"] = explain.stdout + explain.stderr
         if alertmanager is not None:
@@ -79,6 +85,9 @@ def test_nothing_a_vendor_sends_acts_anywhere(
     assert "&lt;!channel&gt;" in outputs["slack"]
     assert "wake up & <https://evil.example|click here>" in outputs["journal"]
     assert "wake up" in outputs["status table"]
+    assert "<!channel> <!here" in outputs["history table"]  # the start of it, clipped
+    for where in ("history csv", "incidents api", "incidents csv"):
+        assert "wake up" in outputs[where], where
     assert "wake up" in outputs["probe --explain"]
     if alertmanager is not None:
         assert "wake up" in outputs["alertmanager"]
@@ -89,6 +98,8 @@ def test_nothing_a_vendor_sends_acts_anywhere(
     for where, text in outputs.items():
         for start in range(len(KEY) - 7):  # not the key, nor any 8 characters of it
             assert KEY[start : start + 8] not in text, where
+        if where == "incidents csv":  # RFC 4180 ends its lines with CRLF: no other CR
+            text = text.replace("\r\n", "\n")
         for control in ("\x1b", "\x07", "\u202e", "\r"):
             assert control not in text, (where, control)
     assert "[REDACTED]" in outputs["journal"]
