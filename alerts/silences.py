@@ -56,17 +56,25 @@ class MaintenanceWindow:
 
     def active(self, now: float) -> bool:
         """True if `now` (Unix time) falls in a window started today or yesterday (local)."""
+        return any(begin <= now < finish for begin, finish in self.spans(now, now))
+
+    def spans(self, since: float, until: float) -> list[tuple[float, float]]:
+        """The windows (Unix times, [begin, finish)) that overlap [since, until], oldest
+        first; each day's in its own local time, so a DST change moves them as it moves
+        the clocks."""
         zone = ZoneInfo(self.timezone)
-        today = datetime.fromtimestamp(now, zone).date()
-        for day in (today, today - timedelta(days=1)):
-            if not self._runs_on(day):
-                continue
-            end_day = day if self.end > self.start else day + timedelta(days=1)
-            begin = _instant(day, self.start, zone)
-            finish = _instant(end_day, self.end, zone)
-            if begin <= now < finish:
-                return True
-        return False
+        day = datetime.fromtimestamp(since, zone).date() - timedelta(days=1)
+        last = datetime.fromtimestamp(until, zone).date()
+        found = []
+        while day <= last:
+            if self._runs_on(day):
+                end_day = day if self.end > self.start else day + timedelta(days=1)
+                begin = _instant(day, self.start, zone)
+                finish = _instant(end_day, self.end, zone)
+                if begin <= until and finish > since:
+                    found.append((begin, finish))
+            day += timedelta(days=1)
+        return found
 
 
 def _instant(day: date, at: time, zone: ZoneInfo) -> float:

@@ -168,6 +168,11 @@ class AlertRuntime:
         for name in sorted(n for n in named if n not in watched):
             self.queue(Event(name, EventKind.RETIRED, self._wall()))
 
+    @property
+    def windows(self) -> tuple[MaintenanceWindow, ...]:
+        """The maintenance windows configured."""
+        return self._windows
+
     # -- silences ------------------------------------------------------------------------
 
     def silenced(self, integration: str, now: float) -> str | None:

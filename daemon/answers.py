@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from daemon.alerting import AlertRuntime
+from daemon.availability import last_month, month_bounds, month_report
 from daemon.canaries import CanaryWrites
 from daemon.fleet import Fleet
 from daemon.history import MAX_INCIDENTS, as_csv, incidents, moment
@@ -43,6 +44,7 @@ class Answers:
     verdicts: Verdicts  # is it them or us, for the integrations failing now
     scopes: ScopeChecks  # what each credential may do, as last checked
     canaries: CanaryWrites  # the canary writes, and how they go
+    report_zone: Callable[[], str] = lambda: "UTC"  # where a report's months begin and end
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
@@ -112,6 +114,33 @@ class Answers:
             return 200, as_csv(shown, now)
         return 200, {"since": since, "until": until, "truncated": len(shown) < len(found),
                      "incidents": [incident.to_json(now) for incident in shown]}  # fmt: skip
+
+    async def report(self, query: Mapping[str, str]) -> tuple[int, Any]:
+        """`GET /api/v1/report?month=2026-11&integration=`: each integration's availability
+        that month against its `sla` (`daemon.availability`); the last full month unless
+        asked."""
+        now, zone = self.wall(), self.report_zone()
+        month = query.get("month") or last_month(now, zone)
+        try:
+            start, end = month_bounds(month, zone)
+        except ValueError as error:
+            return 400, {"error": f"month: {error}"}
+        name = query.get("integration") or None
+        chosen = [i for i in self.fleet if name is None or i.name == name]
+        if name is not None and not chosen:
+            return 404, {"error": f"no integration named {name!r}"}
+        found = incidents(self.store.history(None, start, end), since=start, until=end)
+        canaries = {i.name for i in self.fleet if i.config.egress}
+        reports = []
+        for integration in chosen:
+            config = integration.config
+            windows = [span for window in self.alerts.windows if window.covers(config.name)
+                       for span in window.spans(start, end)]  # fmt: skip
+            egress = [i for i in found if i.integration in canaries and not config.egress]
+            reports.append(month_report(config.name, month, zone, found, now=now, egress=egress,
+                                        maintenance=windows, sla=config.sla).to_json())  # fmt: skip
+        return 200, {"month": month, "timezone": zone, "start": start, "end": end,
+                     "reports": reports}  # fmt: skip
 
     async def reload(self, by: str) -> tuple[int, Any]:
         """`POST /-/reload`: 200 when the new configuration runs, else 500 (as Prometheus

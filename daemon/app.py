@@ -193,6 +193,7 @@ class Daemon:
             local_failure=self.trouble.failed, trouble=lambda: self.trouble.what, wall=self._wall,
             reload_config=self.reload, pages=self.pages, verdicts=self.verdicts,
             scopes=self.scopes, canaries=self.canaries,
+            report_zone=lambda: self.config.daemon.report_timezone,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:

@@ -33,7 +33,7 @@ from daemon.config import (
 from daemon.holds import ACTIONS
 from daemon.sharding import MAX_SHARDS, Shard, assign, parse_shard
 from daemon.starter import CREDENTIALS, VENDORS, secrets_of, starter_config, vendor_names
-from daemon.status import format_history, format_silences, format_table
+from daemon.status import format_history, format_report, format_silences, format_table
 from daemon.tls import ServerTls, TlsError, client_context
 from probes.text import printable
 
@@ -114,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--until", default=None, help="until when (default: now)")
     history.add_argument("--csv", action="store_true", help="CSV, for a spreadsheet")
+    report = with_config("report", "each integration's availability in a month, against its sla")
+    report.add_argument("name", metavar="NAME", nargs="?", help="one integration (else all)")
+    report.add_argument("--month", default=None, help="such as 2026-11 (default: the last one)")
     breaker = with_config("breaker", "force a breaker open, disable it, or reset it")
     breaker.add_argument("name", metavar="NAME")
     breaker.add_argument("action", choices=ACTIONS)
@@ -128,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="the silences not yet over")
     remove = actions.add_parser("remove", help="end a silence now")
     remove.add_argument("id", type=int, metavar="ID")
-    for command in (commands.choices["status"], history, breaker, *actions.choices.values()):
+    for command in (commands.choices["status"], history, report, breaker,
+                    *actions.choices.values()):  # fmt: skip
         command.add_argument(
             "--url", default=None, help=f"the daemon (default: [daemon] listen, or {DEFAULT_URL})"
         )
@@ -165,7 +169,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         return asyncio.run(simulate.run(*args.listen))
     if command == "init":
         return _init(Path(args.path), args.force, args.vendors, credentials=args.credentials)
-    if command in ("status", "history", "breaker", "silence"):
+    if command in ("status", "history", "report", "breaker", "silence"):
         return _remote(args, env)
     path = config_path(args.config, env)
     if command == "demo":
@@ -284,8 +288,9 @@ def _init(path: Path, force: bool, given: str | None, *, credentials: bool = Fal
 
 
 def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """`status`, `history`, `breaker` and `silence`: a request to the running daemon, with the admin
-    token ($BREAKERWATCH_TOKEN, else [daemon] admin_token) and trusting its certificate."""
+    """`status`, `history`, `report`, `breaker` and `silence`: a request to the running daemon,
+    with the admin token ($BREAKERWATCH_TOKEN, else [daemon] admin_token) and trusting its
+    certificate."""
     if args.command == "breaker" and args.action != "reset" and not (args.reason or "").strip():
         print(f"breakerwatch breaker: {args.action} needs --reason (it is told in Slack)",
               file=sys.stderr)  # fmt: skip
@@ -341,6 +346,8 @@ def _remote(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stdout.write(format_table(body, time.time()))
     elif args.command == "history":
         sys.stdout.write(format_history(body, time.time()))
+    elif args.command == "report":
+        sys.stdout.write(format_report(body))
     elif args.command == "silence":
         sys.stdout.write(format_silences(body["silences"], time.time()))
     else:
@@ -358,6 +365,9 @@ def _request(client: httpx.Client, args: argparse.Namespace) -> httpx.Response:
         query = {"integration": args.name, "since": args.since, "until": args.until}
         path = "/api/v1/incidents.csv" if args.csv else "/api/v1/incidents"
         return client.get(path, params={k: v for k, v in query.items() if v})
+    if args.command == "report":
+        asked = {"integration": args.name, "month": args.month}
+        return client.get("/api/v1/report", params={k: v for k, v in asked.items() if v})
     if args.command == "silence":
         return _silence_request(client, args)
     body = {"action": args.action, "reason": (args.reason or "").strip()}

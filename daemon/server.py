@@ -12,6 +12,7 @@
                                                 "reason": TEXT}
     DELETE /api/v1/silences/<id>               end a silence now
     GET  /api/v1/incidents[.csv]               the incident history: ?integration=&since=&until=
+    GET  /api/v1/report                        availability against each SLA: ?month=&integration=
 
 HEAD works wherever GET does; /metrics is gzipped (level 1) for a scraper that accepts it.
 Who may do what is `daemon.access`; this module enforces it and bounds what a client can
@@ -98,6 +99,7 @@ class Endpoints(Protocol):
     async def silences(self, action: str, **arguments: Any) -> tuple[int, Any]: ...
     async def reload(self, by: str) -> tuple[int, Any]: ...
     async def incidents(self, query: Mapping[str, str], *, csv: bool) -> tuple[int, Any]: ...
+    async def report(self, query: Mapping[str, str]) -> tuple[int, Any]: ...
 
 
 class HttpServer:
@@ -315,6 +317,8 @@ class HttpServer:
             csv = parts[2] == "incidents.csv"
             status, body = await self._call(self._endpoints.incidents(request.query, csv=csv))
             return _csv(body) if status == 200 and csv else _json(status, body)
+        if parts == ["api", "v1", "report"] and read:
+            return _json(*await self._call(self._endpoints.report(request.query)))
         if parts == ["api", "v1", "silences"] and method == "POST":
             return await self._add_silence(request, who)
         if len(parts) == 4 and parts[:3] == ["api", "v1", "silences"] and method == "DELETE":
@@ -328,7 +332,7 @@ class HttpServer:
                 return await self._breaker(request, parts[3], who)
             return _not_allowed("POST")
         known = {"metrics", "healthz", "readyz", "api/v1/status", "api/v1/silences",
-                 "api/v1/incidents", "api/v1/incidents.csv"}  # fmt: skip
+                 "api/v1/incidents", "api/v1/incidents.csv", "api/v1/report"}  # fmt: skip
         if "/".join(parts) in known:
             return _not_allowed("GET, HEAD, POST" if parts[-1] == "silences" else "GET, HEAD")
         return _json(404, {"error": "no such endpoint"})

@@ -12,7 +12,7 @@ from typing import Any
 
 from probes.text import clip, printable
 
-__all__ = ["ago", "format_history", "format_silences", "format_table"]
+__all__ = ["ago", "format_history", "format_report", "format_silences", "format_table"]
 
 _COLUMNS = ("INTEGRATION", "KIND", "STATE", "SINCE", "FAILURES", "LAST PROBE", "LATENCY",
             "NEXT TRIAL", "LAST ERROR")  # fmt: skip
@@ -136,6 +136,26 @@ def format_history(history: dict[str, Any], now: float) -> str:
         return "no incidents in that time\n"
     more = "(only the newest shown)\n" if history.get("truncated") else ""
     return _columns(rows) + more
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """`breakerwatch report`: each integration's month against its SLA, then how it is
+    counted."""
+    rows: list[tuple[str, ...]] = [("INTEGRATION", "AVAILABILITY", "SLA", "BELOW SLA",
+                                    "DOWNTIME", "INCIDENTS", "NOT COUNTED")]  # fmt: skip
+    for item in report["reports"]:
+        sla, below = item["sla_percent"], item["below_sla"]
+        skipped = item["not_counted_minutes"]
+        rows.append((item["integration"], f"{item['availability_percent']:.3f}%",
+                     "-" if sla is None else f"{sla:g}%",
+                     "-" if below is None else ("YES" if below else "no"),
+                     f"{item['downtime_minutes']:g} min", str(item["incidents"]),
+                     f"maintenance {skipped['maintenance']:g} min, egress {skipped['egress']:g}"
+                     f" min, holds {skipped['operator_holds']:g} min"))  # fmt: skip
+    title = f"{report['month']} ({report['timezone']}):"
+    method = ("downtime: the breaker open on its own, opening to closing; not counted: inside "
+              "maintenance windows, while an egress canary failed, operators' holds\n")  # fmt: skip
+    return printable(title) + "\n\n" + _columns(rows) + method
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:

@@ -7,7 +7,6 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.alertmanager import RESERVED_LABELS
 from alerts.model import AlertSettings
@@ -23,6 +22,7 @@ from daemon.config._reader import (
     duration,
     file_path,
     string,
+    timezone,
     url,
     whole,
 )
@@ -194,7 +194,7 @@ def _window(table: Table, reader: Reader, names: set[str]) -> MaintenanceWindow 
     for name in integrations:
         if name != ALL and name not in names:
             reader.error(table.at("integrations"), f"no integration is named {name!r}")
-    zone = table.value("timezone", _timezone, None)
+    zone = table.value("timezone", timezone, None)
     if zone is None and not table.has("timezone"):
         reader.error(table.at("timezone"), 'is required: an IANA name such as "Europe/Berlin"')
     start = table.value("start", _clock_time, None)
@@ -218,15 +218,6 @@ def _string_list(value: Any) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise TypeError('must be a non-empty array of integration names (or ["*"])')
     return value
-
-
-def _timezone(value: Any) -> str:
-    name = string()(value)
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError('is not an IANA time zone such as "Europe/Berlin" or "UTC"') from None
-    return name
 
 
 def _clock_time(value: Any) -> time:

@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from daemon.config._reader import DAY, Reader, Table, duration, file_path, string, whole
+from daemon.config._reader import (
+    DAY,
+    Reader,
+    Table,
+    duration,
+    file_path,
+    string,
+    timezone,
+    whole,
+)
 from daemon.config.model import NAME, DaemonConfig, TlsConfig, parse_duration, parse_listen
 from daemon.sharding import ENVIRONMENT, parse_shard
 from probes.outbound import trust_problem
@@ -56,10 +65,11 @@ def daemon_table(
                            default.status_page_interval_open)  # fmt: skip
     scopes = table.value("scope_check_interval", duration(DAY), default.scope_check_interval)
     retention = table.value("history_retention", _retention, default.history_retention)
+    zone = table.value("report_timezone", timezone, default.report_timezone)
     table.finish()
     return DaemonConfig(
         listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users,
-        ca_file, quiet, watchful, scopes, retention,
+        ca_file, quiet, watchful, scopes, retention, zone,
     )  # fmt: skip
 
 

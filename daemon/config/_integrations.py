@@ -263,6 +263,7 @@ def _integration(
     scopes = _scopes(table, reader, kind)
     degraded = _degraded(table, slow)
     canary = _canary(table, reader, kind) if table.has("canary") else None
+    sla = table.value("sla", number_above(0, 100, "percentage"), None)
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
         return None
@@ -284,6 +285,7 @@ def _integration(
         scopes=scopes,
         degraded=degraded,
         canary=canary,
+        sla=sla,
     )
 
 

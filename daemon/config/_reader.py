@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from daemon.config.model import INT64, ConfigError, format_duration, parse_duration
 from probes import InvalidSetting
@@ -213,6 +214,16 @@ def number_above(minimum: float, maximum: float, what: str = "number") -> Callab
         return float(value)
 
     return check
+
+
+def timezone(value: Any) -> str:
+    """An IANA time zone's name."""
+    name = string()(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError('is not an IANA time zone such as "Europe/Berlin" or "UTC"') from None
+    return name
 
 
 def duration(maximum: float) -> Callable[[Any], float]:

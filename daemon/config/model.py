@@ -167,6 +167,7 @@ class DaemonConfig:
     status_page_interval_open: float = 60.0  # while the integration's breaker is open
     scope_check_interval: float = 3600.0  # between asks of what each credential may do
     history_retention: float = 400 * 86400.0  # transitions older than this are pruned
+    report_timezone: str = "UTC"  # where a month begins and ends, for availability reports
 
     @property
     def loopback(self) -> bool:
@@ -251,6 +252,7 @@ class IntegrationConfig:
     scopes: tuple[str, ...] = ()  # what the credential must be allowed, checked with the vendor
     degraded: DegradedSettings = field(default_factory=DegradedSettings)  # slow but working
     canary: CanarySettings | None = None  # canary writes, when asked for
+    sla: float | None = None  # the vendor's contractual monthly availability, in percent
 
     @property
     def everywhere(self) -> bool:

@@ -6,6 +6,7 @@ import csv
 import io
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -251,5 +252,42 @@ def test_the_daemon_prunes_what_is_older_than_the_retention(
                 db.close()
 
         daemon.until(lambda: left() == 0, what="the old transitions to go")
+    finally:
+        assert daemon.stop() == 0
+
+
+@pytest.mark.system
+def test_the_months_report_counts_the_outage_against_the_sla(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    text = config_text(simulator, tmp_path / "state").replace(
+        'name = "kit"\n', 'name = "kit"\nsla = 99.9\n', 1
+    )
+    config.write_text(text)
+    daemon = DaemonProcess(config, environment(simulator)).wait_ready()
+    month = datetime.now(UTC).strftime("%Y-%m")  # the month under way: to now
+    try:
+        admin(simulator, "PUT", "/kit/mode", {"mode": "5xx"})
+        daemon.until(lambda: daemon.state("kit") == "open", what="kit to open")
+        admin(simulator, "PUT", "/kit/mode", {"mode": "healthy"})
+        daemon.until(lambda: daemon.state("kit") == "closed", 20, "kit to close")
+        report = daemon.get(f"/api/v1/report?month={month}").json()
+        kit = next(r for r in report["reports"] if r["integration"] == "kit")
+        assert kit["incidents"] == 1
+        assert kit["sla_percent"] == 99.9
+        assert kit["downtime_minutes"] > 0
+        hubspot = next(r for r in report["reports"] if r["integration"] == "hubspot")
+        assert (hubspot["availability_percent"], hubspot["below_sla"]) == (100.0, None)
+        table = breakerwatch("report", "kit", "--month", month, "--url", daemon.url)
+        assert table.returncode == 0, table.stderr
+        assert f"{month} (UTC):" in table.stdout
+        assert "kit          " in table.stdout
+        assert "99.9%" in table.stdout
+        wrong = breakerwatch("report", "--month", "13/2026", "--url", daemon.url)
+        assert (wrong.returncode, wrong.stderr) == (
+            1, "month: '13/2026' is not a month: give one as 2026-11\n",
+        )  # fmt: skip
+        assert daemon.get("/api/v1/report?integration=nope").status_code == 404
     finally:
         assert daemon.stop() == 0

@@ -84,7 +84,7 @@ def refused(daemon: DaemonProcess, reason: str) -> float:
 
 def test_head_works_wherever_get_does(daemon: DaemonProcess) -> None:
     for path in ("/metrics", "/healthz", "/readyz", "/api/v1/status", "/api/v1/silences",
-                 "/api/v1/incidents", "/api/v1/incidents.csv"):  # fmt: skip
+                 "/api/v1/incidents", "/api/v1/incidents.csv", "/api/v1/report"):  # fmt: skip
         answer = httpx.head(daemon.url + path, timeout=5)
         assert answer.status_code == 200, path
         assert answer.content == b""
@@ -324,7 +324,7 @@ def test_tls_and_basic_auth_guard_every_endpoint(
         assert daemon.url.startswith("https://127.0.0.1:")
         trusted: dict[str, Any] = {"verify": trust, "timeout": 10}
         for path in ("/metrics", "/healthz", "/readyz", "/api/v1/status", "/api/v1/incidents",
-                     "/api/v1/incidents.csv"):  # fmt: skip
+                     "/api/v1/incidents.csv", "/api/v1/report"):  # fmt: skip
             bare = httpx.get(daemon.url + path, **trusted)
             assert bare.status_code == 401, path
             assert bare.headers["www-authenticate"] == 'Basic realm="breakerwatch"'
