@@ -34,12 +34,19 @@ run: $(VENV)/.test
 # npm ci installs exactly what grafana/schema-check/package-lock.json pins.
 SCHEMA_CHECK := grafana/schema-check
 TYPES := $(SCHEMA_CHECK)/node_modules/.package-lock.json
+# axe-core checks the status page's accessibility in a real browser
+# (tests/system/test_status_page.py): npm ci installs what tests/axe/package-lock.json pins.
+AXE := tests/axe/node_modules/.package-lock.json
 
-test: lint typecheck $(TYPES) unit
+test: lint typecheck $(TYPES) $(AXE) unit
 
 $(TYPES): $(SCHEMA_CHECK)/package-lock.json
 	@command -v npm >/dev/null || { echo "make test needs Node.js and npm, for Grafana's dashboard types (apt-get install nodejs npm)"; exit 1; }
 	cd $(SCHEMA_CHECK) && npm ci --no-audit --no-fund --loglevel=error
+
+$(AXE): tests/axe/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm, for axe-core (apt-get install nodejs npm)"; exit 1; }
+	cd tests/axe && npm ci --no-audit --no-fund --loglevel=error
 
 check: lint typecheck
 	$(BIN)/pytest -n $(WORKERS) --dist worksteal -m "not system and not soak"

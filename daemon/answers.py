@@ -12,12 +12,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from daemon.alerting import AlertRuntime
-from daemon.availability import last_month, month_bounds, month_report
+from daemon.availability import MonthReport, last_month, month_bounds, report
 from daemon.canaries import CanaryWrites
 from daemon.fleet import Fleet
 from daemon.history import MAX_INCIDENTS, as_csv, incidents, moment
 from daemon.holds import Holds
+from daemon.integrations import Integration
 from daemon.metrics import DaemonStats, HttpStats, render
+from daemon.page import WINDOWS, index, missing
+from daemon.page import integration as integration_page
 from daemon.scopes import ScopeChecks
 from daemon.state import StateStore
 from daemon.vendor_pages import VendorPages
@@ -45,6 +48,7 @@ class Answers:
     scopes: ScopeChecks  # what each credential may do, as last checked
     canaries: CanaryWrites  # the canary writes, and how they go
     report_zone: Callable[[], str] = lambda: "UTC"  # where a report's months begin and end
+    page_mode: Callable[[], str] = lambda: "full"  # [daemon] status_page
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
     def metrics(self) -> bytes:
@@ -129,6 +133,20 @@ class Answers:
         chosen = [i for i in self.fleet if name is None or i.name == name]
         if name is not None and not chosen:
             return 404, {"error": f"no integration named {name!r}"}
+        reports = self._reports(chosen, month, zone, start, end, now)
+        return 200, {"month": month, "timezone": zone, "start": start, "end": end,
+                     "reports": [report.to_json() for report in reports]}  # fmt: skip
+
+    def _reports(
+        self,
+        chosen: list[Integration],
+        period: str,
+        zone: str,
+        start: float,
+        end: float,
+        now: float,
+    ) -> list[MonthReport]:
+        """Each of `chosen`'s availability over [start, end), as the reports count it."""
         found = incidents(self.store.history(None, start, end), since=start, until=end)
         canaries = {i.name for i in self.fleet if i.config.egress}
         reports = []
@@ -137,10 +155,37 @@ class Answers:
             windows = [span for window in self.alerts.windows if window.covers(config.name)
                        for span in window.spans(start, end)]  # fmt: skip
             egress = [i for i in found if i.integration in canaries and not config.egress]
-            reports.append(month_report(config.name, month, zone, found, now=now, egress=egress,
-                                        maintenance=windows, sla=config.sla).to_json())  # fmt: skip
-        return 200, {"month": month, "timezone": zone, "start": start, "end": end,
-                     "reports": reports}  # fmt: skip
+            reports.append(report(config.name, period, zone, start, end, found, now=now,
+                                  egress=egress, maintenance=windows, sla=config.sla))  # fmt: skip
+        return reports
+
+    async def page(self, path: list[str]) -> tuple[int, str]:
+        """The status page (`daemon.page`): `/`, or `/integrations/<name>`."""
+        now, public = self.wall(), self.page_mode() == "public"
+        integrations = list(self.fleet)
+        availability: dict[str, list[float | None]] = {i.name: [] for i in integrations}
+        for label, seconds in WINDOWS:
+            for each in self._reports(integrations, label, "UTC", now - seconds, now, now):
+                availability[each.integration].append(each.availability)
+        status = self.status()
+        if not path:
+            return 200, index(status, availability, now, public=public)
+        found = self.fleet.get(path[1]) if len(path) == 2 else None
+        if found is None:
+            return 404, missing(path[-1])
+        item = next(i for i in status["integrations"] if i["name"] == found.name)
+        history = incidents(self.store.history(found.name, now - 30 * 86400, now),
+                            since=now - 30 * 86400, until=now)  # fmt: skip
+        breaker = found.config.breaker
+        settings = {"failure threshold": str(breaker.failure_threshold),
+                    "open for": f"{breaker.reset_timeout:g} s, x{breaker.backoff_multiplier:g} "
+                                f"each trip in a row, at most {breaker.max_reset_timeout:g} s",
+                    "probe interval": f"{found.config.interval:g} s",
+                    "probe timeout": f"{found.config.timeout:g} s"}  # fmt: skip
+        return 200, integration_page(
+            item, [i.to_json(now) for i in history], found.stats.day.buckets(now),
+            availability[found.name], settings, now, public=public,
+        )  # fmt: skip
 
     async def reload(self, by: str) -> tuple[int, Any]:
         """`POST /-/reload`: 200 when the new configuration runs, else 500 (as Prometheus

@@ -194,6 +194,7 @@ class Daemon:
             reload_config=self.reload, pages=self.pages, verdicts=self.verdicts,
             scopes=self.scopes, canaries=self.canaries,
             report_zone=lambda: self.config.daemon.report_timezone,
+            page_mode=lambda: self.config.daemon.status_page,
         )  # fmt: skip
 
     async def _shutdown(self, alerting: asyncio.Future[None]) -> None:

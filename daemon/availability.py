@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.history import Incident
 
-__all__ = ["MonthReport", "Span", "last_month", "month_bounds", "month_report"]
+__all__ = ["MonthReport", "Span", "last_month", "month_bounds", "month_report", "report"]
 
 Span = tuple[float, float]  # [start, end) in Unix seconds
 
@@ -104,6 +104,25 @@ def month_report(
     """`integration`'s month from its incidents (`found`), its egress canaries' (`egress`)
     and the maintenance windows covering it."""
     start, end = month_bounds(month, zone)
+    return report(integration, month, zone, start, end, found, now=now, egress=egress,
+                  maintenance=maintenance, sla=sla)  # fmt: skip
+
+
+def report(
+    integration: str,
+    period: str,
+    zone: str,
+    start: float,
+    end: float,
+    found: Iterable[Incident],
+    *,
+    now: float,
+    egress: Iterable[Incident] = (),
+    maintenance: Iterable[Span] = (),
+    sla: float | None = None,
+) -> MonthReport:
+    """The same count over any [start, end) (the status page's last 24 hours, 7 and 30
+    days), named `period`."""
     end = min(end, max(now, start))
     ours = [i for i in found if i.integration == integration]
     outage = _clip(_merge(_spans(i for i in ours if i.cause != "manual")), start, end, now)
@@ -113,7 +132,7 @@ def month_report(
     outside = _subtract(outage, windows)
     counted = _subtract(outside, canaries)
     return MonthReport(
-        integration, month, zone, start, end,
+        integration, period, zone, start, end,
         downtime=_measure(counted),
         maintenance=_measure(outage) - _measure(outside),
         egress=_measure(outside) - _measure(counted),

@@ -69,8 +69,14 @@ async def run_demo(
         await simulator.close()
         return 1
     daemon_url = local_url(config.daemon)
+    page = config.daemon.status_page != "off"
     out.write(
-        f"breakerwatch demo: {len(config.integrations)} integrations from {config_path}, "
+        (
+            f"breakerwatch demo: open {daemon_url}/ in a browser (the status page)\n"
+            if page
+            else "breakerwatch demo: "
+        )
+        + f"{len(config.integrations)} integrations from {config_path}, "
         f"probing the simulator at {sim_url}\n"
         f"  metrics     {daemon_url}/metrics\n"
         f"  status      {daemon_url}/api/v1/status   (or: .venv/bin/breakerwatch status)\n"

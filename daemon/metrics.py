@@ -29,6 +29,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from alerts.sinks import LOOKUPS, FailureReason, SinkStats
 from daemon.degraded import Detector
+from daemon.recent import LatencyDay
 from probes import Breaker, Kind, Reason, Result, State, Transition
 from probes.outcome import LOCAL_CODES
 from probes.statuspage import INDICATORS
@@ -113,7 +114,7 @@ class ProbeStats:
     """
 
     __slots__ = (
-        "failures", "histogram", "last_duration", "last_success_at", "last_transition_at",
+        "day", "failures", "histogram", "last_duration", "last_success_at", "last_transition_at",
         "missed", "probes", "rate_limit_remaining", "rejected", "retries", "status", "success",
         "throttled", "throttled_since", "tls_expiry", "transitions",
     )  # fmt: skip
@@ -131,6 +132,7 @@ class ProbeStats:
         self.throttled_since: float | None = None  # throttled since, with nothing else between
         self.tls_expiry: float | None = None
         self.transitions: dict[tuple[State, State], int] = dict.fromkeys(_AUTOMATIC, 0)
+        self.day = LatencyDay()  # the last day's latencies, for the status page
 
     def observe(self, result: Result, now: float) -> None:
         """Count one probe's result (`now`: wall-clock time it finished)."""
@@ -159,6 +161,7 @@ class ProbeStats:
                 failures[_REASON_INDEX[outcome.reason]] += 1
                 self.failures = tuple(failures)
         self._time(result.duration)
+        self.day.observe(now, result.duration, ok=outcome.kind is Kind.SUCCESS)
 
     def _time(self, seconds: float) -> None:
         self.histogram = observe(self.histogram, BUCKETS, seconds)  # one assignment

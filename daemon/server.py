@@ -1,5 +1,7 @@
 """The daemon's HTTP endpoints, on aiohttp's server, in a thread of its own with its own loop.
 
+    GET  /                                     the status page (HTML; [daemon] status_page)
+    GET  /integrations/<name>                  one integration's page
     GET  /metrics                              Prometheus text format
     GET  /healthz                              200 while the scheduler heartbeat is fresh, else 503
     GET  /readyz                               200 once config is loaded and state restored
@@ -52,6 +54,7 @@ from daemon.access import AccessRules, Credentials, credentials
 from daemon.config import DaemonConfig, format_address
 from daemon.holds import ACTIONS
 from daemon.metrics import CONTENT_TYPE, HttpStats, accepts_gzip
+from daemon.page import CSP
 from daemon.tls import ServerTls, TlsError
 from probes.outcome import local_cause
 from probes.text import printable
@@ -100,6 +103,7 @@ class Endpoints(Protocol):
     async def reload(self, by: str) -> tuple[int, Any]: ...
     async def incidents(self, query: Mapping[str, str], *, csv: bool) -> tuple[int, Any]: ...
     async def report(self, query: Mapping[str, str]) -> tuple[int, Any]: ...
+    async def page(self, path: list[str]) -> tuple[int, str]: ...
 
 
 class HttpServer:
@@ -114,6 +118,7 @@ class HttpServer:
         host, port = config.listen
         self._endpoints = endpoints
         self._daemon_loop = daemon_loop
+        self._pages = config.status_page != "off"
         self._tls = ServerTls(config.tls) if config.tls is not None else None
         self._scheme = "https" if self._tls else "http"
         self.rules = AccessRules(
@@ -296,6 +301,10 @@ class HttpServer:
     async def _route(self, request: web.BaseRequest, who: str) -> web.StreamResponse:
         method, parts = request.method, request.path.strip("/").split("/")
         read = method in ("GET", "HEAD")
+        page = parts == [""] or (len(parts) == 2 and parts[0] == "integrations")
+        if page and read and self._pages:
+            status, text = await self._call(self._endpoints.page([] if parts == [""] else parts))
+            return _html(status, text) if isinstance(text, str) else _json(status, text)
         if parts == ["metrics"] and read:
             return _metrics(self._endpoints.metrics(), request.headers.get("Accept-Encoding"))
         if parts == ["-", "reload"]:
@@ -486,6 +495,13 @@ def _metrics(body: bytes, accept_encoding: str | None) -> web.Response:
 def _json(status: int, payload: object) -> web.Response:
     body = json.dumps(payload, indent=1).encode() + b"\n"
     return web.Response(status=status, body=body, content_type="application/json")
+
+
+def _html(status: int, text: str) -> web.Response:
+    response = web.Response(status=status, text=text, content_type="text/html", charset="utf-8")
+    response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                             "Referrer-Policy": "no-referrer"})  # fmt: skip
+    return response
 
 
 def _csv(text: str) -> web.Response:

@@ -51,10 +51,8 @@ class Browser:
         if rules:
             args.append(f"--host-resolver-rules={rules}")
         options = {"binary": CHROMIUM, "args": args}
-        answer = self._http.post(
-            "/session",
-            json={"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}},
-        )
+        wanted = {"goog:chromeOptions": options, "goog:loggingPrefs": {"browser": "ALL"}}
+        answer = self._http.post("/session", json={"capabilities": {"alwaysMatch": wanted}})
         answer.raise_for_status()
         self._session = answer.json()["value"]["sessionId"]
 
@@ -86,6 +84,12 @@ class Browser:
                       f"e => done('error: ' + e));",
             "args": list(args),
         })  # fmt: skip
+
+    def console(self) -> list[dict[str, Any]]:
+        """The browser console's entries since the last call (chromedriver's log endpoint:
+        level, message), page errors and refused content included."""
+        entries: list[dict[str, Any]] = self._call("POST", "/se/log", {"type": "browser"})
+        return entries
 
     def close(self) -> None:
         try:

@@ -66,10 +66,11 @@ def daemon_table(
     scopes = table.value("scope_check_interval", duration(DAY), default.scope_check_interval)
     retention = table.value("history_retention", _retention, default.history_retention)
     zone = table.value("report_timezone", timezone, default.report_timezone)
+    page = table.value("status_page", string(("full", "public", "off")), default.status_page)
     table.finish()
     return DaemonConfig(
         listen, state_dir, log_format, log_level, shard, tokens, hosts, connections, tls, users,
-        ca_file, quiet, watchful, scopes, retention, zone,
+        ca_file, quiet, watchful, scopes, retention, zone, page,
     )  # fmt: skip
 
 

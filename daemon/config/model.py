@@ -168,6 +168,7 @@ class DaemonConfig:
     scope_check_interval: float = 3600.0  # between asks of what each credential may do
     history_retention: float = 400 * 86400.0  # transitions older than this are pruned
     report_timezone: str = "UTC"  # where a month begins and ends, for availability reports
+    status_page: str = "full"  # the page at /: "full", "public" (no error texts) or "off"
 
     @property
     def loopback(self) -> bool:

@@ -65,6 +65,7 @@ def test_the_demo_shows_an_outage_and_its_recovery_as_console_alerts(tmp_path: P
         ["--first", "1", "--outage", "4", "--every", "600"],
         lambda lines: bool(re.match(r"ALERT \w+ recovered: breaker closed after", lines[-1])), 60,
     )  # fmt: skip
+    assert output.startswith("breakerwatch demo: open http://127.0.0.1:9478/ in a browser")
     assert re.search(r"^ALERT (\w+) is failing: breaker open$", output, re.M), output
     assert "What failed: HTTP 503 server error" in output
     assert code == 0

@@ -110,7 +110,8 @@ def test_a_canary_key_appears_in_no_output(simulator: Simulator, tmp_path: Path)
         assert any("hubspot: the credential lacks" in (m.text or "") for m in slack.top_level())
         outputs = [daemon.get("/metrics").text, daemon.get("/api/v1/status").text,
                    daemon.get("/api/v1/incidents").text,
-                   daemon.get("/api/v1/report").text]  # fmt: skip
+                   daemon.get("/api/v1/report").text, daemon.get("/").text]  # fmt: skip
+        outputs += [daemon.get(f"/integrations/{name}").text for name in daemon.status()]
         if alertmanager is not None:
             daemon.until(lambda: any(m.attachments for m in slack.top_level()), 30, "AM's")
             outputs.append(httpx.get(f"{alertmanager.urls[0]}/api/v2/alerts", timeout=5).text)

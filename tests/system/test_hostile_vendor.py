@@ -65,6 +65,7 @@ def test_nothing_a_vendor_sends_acts_anywhere(
         outputs["history csv"] = spreadsheet.stdout + spreadsheet.stderr
         outputs["incidents api"] = daemon.get("/api/v1/incidents").text
         outputs["incidents csv"] = daemon.get("/api/v1/incidents.csv").text
+        outputs["page"] = daemon.get("/integrations/kit").text
         explain = breakerwatch("probe", "kit", "--explain", "--config", str(config), env=env)
         outputs["probe --explain"] = explain.stdout + explain.stderr
         if alertmanager is not None:
@@ -88,6 +89,9 @@ def test_nothing_a_vendor_sends_acts_anywhere(
     assert "<!channel> <!here" in outputs["history table"]  # the start of it, clipped
     for where in ("history csv", "incidents api", "incidents csv"):
         assert "wake up" in outputs[where], where
+    assert (
+        "&lt;!channel&gt; &lt;!here&gt; wake up &amp; &lt;https://evil.example" in (outputs["page"])
+    )
     assert "wake up" in outputs["probe --explain"]
     if alertmanager is not None:
         assert "wake up" in outputs["alertmanager"]
