@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/daemon_scale.py [--integrations 100 1000 10000] [--seconds 90]
         [--interval 30s] [--baseline DIR]
+    .venv/bin/python bench/daemon_scale.py --integrations 10000 --pages
 
 Several sizes in one run give the scale curve, each as a ratio against the first. With
 `--baseline DIR` (a checkout of an earlier commit: `git worktree add /tmp/old REV`), each
@@ -16,6 +17,11 @@ bench/target.py (its own process). Measured: the time from starting the process 
 takes, from the client, sampled every 10 s; and from the daemon's own
 breakerwatch_probe_start_delay_seconds histogram, how late probes start against their
 schedule (the p99 is the upper bound of the bucket holding the 99th percentile).
+
+With `--pages`, each size runs twice in a row: once as above, once with the status page
+read every 10 s as well (`/`, `/?page=2` and one integration's page, from a client in
+this process), timing each read: the page's cost, and the probes' start delay with and
+without it (issue 20: served in under 1 s, probing not slowed).
 """
 
 from __future__ import annotations
@@ -69,7 +75,13 @@ def delay_quantile(text: str, q: float) -> float:
 
 
 def measure(
-    n: int, seconds: float, target: str, tmp: str, code: str | None = None, interval: str = "30s"
+    n: int,
+    seconds: float,
+    target: str,
+    tmp: str,
+    code: str | None = None,
+    interval: str = "30s",
+    pages: bool = False,
 ) -> dict[str, float]:
     """One daemon with `n` http integrations at 30 s, measured for `seconds` after READY;
     `code`: a checkout to run the daemon from instead of the installed one."""
@@ -105,7 +117,7 @@ def measure(
             time.sleep(0.05)
         ready = time.monotonic() - started
         first = delay_p99(httpx.get(f"{base}/metrics", timeout=30).text)[1]
-        cpu_start, peak, scrapes = cpu_seconds(daemon.pid), 0.0, []
+        cpu_start, peak, scrapes, reads = cpu_seconds(daemon.pid), 0.0, [], [0.0]
         end = time.monotonic() + seconds
         next_scrape = time.monotonic() + 10
         while time.monotonic() < end:
@@ -115,6 +127,11 @@ def measure(
                 httpx.get(f"{base}/metrics", timeout=30)
                 scrapes.append(time.monotonic() - t)
                 next_scrape += 10
+                for path in ("/", "/?page=2", "/integrations/i0") if pages else ():
+                    t = time.monotonic()
+                    answer = httpx.get(f"{base}{path}", timeout=30)
+                    assert answer.status_code == 200, (path, answer.status_code)
+                    reads.append(time.monotonic() - t)
             time.sleep(2)
         cpu = cpu_seconds(daemon.pid) - cpu_start
         t = time.monotonic()
@@ -132,7 +149,7 @@ def measure(
         "n": n, "ready": ready, "rss": peak, "metrics": max(scrapes), "page_mb": len(page) / 1e6,
         "p50": delay_quantile(page, 0.5), "p99": p99, "probes": probes - first,
         "cpu": cpu, "cpu_per_probe_us": cpu / max(1, probes - first) * 1e6, "missed": missed,
-        "seconds": seconds,
+        "seconds": seconds, "page": max(reads),
     }  # fmt: skip
 
 
@@ -142,7 +159,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=90.0, help="how long to run after READY")
     parser.add_argument("--baseline", metavar="DIR", help="a checkout to compare against")
     parser.add_argument("--interval", default="30s", help="the probe interval (default 30s)")
+    parser.add_argument("--pages", action="store_true", help="also read the status page")
     args = parser.parse_args()
+    if args.pages:
+        return with_pages(args.integrations, args.seconds, args.interval)
     baselines = []
     with running_target() as target, tempfile.TemporaryDirectory() as tmp:
         rows = []
@@ -174,6 +194,24 @@ def main() -> int:
         for r, b in zip(rows, baselines, strict=True):
             ratios = [r[k] / b[k] for k in ("ready", "rss", "metrics", "cpu_per_probe_us")]
             print(f"| {r['n']:,} | " + " | ".join(f"{x:.2f}x" for x in ratios) + " |")
+    return 0
+
+
+def with_pages(sizes: list[int], seconds: float, interval: str) -> int:
+    """Each size without the page read and with it, one after the other."""
+    print(f"# {interval} interval, {seconds:.0f} s after READY; the status page read every "
+          "10 s (/, /?page=2, /integrations/i0) or not\n")  # fmt: skip
+    print("| integrations | page read | slowest page | start delay p50 / p99 | peak RSS "
+          "| CPU per probe |\n|---|---|---|---|---|---|")  # fmt: skip
+    with running_target() as target, tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            for pages in (False, True):
+                r = measure(n, seconds, target, f"{tmp}/{pages}", interval=interval,
+                            pages=pages)  # fmt: skip
+                slowest = f"{r['page']:.3f} s" if pages else "-"
+                print(f"| {n:,} | {'every 10 s' if pages else 'no'} | {slowest} | "
+                      f"<= {r['p50']:g} / <= {r['p99']:g} s | {r['rss']:.0f} MB | "
+                      f"{r['cpu_per_probe_us']:.0f} us |", flush=True)  # fmt: skip
     return 0
 
 

@@ -15,11 +15,11 @@ from daemon.alerting import AlertRuntime
 from daemon.availability import MonthReport, last_month, month_bounds, report
 from daemon.canaries import CanaryWrites
 from daemon.fleet import Fleet
-from daemon.history import MAX_INCIDENTS, as_csv, incidents, moment
+from daemon.history import MAX_INCIDENTS, Incident, as_csv, incidents, moment
 from daemon.holds import Holds
 from daemon.integrations import Integration
 from daemon.metrics import DaemonStats, HttpStats, render
-from daemon.page import WINDOWS, index, missing
+from daemon.page import PAGE, WINDOWS, index, missing
 from daemon.page import integration as integration_page
 from daemon.scopes import ScopeChecks
 from daemon.state import StateStore
@@ -112,7 +112,8 @@ class Answers:
         except ValueError as error:
             return 400, {"error": f"since/until: {error}"}
         name = query.get("integration") or None
-        found = incidents(self.store.history(name, since, until), since=since, until=until)
+        names = None if name is None else [name]
+        found = incidents(self.store.history(names, since, until), since=since, until=until)
         shown = found[-MAX_INCIDENTS:]
         if csv:
             return 200, as_csv(shown, now)
@@ -145,37 +146,64 @@ class Answers:
         start: float,
         end: float,
         now: float,
+        found: list[Incident] | None = None,
     ) -> list[MonthReport]:
-        """Each of `chosen`'s availability over [start, end), as the reports count it."""
-        found = incidents(self.store.history(None, start, end), since=start, until=end)
-        canaries = {i.name for i in self.fleet if i.config.egress}
+        """Each of `chosen`'s availability over [start, end), as the reports count it, from
+        `found` (the incidents of `chosen` and of the egress canaries, read if not given)."""
+        canaries = [i.name for i in self.fleet if i.config.egress]
+        if found is None:
+            names = {i.name for i in chosen} | set(canaries)
+            found = incidents(self.store.history(names, start, end), since=start, until=end)
+        by_name: dict[str, list[Incident]] = {}
+        for incident in found:
+            by_name.setdefault(incident.integration, []).append(incident)
+        theirs = [incident for name in canaries for incident in by_name.get(name, ())]
         reports = []
         for integration in chosen:
             config = integration.config
             windows = [span for window in self.alerts.windows if window.covers(config.name)
                        for span in window.spans(start, end)]  # fmt: skip
-            egress = [i for i in found if i.integration in canaries and not config.egress]
-            reports.append(report(config.name, period, zone, start, end, found, now=now,
-                                  egress=egress, maintenance=windows, sla=config.sla))  # fmt: skip
+            reports.append(report(config.name, period, zone, start, end,
+                                  by_name.get(config.name, []), now=now,
+                                  egress=[] if config.egress else theirs,
+                                  maintenance=windows, sla=config.sla))  # fmt: skip
         return reports
 
-    async def page(self, path: list[str]) -> tuple[int, str]:
-        """The status page (`daemon.page`): `/`, or `/integrations/<name>`."""
-        now, public = self.wall(), self.page_mode() == "public"
-        integrations = list(self.fleet)
-        availability: dict[str, list[float | None]] = {i.name: [] for i in integrations}
+    def _availability(self, chosen: list[Integration], now: float) -> dict[str, list[float]]:
+        """The availability of each of `chosen` over the page's windows (24 h, 7 and 30 days),
+        from one read of the history."""
+        longest = max(seconds for _, seconds in WINDOWS)
+        names = {i.name for i in chosen} | {i.name for i in self.fleet if i.config.egress}
+        rows = self.store.history(names, now - longest, now)
+        found = incidents(rows, since=now - longest, until=now)
+        shown: dict[str, list[float]] = {i.name: [] for i in chosen}
         for label, seconds in WINDOWS:
-            for each in self._reports(integrations, label, "UTC", now - seconds, now, now):
-                availability[each.integration].append(each.availability)
+            for each in self._reports(chosen, label, "UTC", now - seconds, now, now, found):
+                shown[each.integration].append(each.availability)
+        return shown
+
+    async def page(self, path: list[str], query: Mapping[str, str]) -> tuple[int, str]:
+        """The status page (`daemon.page`): `/` (`?page=N`, `PAGE` integrations a page, the
+        failing ones first), or `/integrations/<name>`."""
+        now, public = self.wall(), self.page_mode() == "public"
         status = self.status()
         if not path:
-            return 200, index(status, availability, now, public=public)
+            items = sorted(status["integrations"], key=lambda i: (i["state"] == "closed",
+                                                                   i["name"]))  # fmt: skip
+            pages = max(1, -(-len(items) // PAGE))
+            number = int(query["page"]) if query.get("page", "").isdigit() else 1
+            number = min(max(number, 1), pages)
+            shown = items[(number - 1) * PAGE : number * PAGE]
+            chosen = [i for i in (self.fleet.get(item["name"]) for item in shown) if i]
+            return 200, index(items, shown, self._availability(chosen, now), now,
+                              public=public, page=number, pages=pages)  # fmt: skip
         found = self.fleet.get(path[1]) if len(path) == 2 else None
         if found is None:
             return 404, missing(path[-1])
         item = next(i for i in status["integrations"] if i["name"] == found.name)
-        history = incidents(self.store.history(found.name, now - 30 * 86400, now),
-                            since=now - 30 * 86400, until=now)  # fmt: skip
+        longest = max(seconds for _, seconds in WINDOWS)
+        history = incidents(self.store.history([found.name], now - longest, now),
+                            since=now - longest, until=now)  # fmt: skip
         breaker = found.config.breaker
         settings = {"failure threshold": str(breaker.failure_threshold),
                     "open for": f"{breaker.reset_timeout:g} s, x{breaker.backoff_multiplier:g} "
@@ -184,7 +212,7 @@ class Answers:
                     "probe timeout": f"{found.config.timeout:g} s"}  # fmt: skip
         return 200, integration_page(
             item, [i.to_json(now) for i in history], found.stats.day.buckets(now),
-            availability[found.name], settings, now, public=public,
+            self._availability([found], now)[found.name], settings, now, public=public,
         )  # fmt: skip
 
     async def reload(self, by: str) -> tuple[int, Any]:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from daemon.recent import BUCKET, Bucket
 from probes.text import printable
 
-__all__ = ["CSP", "WINDOWS", "chart", "index", "integration", "missing"]
+__all__ = ["CSP", "PAGE", "WINDOWS", "chart", "index", "integration", "missing"]
 
 _CSS = """
 :root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a;
@@ -66,6 +66,7 @@ _STATES = {
 }
 _ENDED = {"recovered": "recovered", "reset": "reset by an operator", None: "going on"}
 WINDOWS = (("24h", 86400.0), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
+PAGE = 200  # integrations on one page of `/`: what it costs stays bounded at any size
 
 
 def _e(value: object) -> str:
@@ -113,46 +114,55 @@ def _link(name: str) -> str:
 
 
 def index(
-    status: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]],
+    shown: Sequence[Mapping[str, Any]],
     availability: Mapping[str, Sequence[float | None]],
     now: float,
     *,
     public: bool,
+    page: int = 1,
+    pages: int = 1,
 ) -> str:
-    """The page at `/`: every integration, its state and availability."""
-    items = status["integrations"]
+    """The page at `/`: `shown` (one page of `items`, the failing first), each with its
+    state and availability; the summary counts them all."""
     failing = [i["name"] for i in items if i["state"] != "closed"]
-    summary = (
-        f"{len(failing)} of {len(items)} integrations failing"
-        if failing
-        else f"all {len(items)} integrations healthy"
-    )
+    summary = (f"{len(failing)} of {len(items)} integrations failing" if failing
+               else f"all {len(items)} integrations healthy")  # fmt: skip
     heads = ["Integration", "State", "Since", "Last probe"] + ([] if public else ["Verdict"])
     heads += [f"Available {label}" for label, _ in WINDOWS]
     rows = []
-    for item in items:
+    for item in shown:
         last = item.get("last_probe") or {}
         probe = "-"
         if last:
             probe = f"{_e(last['outcome'])}, {last['latency'] * 1000:.0f} ms"
-        cells = [
-            _link(item["name"]),
-            _state(item["state"]),
-            f'<td class="num">{_e(_lasted(now - item["since"]))} ago',
-            f'<td class="num">{probe}',
-        ]
+        cells = [_link(item["name"]), _state(item["state"]),
+                 f'<td class="num">{_e(_lasted(now - item["since"]))} ago',
+                 f'<td class="num">{probe}']  # fmt: skip
         if not public:
             verdict = item.get("verdict") or {}
             cells.append(_e(verdict.get("line", "")) if verdict else "")
         cells += [f'<td class="num">{_percent(a)}' for a in availability.get(item["name"], ())]
         rows.append("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}" for c in cells))
     table = _table(heads, rows, "Integrations")
-    body = (
-        f"<h1>breakerwatch</h1><p>{_e(summary)}; as of {_when(now)}. Availability counts "
-        "the time each breaker was open on its own, as the monthly reports do.</p>"
-        f"{table}"
-    )
+    body = (f"<h1>breakerwatch</h1><p>{_e(summary)}; as of {_when(now)}. Availability counts "
+            "the time each breaker was open on its own, as the monthly reports do.</p>"
+            f"{table}{_pages(page, pages, len(items))}")  # fmt: skip
     return _page(f"breakerwatch: {summary}", body)
+
+
+def _pages(page: int, pages: int, total: int) -> str:
+    """Where this page is among them, and the way to the others."""
+    if pages == 1:
+        return ""
+    first, last = (page - 1) * PAGE + 1, min(page * PAGE, total)
+    links = []
+    if page > 1:
+        links.append(f'<a href="/?page={page - 1}" rel="prev">Previous</a>')
+    if page < pages:
+        links.append(f'<a href="/?page={page + 1}" rel="next">Next</a>')
+    return (f'<nav aria-label="Pages"><p>Integrations {first:,} to {last:,} of {total:,}, '
+            f"the failing first. {' · '.join(links)}</p></nav>")  # fmt: skip
 
 
 def integration(

@@ -103,7 +103,7 @@ class Endpoints(Protocol):
     async def reload(self, by: str) -> tuple[int, Any]: ...
     async def incidents(self, query: Mapping[str, str], *, csv: bool) -> tuple[int, Any]: ...
     async def report(self, query: Mapping[str, str]) -> tuple[int, Any]: ...
-    async def page(self, path: list[str]) -> tuple[int, str]: ...
+    async def page(self, path: list[str], query: Mapping[str, str]) -> tuple[int, str]: ...
 
 
 class HttpServer:
@@ -303,7 +303,8 @@ class HttpServer:
         read = method in ("GET", "HEAD")
         page = parts == [""] or (len(parts) == 2 and parts[0] == "integrations")
         if page and read and self._pages:
-            status, text = await self._call(self._endpoints.page([] if parts == [""] else parts))
+            asked = self._endpoints.page([] if parts == [""] else parts, request.query)
+            status, text = await self._call(asked)
             return _html(status, text) if isinstance(text, str) else _json(status, text)
         if parts == ["metrics"] and read:
             return _metrics(self._endpoints.metrics(), request.headers.get("Accept-Encoding"))

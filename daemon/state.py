@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -243,18 +243,22 @@ class StateStore:
 
         self.write(work)
 
-    def history(self, integration: str | None, since: float, until: float) -> list[TransitionRow]:
-        """The transitions (of `integration`, or of all) from each one's last return to
-        `closed` at or before `since` (so an incident under way then is whole) until
-        `until`, in the order they happened."""
+    def history(
+        self, names: Collection[str] | None, since: float, until: float
+    ) -> list[TransitionRow]:
+        """The transitions (of the integrations `names`, or of all) from each one's last
+        return to `closed` at or before `since` (so an incident under way then is whole)
+        until `until`, in the order they happened."""
+        chosen = None if names is None else json.dumps(sorted(names))
         rows = self._db.execute(
             "WITH back AS (SELECT integration, MAX(at) AS start FROM transitions"
             "   WHERE to_state = 'closed' AND at <= :since GROUP BY integration)"
             " SELECT t.integration, from_state, to_state, cause, at, reason, detail"
             " FROM transitions AS t LEFT JOIN back ON back.integration = t.integration"
             " WHERE at <= :until AND at >= COALESCE(back.start, :since - :longest)"
-            " AND (:name IS NULL OR t.integration = :name) ORDER BY t.id",
-            {"name": integration, "since": since, "until": until, "longest": _LONGEST},
+            " AND (:names IS NULL OR t.integration IN (SELECT value FROM json_each(:names)))"
+            " ORDER BY t.id",
+            {"names": chosen, "since": since, "until": until, "longest": _LONGEST},
         ).fetchall()
         return [tuple(row) for row in rows]
 

@@ -121,7 +121,7 @@ def test_the_state_gives_an_incident_under_way_at_since_whole(tmp_path: Path) ->
     # hubspot from its start; kit from its last return to closed (skipped), then its new one
     assert [r[4] - T0 for r in rows] == [5, 91, 100, 200, 500]
     assert incidents(rows, since=T0 + 95, until=T0 + 1000)[0].started_at == T0 + 5
-    kit = store.history("kit", T0 + 40, T0 + 1000)
+    kit = store.history(["kit"], T0 + 40, T0 + 1000)
     assert [r[4] - T0 for r in kit] == [0, 30, 31, 90, 91, 500]  # under way at since: whole
     store.close()
 
@@ -148,7 +148,7 @@ def test_a_real_breakers_transitions_are_its_history(tmp_path: Path) -> None:
     store = StateStore.open(tmp_path)
     for transition in seen:
         store.record_transition(transition, breaker.snapshot())
-    rows = store.history("kit", T0 - 60, T0 + 60)
+    rows = store.history(["kit"], T0 - 60, T0 + 60)
     (incident,) = incidents(rows)
     assert (incident.state, incident.cause, incident.reason) == ("open", "consecutive_failures",
                                                                   "http_5xx")  # fmt: skip

@@ -9,7 +9,7 @@ import re
 import tracemalloc
 from typing import Any
 
-from daemon.page import CSP, chart, index, integration, missing
+from daemon.page import CSP, PAGE, chart, index, integration, missing
 from daemon.recent import BUCKET, BUCKETS, LatencyDay
 
 NOW = 1_790_000_000.0
@@ -32,7 +32,8 @@ def tags(page: str) -> set[str]:
 
 
 def test_what_came_from_outside_is_text_never_markup() -> None:
-    front = index({"integrations": [item(EVIL)]}, {EVIL: [0.999, 1.0, None]}, NOW, public=False)
+    evil = [item(EVIL)]
+    front = index(evil, evil, {EVIL: [0.999, 1.0, None]}, NOW, public=False)
     page = integration(item(), [INCIDENT], LatencyDay().buckets(NOW), [1.0], {"k": EVIL}, NOW,
                        public=False)  # fmt: skip
     for text in (front, page, missing(EVIL)):
@@ -42,7 +43,7 @@ def test_what_came_from_outside_is_text_never_markup() -> None:
         assert tags(text) <= {"html", "head", "meta", "title", "style", "body", "main", "h1",
                               "h2", "p", "a", "span", "div", "table", "caption", "thead",
                               "tbody", "tr", "th", "td", "svg", "line", "text", "desc", "rect",
-                              "polyline", "dl", "dt", "dd"}  # fmt: skip
+                              "polyline", "dl", "dt", "dd", "nav"}  # fmt: skip
     assert html.escape("<script>alert(1)</script>") in page
     assert 'href="/integrations/%3Cscript%3Ealert%281%29' in front  # a name in a URL, quoted
     assert "99.900%" in front
@@ -50,7 +51,7 @@ def test_what_came_from_outside_is_text_never_markup() -> None:
 
 
 def test_public_leaves_out_the_words_of_failures_verdicts_and_settings() -> None:
-    front = index({"integrations": [item()]}, {}, NOW, public=True)
+    front = index([item()], [item()], {}, NOW, public=True)
     page = integration(item(), [INCIDENT], [], [], {"failure threshold": "5"}, NOW, public=True)
     for text in (front, page):
         assert "alert(1)" not in text
@@ -58,6 +59,18 @@ def test_public_leaves_out_the_words_of_failures_verdicts_and_settings() -> None
         assert "failure threshold" not in text
     assert "http_5xx" in page  # the kind of failure stays
     assert "open: failing" in front
+
+
+def test_a_long_list_is_paged_the_failing_first() -> None:
+    items = [item(f"i{n:03d}", "closed") for n in range(PAGE + 50)]
+    second = index(items, items[PAGE:], {}, NOW, public=False, page=2, pages=2)
+    assert "Integrations 201 to 250 of 250, the failing first." in second
+    assert '<a href="/?page=1" rel="prev">Previous</a>' in second
+    assert 'rel="next"' not in second
+    assert second.count("<tr><td><a") == 50
+    assert "all 250 integrations healthy" in second  # the summary counts them all
+    single = index(items[:3], items[:3], {}, NOW, public=False)
+    assert "<nav" not in single
 
 
 def test_the_style_is_the_one_the_policy_allows() -> None:
