@@ -14,7 +14,7 @@ WORKERS ?= 4
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 LOCKED := --require-hashes -r requirements/build.txt
 
-.PHONY: run test check lint typecheck unit bench bench-daemon bench-alerts dashboards install uninstall lock clean
+.PHONY: run test check lint typecheck unit bench bench-daemon bench-alerts dashboards screenshots install uninstall lock clean
 
 $(VENV)/.test: pyproject.toml requirements/build.txt requirements/test.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "breakerwatch needs Python 3.11 or newer")'
@@ -47,6 +47,10 @@ $(TYPES): $(SCHEMA_CHECK)/package-lock.json
 $(AXE): tests/axe/package-lock.json
 	@command -v npm >/dev/null || { echo "make test needs Node.js and npm, for axe-core (apt-get install nodejs npm)"; exit 1; }
 	cd tests/axe && npm ci --no-audit --no-fund --loglevel=error
+
+# The README's pictures of the status page, taken in Debian's chromium (docs/screenshots.py).
+screenshots: $(VENV)/.test
+	$(BIN)/python docs/screenshots.py
 
 check: lint typecheck
 	$(BIN)/pytest -n $(WORKERS) --dist worksteal -m "not system and not soak"

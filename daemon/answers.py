@@ -25,6 +25,7 @@ from daemon.scopes import ScopeChecks
 from daemon.state import StateStore
 from daemon.vendor_pages import VendorPages
 from daemon.verdicts import FAILING, Verdicts, verdict_json
+from probes import State
 
 __all__ = ["Answers"]
 
@@ -60,17 +61,7 @@ class Answers:
 
     def status(self) -> dict[str, Any]:
         now = self.wall()
-        integrations = [
-            integration.status()
-            | {"silenced": self.alerts.silenced(integration.name, now),
-               "override": self.holds.of(integration),
-               "vendor": self.pages.describe(integration.name),
-               "scopes": self.scopes.describe(integration.name),
-               "canary": self.canaries.describe(integration.name),
-               "verdict": verdict_json(self.verdicts.of(integration.name))
-               if integration.breaker.state in FAILING else None}
-            for integration in self.fleet
-        ]  # fmt: skip
+        integrations = [self._item(integration, now) for integration in self.fleet]
         alerts = {
             name: {
                 "sent": stats.sent,
@@ -138,6 +129,18 @@ class Answers:
         return 200, {"month": month, "timezone": zone, "start": start, "end": end,
                      "reports": [report.to_json() for report in reports]}  # fmt: skip
 
+    def _item(self, integration: Integration, now: float) -> dict[str, Any]:
+        """One integration as `/api/v1/status` shows it."""
+        return integration.status() | {
+            "silenced": self.alerts.silenced(integration.name, now),
+            "override": self.holds.of(integration),
+            "vendor": self.pages.describe(integration.name),
+            "scopes": self.scopes.describe(integration.name),
+            "canary": self.canaries.describe(integration.name),
+            "verdict": verdict_json(self.verdicts.of(integration.name))
+            if integration.breaker.state in FAILING else None,
+        }  # fmt: skip
+
     def _reports(
         self,
         chosen: list[Integration],
@@ -186,21 +189,21 @@ class Answers:
         """The status page (`daemon.page`): `/` (`?page=N`, `PAGE` integrations a page, the
         failing ones first), or `/integrations/<name>`."""
         now, public = self.wall(), self.page_mode() == "public"
-        status = self.status()
-        if not path:
-            items = sorted(status["integrations"], key=lambda i: (i["state"] == "closed",
-                                                                   i["name"]))  # fmt: skip
-            pages = max(1, -(-len(items) // PAGE))
+        if not path:  # only the page's integrations are looked at closely
+            ordered = sorted(self.fleet, key=lambda i: (i.breaker.state is State.CLOSED, i.name))
+            failing = sum(1 for i in ordered if i.breaker.state is not State.CLOSED)
+            pages = max(1, -(-len(ordered) // PAGE))
             number = int(query["page"]) if query.get("page", "").isdigit() else 1
             number = min(max(number, 1), pages)
-            shown = items[(number - 1) * PAGE : number * PAGE]
-            chosen = [i for i in (self.fleet.get(item["name"]) for item in shown) if i]
-            return 200, index(items, shown, self._availability(chosen, now), now,
-                              public=public, page=number, pages=pages)  # fmt: skip
+            chosen = ordered[(number - 1) * PAGE : number * PAGE]
+            return 200, index([self._item(i, now) for i in chosen],
+                              self._availability(chosen, now), now, public=public,
+                              failing=failing, total=len(ordered), page=number,
+                              pages=pages)  # fmt: skip
         found = self.fleet.get(path[1]) if len(path) == 2 else None
         if found is None:
             return 404, missing(path[-1])
-        item = next(i for i in status["integrations"] if i["name"] == found.name)
+        item = self._item(found, now)
         longest = max(seconds for _, seconds in WINDOWS)
         history = incidents(self.store.history([found.name], now - longest, now),
                             since=now - longest, until=now)  # fmt: skip

@@ -114,20 +114,20 @@ def _link(name: str) -> str:
 
 
 def index(
-    items: Sequence[Mapping[str, Any]],
     shown: Sequence[Mapping[str, Any]],
     availability: Mapping[str, Sequence[float | None]],
     now: float,
     *,
     public: bool,
+    failing: int,
+    total: int,
     page: int = 1,
     pages: int = 1,
 ) -> str:
-    """The page at `/`: `shown` (one page of `items`, the failing first), each with its
-    state and availability; the summary counts them all."""
-    failing = [i["name"] for i in items if i["state"] != "closed"]
-    summary = (f"{len(failing)} of {len(items)} integrations failing" if failing
-               else f"all {len(items)} integrations healthy")  # fmt: skip
+    """The page at `/`: `shown` (one page of `total` integrations, the failing first), each
+    with its state and availability; the summary counts them all."""
+    summary = (f"{failing} of {total} integrations failing" if failing
+               else f"all {total} integrations healthy")  # fmt: skip
     heads = ["Integration", "State", "Since", "Last probe"] + ([] if public else ["Verdict"])
     heads += [f"Available {label}" for label, _ in WINDOWS]
     rows = []
@@ -147,7 +147,7 @@ def index(
     table = _table(heads, rows, "Integrations")
     body = (f"<h1>breakerwatch</h1><p>{_e(summary)}; as of {_when(now)}. Availability counts "
             "the time each breaker was open on its own, as the monthly reports do.</p>"
-            f"{table}{_pages(page, pages, len(items))}")  # fmt: skip
+            f"{table}{_pages(page, pages, total)}")  # fmt: skip
     return _page(f"breakerwatch: {summary}", body)
 
 

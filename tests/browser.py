@@ -5,6 +5,7 @@ calls over HTTP: nothing is downloaded, no browser of a tool's own.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import time
@@ -84,6 +85,11 @@ class Browser:
                       f"e => done('error: ' + e));",
             "args": list(args),
         })  # fmt: skip
+
+    def screenshot(self, width: int, height: int) -> bytes:
+        """The page as a PNG, the window `width` x `height` CSS pixels."""
+        self._call("POST", "/window/rect", {"width": width, "height": height})
+        return base64.b64decode(self._call("GET", "/screenshot"))
 
     def console(self) -> list[dict[str, Any]]:
         """The browser console's entries since the last call (chromedriver's log endpoint:

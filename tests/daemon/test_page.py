@@ -32,8 +32,8 @@ def tags(page: str) -> set[str]:
 
 
 def test_what_came_from_outside_is_text_never_markup() -> None:
-    evil = [item(EVIL)]
-    front = index(evil, evil, {EVIL: [0.999, 1.0, None]}, NOW, public=False)
+    front = index([item(EVIL)], {EVIL: [0.999, 1.0, None]}, NOW, public=False, failing=1,
+                  total=1)  # fmt: skip
     page = integration(item(), [INCIDENT], LatencyDay().buckets(NOW), [1.0], {"k": EVIL}, NOW,
                        public=False)  # fmt: skip
     for text in (front, page, missing(EVIL)):
@@ -51,7 +51,7 @@ def test_what_came_from_outside_is_text_never_markup() -> None:
 
 
 def test_public_leaves_out_the_words_of_failures_verdicts_and_settings() -> None:
-    front = index([item()], [item()], {}, NOW, public=True)
+    front = index([item()], {}, NOW, public=True, failing=1, total=1)
     page = integration(item(), [INCIDENT], [], [], {"failure threshold": "5"}, NOW, public=True)
     for text in (front, page):
         assert "alert(1)" not in text
@@ -63,13 +63,14 @@ def test_public_leaves_out_the_words_of_failures_verdicts_and_settings() -> None
 
 def test_a_long_list_is_paged_the_failing_first() -> None:
     items = [item(f"i{n:03d}", "closed") for n in range(PAGE + 50)]
-    second = index(items, items[PAGE:], {}, NOW, public=False, page=2, pages=2)
+    second = index(items[PAGE:], {}, NOW, public=False, failing=0, total=len(items), page=2,
+                   pages=2)  # fmt: skip
     assert "Integrations 201 to 250 of 250, the failing first." in second
     assert '<a href="/?page=1" rel="prev">Previous</a>' in second
     assert 'rel="next"' not in second
     assert second.count("<tr><td><a") == 50
     assert "all 250 integrations healthy" in second  # the summary counts them all
-    single = index(items[:3], items[:3], {}, NOW, public=False)
+    single = index(items[:3], {}, NOW, public=False, failing=0, total=3)
     assert "<nav" not in single
 
 
