@@ -134,7 +134,9 @@ def index(
     for item in shown:
         last = item.get("last_probe") or {}
         probe = "-"
-        if last:
+        if last.get("outcome") == "rejected":  # the open breaker held it back
+            probe = "held back: breaker open"
+        elif last:
             probe = f"{_e(last['outcome'])}, {last['latency'] * 1000:.0f} ms"
         cells = [_link(item["name"]), _state(item["state"]),
                  f'<td class="num">{_e(_lasted(now - item["since"]))} ago',

@@ -5,7 +5,7 @@
 The vendor simulator and a daemon probing it (the test harness's four vendors), an outage
 of HubSpot that recovers and one of Kit still going on, then Debian's chromium (headless,
 over WebDriver, as the tests drive it) takes the page at `/` and HubSpot's page into
-docs/img/, at 1200 x 900 CSS pixels.
+docs/img/, 1200 CSS pixels wide.
 """
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ def main() -> int:
             admin(simulator, "PUT", "/kit/mode", {"mode": "5xx", "status": 500})
             daemon.until(lambda: daemon.state("kit") == "open", 30, "kit open")
             with Browser(Path(tmp)) as browser:
-                for path, name in (("/", "status-page.png"),
-                                   ("/integrations/hubspot", "integration-page.png")):  # fmt: skip
+                for path, name, height in (("/", "status-page.png", 420),
+                                           ("/integrations/hubspot", "integration-page.png",
+                                            1000)):  # fmt: skip
                     browser.open(daemon.url + path)
-                    (IMAGES / name).write_bytes(browser.screenshot(1200, 900))
+                    (IMAGES / name).write_bytes(browser.screenshot(1200, height))
                     print(f"wrote docs/img/{name}")
         finally:
             daemon.stop()
