@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from daemon.alerting import AlertRuntime
-from daemon.availability import MonthReport, last_month, month_bounds, report
+from daemon.availability import MonthReport, last_month, month_bounds, recent_months, report
 from daemon.canaries import CanaryWrites
 from daemon.fleet import Fleet
 from daemon.history import MAX_INCIDENTS, Incident, as_csv, incidents, moment
@@ -28,6 +28,8 @@ from daemon.verdicts import FAILING, Verdicts, verdict_json
 from probes import State
 
 __all__ = ["Answers"]
+
+MONTHS = 3  # months an integration's page shows against its SLA, this one included
 
 
 @dataclass
@@ -213,9 +215,15 @@ class Answers:
                                 f"each trip in a row, at most {breaker.max_reset_timeout:g} s",
                     "probe interval": f"{found.config.interval:g} s",
                     "probe timeout": f"{found.config.timeout:g} s"}  # fmt: skip
+        zone = self.report_zone()
+        months = []
+        for month in recent_months(now, zone, MONTHS):
+            start, end = month_bounds(month, zone)
+            months += [r.to_json() for r in self._reports([found], month, zone, start, end, now)]
         return 200, integration_page(
             item, [i.to_json(now) for i in history], found.stats.day.buckets(now),
             self._availability([found], now)[found.name], settings, now, public=public,
+            months=months,
         )  # fmt: skip
 
     async def reload(self, by: str) -> tuple[int, Any]:

@@ -22,7 +22,15 @@ from zoneinfo import ZoneInfo
 
 from daemon.history import Incident
 
-__all__ = ["MonthReport", "Span", "last_month", "month_bounds", "month_report", "report"]
+__all__ = [
+    "MonthReport",
+    "Span",
+    "last_month",
+    "month_bounds",
+    "month_report",
+    "recent_months",
+    "report",
+]
 
 Span = tuple[float, float]  # [start, end) in Unix seconds
 
@@ -39,11 +47,16 @@ def month_bounds(month: str, zone: str) -> Span:
     return first.replace(tzinfo=tz).timestamp(), after.replace(tzinfo=tz).timestamp()
 
 
+def recent_months(now: float, zone: str, count: int) -> list[str]:
+    """The month of `now` in `zone` and the `count - 1` before it, newest first ("2026-11")."""
+    today = datetime.fromtimestamp(now, ZoneInfo(zone))
+    index = today.year * 12 + today.month - 1
+    return [f"{(index - n) // 12:04d}-{(index - n) % 12 + 1:02d}" for n in range(count)]
+
+
 def last_month(now: float, zone: str) -> str:
     """The last full month before `now` in `zone`, as "2026-11"."""
-    today = datetime.fromtimestamp(now, ZoneInfo(zone))
-    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
+    return recent_months(now, zone, 2)[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,8 +176,10 @@ def integration(
     now: float,
     *,
     public: bool,
+    months: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The page at `/integrations/<name>`: one integration, its chart and its incidents."""
+    """The page at `/integrations/<name>`: one integration, its chart, its months against
+    its SLA (`months`: reports as `/api/v1/report` gives them) and its incidents."""
     name = item["name"]
     since = f"since {_when(item['since'])} ({_lasted(now - item['since'])})"
     avail = ", ".join(
@@ -194,6 +196,24 @@ def integration(
     if not public:
         rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in settings.items())
         parts.append(f"<h2>The breaker</h2><dl>{rows}</dl>")
+    if months:
+        zone = months[0]["timezone"]
+        rows_m = []
+        for month in months:
+            sla, below = month["sla_percent"], month["below_sla"]
+            skipped = month["not_counted_minutes"]
+            rows_m.append(
+                f'<tr><td class="num">{_e(month["month"])}'
+                f'<td class="num">{month["availability_percent"]:.3f}%'
+                f'<td class="num">{"-" if sla is None else _e(f"{sla:g}%")}'
+                f"<td>{'-' if below is None else ('below' if below else 'met')}"
+                f'<td class="num">{month["downtime_minutes"]:g} min'
+                f"<td>maintenance {skipped['maintenance']:g} min, egress {skipped['egress']:g} "
+                f"min, operators' holds {skipped['operator_holds']:g} min"
+            )
+        parts.append(f"<h2>Availability by month ({_e(zone)})</h2>")
+        parts.append(_table(["Month", "Available", "SLA", "Contract", "Downtime", "Not counted"],
+                            rows_m, f"Monthly availability of {name}"))  # fmt: skip
     heads = ["Started", "Ended", "Lasted", "Why", "How it ended"]
     rows_html = []
     for incident in reversed(found):

@@ -11,8 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.silences import MaintenanceWindow
-from daemon.availability import MonthReport, month_bounds, month_report
+from daemon.availability import (
+    MonthReport,
+    last_month,
+    month_bounds,
+    month_report,
+    recent_months,
+)
 from daemon.history import Incident
+from daemon.page import integration
 from daemon.status import format_report
 
 NY = ZoneInfo("America/New_York")
@@ -102,3 +109,20 @@ def test_the_report_table_says_the_month_the_figures_and_the_method() -> None:
         "downtime: the breaker open on its own, opening to closing; not counted: inside "
         "maintenance windows, while an egress canary failed, operators' holds",
     ]
+
+
+def test_recent_months_cross_the_year() -> None:
+    january = datetime(2027, 1, 10, tzinfo=NY).timestamp()
+    assert recent_months(january, "America/New_York", 3) == ["2027-01", "2026-12", "2026-11"]
+    assert last_month(january, "America/New_York") == "2026-12"
+    new_year_utc = datetime(2027, 1, 1, 2, tzinfo=ZoneInfo("UTC")).timestamp()
+    assert recent_months(new_year_utc, "America/New_York", 1) == ["2026-12"]  # still 2026 there
+
+
+def test_an_integrations_page_shows_its_months_against_the_sla() -> None:
+    page = integration({"name": "hubspot", "state": "closed", "since": NOW - 60}, [], [], [],
+                       {}, NOW, public=True, months=[november().to_json()])  # fmt: skip
+    assert "Availability by month (America/New_York)" in page
+    assert "99.676%" in page
+    assert "<td>below" in page
+    assert "maintenance 30 min, egress 15 min, operators' holds 60 min" in page
