@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from daemon.alerting import AlertRuntime
-from daemon.availability import MonthReport, last_month, month_bounds, recent_months, report
+from daemon.availability import Report, last_month, month_bounds, recent_months, report
 from daemon.canaries import CanaryWrites
 from daemon.fleet import Fleet
 from daemon.history import MAX_INCIDENTS, Incident, as_csv, incidents, moment
@@ -152,7 +152,7 @@ class Answers:
         end: float,
         now: float,
         found: list[Incident] | None = None,
-    ) -> list[MonthReport]:
+    ) -> list[Report]:
         """Each of `chosen`'s availability over [start, end), as the reports count it, from
         `found` (the incidents of `chosen` and of the egress canaries, read if not given)."""
         canaries = [i.name for i in self.fleet if i.config.egress]

@@ -23,11 +23,10 @@ from zoneinfo import ZoneInfo
 from daemon.history import Incident
 
 __all__ = [
-    "MonthReport",
+    "Report",
     "Span",
     "last_month",
     "month_bounds",
-    "month_report",
     "recent_months",
     "report",
 ]
@@ -60,7 +59,7 @@ def last_month(now: float, zone: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class MonthReport:
+class Report:
     integration: str
     month: str
     timezone: str
@@ -103,24 +102,6 @@ class MonthReport:
         }
 
 
-def month_report(
-    integration: str,
-    month: str,
-    zone: str,
-    found: Iterable[Incident],
-    *,
-    now: float,
-    egress: Iterable[Incident] = (),
-    maintenance: Iterable[Span] = (),
-    sla: float | None = None,
-) -> MonthReport:
-    """`integration`'s month from its incidents (`found`), its egress canaries' (`egress`)
-    and the maintenance windows covering it."""
-    start, end = month_bounds(month, zone)
-    return report(integration, month, zone, start, end, found, now=now, egress=egress,
-                  maintenance=maintenance, sla=sla)  # fmt: skip
-
-
 def report(
     integration: str,
     period: str,
@@ -133,9 +114,10 @@ def report(
     egress: Iterable[Incident] = (),
     maintenance: Iterable[Span] = (),
     sla: float | None = None,
-) -> MonthReport:
-    """The same count over any [start, end) (the status page's last 24 hours, 7 and 30
-    days), named `period`."""
+) -> Report:
+    """`integration`'s availability over [start, end) (a calendar month from `month_bounds`,
+    or the status page's last 24 hours, 7 and 30 days), named `period`, from its incidents
+    (`found`), its egress canaries' (`egress`) and the maintenance windows covering it."""
     end = min(end, max(now, start))
     ours = [i for i in found if i.integration == integration]
     outage = _clip(_merge(_spans(i for i in ours if i.cause != "manual")), start, end, now)
@@ -144,7 +126,7 @@ def report(
     canaries = _clip(_merge(_spans(i for i in egress if i.cause != "manual")), start, end, now)
     outside = _subtract(outage, windows)
     counted = _subtract(outside, canaries)
-    return MonthReport(
+    return Report(
         integration, period, zone, start, end,
         downtime=_measure(counted),
         maintenance=_measure(outage) - _measure(outside),

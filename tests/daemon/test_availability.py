@@ -6,17 +6,18 @@ maintenance window, one partly while our egress canary failed, and an operator's
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from alerts.silences import MaintenanceWindow
 from daemon.availability import (
-    MonthReport,
+    Report,
     last_month,
     month_bounds,
-    month_report,
     recent_months,
+    report,
 )
 from daemon.history import Incident
 from daemon.page import integration
@@ -50,10 +51,15 @@ SUNDAYS = MaintenanceWindow(frozenset({"hubspot"}), "America/New_York", time(2),
 NOW = at(12, 15, 12)
 
 
-def november(sla: float = 99.9) -> MonthReport:
+def month(name: str, found: list[Incident], sla: float | None = None, **more: Any) -> Report:
+    start, end = month_bounds(name, "America/New_York")
+    return report("hubspot", name, "America/New_York", start, end, found, now=NOW, sla=sla,
+                  **more)  # fmt: skip
+
+
+def november(sla: float = 99.9) -> Report:
     start, end = month_bounds("2026-11", "America/New_York")
-    return month_report("hubspot", "2026-11", "America/New_York", INCIDENTS, now=NOW,
-                        egress=EGRESS, maintenance=SUNDAYS.spans(start, end), sla=sla)  # fmt: skip
+    return month("2026-11", INCIDENTS, sla, egress=EGRESS, maintenance=SUNDAYS.spans(start, end))
 
 
 def test_the_hand_computed_month() -> None:
@@ -65,15 +71,15 @@ def test_the_hand_computed_month() -> None:
     night = MaintenanceWindow(frozenset({"hubspot"}), "America/New_York", time(1), time(3))
     ((begin, finish),) = night.spans(start, start + 86400)  # the 1st: 01:00 comes twice
     assert finish - begin == 3 * 3600  # from the first 01:00 (EDT) to 03:00 EST
-    report = november()
-    assert report.downtime == (30 + 75 + 30 + 5) * 60
-    assert report.maintenance == 30 * 60
-    assert report.egress == 15 * 60
-    assert report.held == 60 * 60
-    assert report.incidents == 4
-    assert report.availability == pytest.approx(1 - 140 / 43260)
-    assert report.below is True  # 99.676% < 99.9%
-    data = report.to_json()
+    counted = november()
+    assert counted.downtime == (30 + 75 + 30 + 5) * 60
+    assert counted.maintenance == 30 * 60
+    assert counted.egress == 15 * 60
+    assert counted.held == 60 * 60
+    assert counted.incidents == 4
+    assert counted.availability == pytest.approx(1 - 140 / 43260)
+    assert counted.below is True  # 99.676% < 99.9%
+    data = counted.to_json()
     assert data["availability_percent"] == 99.6764
     assert data["not_counted_minutes"] == {"maintenance": 30.0, "egress": 15.0,
                                            "operator_holds": 60.0}  # fmt: skip
@@ -82,11 +88,11 @@ def test_the_hand_computed_month() -> None:
 
 def test_the_month_under_way_counts_to_now_and_an_open_incident_to_now() -> None:
     going = [outage(at(12, 15, 11), None)]
-    report = month_report("hubspot", "2026-12", "America/New_York", going, now=NOW)
-    assert report.end == NOW
-    assert report.downtime == 3600
-    assert report.availability == pytest.approx(1 - 3600 / (NOW - at(12, 1, 0)))
-    assert report.below is None  # no contract
+    counted = month("2026-12", going)
+    assert counted.end == NOW
+    assert counted.downtime == 3600
+    assert counted.availability == pytest.approx(1 - 3600 / (NOW - at(12, 1, 0)))
+    assert counted.below is None  # no contract
 
 
 def test_a_month_in_utc_and_a_month_that_is_not_one() -> None:
