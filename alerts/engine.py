@@ -14,13 +14,15 @@ then given up with an error log and counted, so one bad message cannot block the
 
 Exactly once, where the sink can look (`Reconciling`: Slack with a bot token): every
 message carries its delivery's stamp, and a delivery whose earlier attempt's fate is
-unknown (`Delivery.unsure_since`) looks for each message it would send again (the thread's
-message in the channel's history, a reply in the thread) and takes the one found instead
-of sending it again. Before its first delivery the sink learns whether it can look at all
-(`prepare`), and which open incidents of this daemon the channel already shows: a thread
-the state no longer knows (it was lost, or restored from an old backup) is taken up by the
-first notice about the same integration and incident kind within `ADOPT_WITHIN` of that,
-instead of being announced again; one not taken up by then is closed with a line saying so.
+unknown (`Delivery.unsure_since`) waits until the sink's `settle` time has passed since
+then (Slack may still be acting on it), then looks for each message it would send again
+(the thread's message in the channel's history, a reply in the thread) and takes the one
+found instead of sending it again. Before its first delivery the sink learns whether it
+can look at all (`prepare`), and which open incidents of this daemon the channel already
+shows: a thread the state no longer knows (it was lost, or restored from an old backup) is
+taken up by the first notice about the same integration and incident kind within
+`ADOPT_WITHIN` of that, instead of being announced again; one not taken up by then is
+closed with a line saying so.
 """
 
 from __future__ import annotations
@@ -191,6 +193,15 @@ class Alerter:
     async def _deliver(self, name: str, sink: Sink, delivery: Delivery) -> bool:
         """Send one delivery; False if the sink is now paused."""
         stats = self.stats[name]
+        since = delivery.unsure_since
+        if (
+            since is not None
+            and isinstance(sink, Reconciling)
+            and since + sink.settle > self._wall()
+        ):
+            # Slack may still be working on it: look only once it has had time to finish.
+            self.outbox.retry_later(delivery, since + sink.settle, "settling", unsure=True)
+            return True
         if delivery.unknown and not isinstance(sink, Reconciling):
             logger.warning(
                 "%s: sending a %s notice for %s again: an earlier attempt was cut off before "

@@ -278,7 +278,7 @@ def build_sinks(
     slack = config.slack
     if slack is not None and slack.token is not None:
         sinks.append(SlackSink(slack.token.reveal(), slack.channel, slack.base_url, outbound,
-                               identity))  # fmt: skip
+                               identity, settle=slack.settle))  # fmt: skip
     elif slack is not None and slack.webhook_url is not None:
         sinks.append(WebhookSink(slack.webhook_url.reveal(), outbound))
     if config.console:

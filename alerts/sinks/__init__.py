@@ -136,6 +136,9 @@ class Reconciling(Sink, Protocol):
     every message carries a stamp, and an unsure resend looks for it first."""
 
     identity: str  # the daemon's, in every stamp
+    # Seconds after an unsure attempt began before it is looked up: a request Slack received
+    # late, or holds, gets that long to show in the history before we decide it is absent.
+    settle: float
 
     @property
     def exactly_once(self) -> bool | None:

@@ -85,9 +85,11 @@ class SlackSink:
         outbound: Outbound | None = None,
         identity: str = "",
         timeout: float = TIMEOUT,
+        settle: float = 30.0,
     ) -> None:
         self.channel = channel
         self.identity = identity
+        self.settle = settle
         self.channel_id: str | None = channel if _CHANNEL_ID.fullmatch(channel) else None
         self._prepared = False
         # What cannot be read, and why: "channel" (its history) or "threads" (replies).

@@ -107,10 +107,11 @@ def _slack(table: Table, reader: Reader) -> SlackConfig | None:
         reader.error(table.at("channel"), 'is required with a bot token (such as "#integrations")')
     base_url = table.value("base_url", url, SLACK_API)
     identity = table.value("identity", _identity, "")
+    settle = table.value("settle", duration(600.0), 30.0)
     table.finish()
     if len(reader.errors) > count:
         return None
-    return SlackConfig(token, webhook, channel, base_url, identity)
+    return SlackConfig(token, webhook, channel, base_url, identity, settle)
 
 
 def _identity(value: Any) -> str:

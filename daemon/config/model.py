@@ -285,6 +285,7 @@ class SlackConfig:
     channel: str
     base_url: str
     identity: str = ""  # the daemon's name in every message's stamp ("": host and state dir)
+    settle: float = 30.0  # after an interrupted send, how long Slack gets before we look
 
 
 @dataclass(frozen=True)

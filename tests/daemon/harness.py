@@ -61,11 +61,12 @@ def config_file(directory: Path, text: str) -> Path:
 
 
 def alerts_config(slack_api: str, more: str = "") -> str:
-    """An [alerts] table posting to a fake Slack at `slack_api` (token $SLACK_TOKEN)."""
+    """An [alerts] table posting to a fake Slack at `slack_api` (token $SLACK_TOKEN); an
+    interrupted send is looked up after 1 s (the fake on loopback has long finished it)."""
     return (
         f'\n[alerts]\nstorm_window = "1s"\n{more}'
         f'[alerts.slack]\ntoken = "env:SLACK_TOKEN"\nchannel = "#integrations"\n'
-        f'base_url = "{slack_api}"\n'
+        f'base_url = "{slack_api}"\nsettle = "1s"\n'
     )
 
 

@@ -50,6 +50,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -145,6 +146,7 @@ class FakeSlack:
         self.requests: list[Received] = []
         self.messages: list[Message] = []
         self.held = 0
+        self.in_flight = 0  # requests being handled now
         self._httpd = _Server(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -190,6 +192,17 @@ class FakeSlack:
     def rearm(self) -> None:
         """After a `release`, hold the requests to come again."""
         self._release = threading.Event()
+
+    def settle(self, within: float = 10.0) -> None:
+        """Wait until every request received has been handled (acted on, or not): what a
+        client's settle time gives a slow Slack before the client looks."""
+        deadline = time.monotonic() + within
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _started(self, change: int) -> None:
+        with self._lock:
+            self.in_flight += change
 
     def _next_mode(self) -> str:
         with self._lock:
@@ -595,6 +608,20 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            self._counted(self._get)
+
+        def do_POST(self) -> None:
+            self._counted(self._post)
+
+        def _counted(self, handle: Callable[[], None]) -> None:
+            """`handle` the request received, counted in `in_flight` until it is answered."""
+            fake._started(1)
+            try:
+                handle()
+            finally:
+                fake._started(-1)
+
+        def _get(self) -> None:
             path, _, query = self.path.partition("?")
             if not path.startswith("/api/"):
                 self._answer((404, {"Content-Type": _TEXT}, b"not found"))
@@ -603,7 +630,7 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             headers["content-type"] = "application/x-www-form-urlencoded"  # the query's fields
             self._answer(fake.web_api(path[len("/api/") :], headers, query.encode()))
 
-        def do_POST(self) -> None:
+        def _post(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
