@@ -285,11 +285,14 @@ class Alerter:
             part for part, message in (("parent", rendered.parent), ("reply", rendered.reply))
             if message is None
         )  # fmt: skip
-        where = self.outbox.thread_ts(name, delivery.thread)
+        known = self.outbox.thread(name, delivery.thread)
+        where, stamp = known if known is not None else (None, None)
         if rendered.parent is not None:
             if where is not None:
+                # The thread's stamp as this notice leaves it (open or not).
+                restamped = None if stamp is None else replace(stamp, open=is_open(delivery.notice))
                 try:
-                    await sink.update(where, shape(rendered.parent), self._restamp(name, delivery))
+                    await sink.update(where, shape(rendered.parent), restamped)
                 except SinkError as error:
                     if error.reason is not FailureReason.GONE:
                         raise
@@ -370,12 +373,6 @@ class Alerter:
                            "off and Slack cannot be looked at (%s), so it may show twice", name,
                            delivery.notice.kind, what, delivery.thread, lookup.why)  # fmt: skip
         return lookup.where
-
-    def _restamp(self, name: str, delivery: Delivery) -> Stamp | None:
-        """The thread's stamp as this notice leaves it (open or not); None for a thread
-        posted before stamps, or a sink without them."""
-        stamp = self.outbox.thread_stamp(name, delivery.thread)
-        return None if stamp is None else replace(stamp, open=is_open(delivery.notice))
 
 
 def _seconds(value: float) -> str:

@@ -230,19 +230,13 @@ class Outbox:
             (at, error, int(unsure), int(unsure), delivery.id),
         )
 
-    def thread_ts(self, sink: str, thread: str) -> tuple[str, str] | None:
-        """(channel, ts) of the thread's message in `sink`, once posted."""
+    def thread(self, sink: str, thread: str) -> tuple[tuple[str, str], Stamp | None] | None:
+        """Where the thread's message is in `sink`, `(channel, ts)`, once posted, and the
+        stamp it carries (None for one posted before stamps)."""
         row = self._db.execute(
-            "SELECT channel, ts FROM threads WHERE sink = ? AND thread = ?", (sink, thread)
+            "SELECT channel, ts, stamp FROM threads WHERE sink = ? AND thread = ?", (sink, thread)
         ).fetchone()
-        return None if row is None else (str(row[0]), str(row[1]))
-
-    def thread_stamp(self, sink: str, thread: str) -> Stamp | None:
-        """The stamp the thread's message carries (None for one posted before stamps)."""
-        row = self._db.execute(
-            "SELECT stamp FROM threads WHERE sink = ? AND thread = ?", (sink, thread)
-        ).fetchone()
-        return _stamp(row[0]) if row is not None else None
+        return None if row is None else ((str(row[0]), str(row[1])), _stamp(row[2]))
 
     def thread_stamps(self, sink: str) -> set[str]:
         """The ids of the stamps of every thread `sink` knows."""

@@ -19,7 +19,7 @@ from daemon.history import MAX_INCIDENTS, Incident, as_csv, incidents, moment
 from daemon.holds import Holds
 from daemon.integrations import Integration
 from daemon.metrics import DaemonStats, HttpStats, render
-from daemon.page import PAGE, WINDOWS, index, missing
+from daemon.page import LONGEST, PAGE, WINDOWS, index, missing
 from daemon.page import integration as integration_page
 from daemon.scopes import ScopeChecks
 from daemon.state import StateStore
@@ -174,13 +174,18 @@ class Answers:
                                   maintenance=windows, sla=config.sla))  # fmt: skip
         return reports
 
-    def _availability(self, chosen: list[Integration], now: float) -> dict[str, list[float]]:
-        """The availability of each of `chosen` over the page's windows (24 h, 7 and 30 days),
-        from one read of the history."""
-        longest = max(seconds for _, seconds in WINDOWS)
+    def _recent(self, chosen: list[Integration], now: float) -> list[Incident]:
+        """The incidents of `chosen` and of the egress canaries as far back as the page
+        looks, from one read of the history."""
         names = {i.name for i in chosen} | {i.name for i in self.fleet if i.config.egress}
-        rows = self.store.history(names, now - longest, now)
-        found = incidents(rows, since=now - longest, until=now)
+        rows = self.store.history(names, now - LONGEST, now)
+        return incidents(rows, since=now - LONGEST, until=now)
+
+    def _availability(
+        self, chosen: list[Integration], now: float, found: list[Incident]
+    ) -> dict[str, list[float]]:
+        """The availability of each of `chosen` over the page's windows (24 h, 7 and 30 days),
+        from `found` (`_recent`)."""
         shown: dict[str, list[float]] = {i.name: [] for i in chosen}
         for label, seconds in WINDOWS:
             for each in self._reports(chosen, label, "UTC", now - seconds, now, now, found):
@@ -198,17 +203,16 @@ class Answers:
             number = int(query["page"]) if query.get("page", "").isdigit() else 1
             number = min(max(number, 1), pages)
             chosen = ordered[(number - 1) * PAGE : number * PAGE]
-            return 200, index([self._item(i, now) for i in chosen],
-                              self._availability(chosen, now), now, public=public,
-                              failing=failing, total=len(ordered), page=number,
-                              pages=pages)  # fmt: skip
+            availability = self._availability(chosen, now, self._recent(chosen, now))
+            return 200, index([self._item(i, now) for i in chosen], availability, now,
+                              public=public, failing=failing, total=len(ordered),
+                              page=number, pages=pages)  # fmt: skip
         found = self.fleet.get(path[1]) if len(path) == 2 else None
         if found is None:
             return 404, missing(path[-1])
         item = self._item(found, now)
-        longest = max(seconds for _, seconds in WINDOWS)
-        history = incidents(self.store.history([found.name], now - longest, now),
-                            since=now - longest, until=now)  # fmt: skip
+        recent = self._recent([found], now)
+        history = [incident for incident in recent if incident.integration == found.name]
         breaker = found.config.breaker
         settings = {"failure threshold": str(breaker.failure_threshold),
                     "open for": f"{breaker.reset_timeout:g} s, x{breaker.backoff_multiplier:g} "
@@ -222,7 +226,7 @@ class Answers:
             months += [r.to_json() for r in self._reports([found], month, zone, start, end, now)]
         return 200, integration_page(
             item, [i.to_json(now) for i in history], found.stats.day.buckets(now),
-            self._availability([found], now)[found.name], settings, now, public=public,
+            self._availability([found], now, recent)[found.name], settings, now, public=public,
             months=months,
         )  # fmt: skip
 

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from alerts.messages import duration
 from daemon.recent import BUCKET, Bucket
 from probes.text import printable
 
-__all__ = ["CSP", "PAGE", "WINDOWS", "chart", "index", "integration", "missing"]
+__all__ = ["CSP", "LONGEST", "PAGE", "WINDOWS", "chart", "index", "integration", "missing"]
 
 _CSS = """
 :root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a;
@@ -67,6 +68,7 @@ _STATES = {
 _ENDED = {"recovered": "recovered", "reset": "reset by an operator", None: "going on"}
 WINDOWS = (("24h", 86400.0), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
 PAGE = 200  # integrations on one page of `/`: what it costs stays bounded at any size
+LONGEST = max(seconds for _, seconds in WINDOWS)  # the page's history reaches this far back
 
 
 def _e(value: object) -> str:
@@ -79,17 +81,6 @@ def _when(at: float | None) -> str:
     if at is None:
         return "-"
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _lasted(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            rest = seconds % size
-            small = {"d": 3600, "h": 60, "m": 1}[unit]
-            tail = f" {rest // small:.0f}{'hms'['dhm'.index(unit)]}" if rest >= small else ""
-            return f"{seconds // size:.0f}{unit}{tail}"
-    return f"{seconds:.0f}s"
 
 
 def _percent(value: float | None) -> str:
@@ -139,7 +130,7 @@ def index(
         elif last:
             probe = f"{_e(last['outcome'])}, {last['latency'] * 1000:.0f} ms"
         cells = [_link(item["name"]), _state(item["state"]),
-                 f'<td class="num">{_e(_lasted(now - item["since"]))} ago',
+                 f'<td class="num">{_e(duration(now - item["since"]))} ago',
                  f'<td class="num">{probe}']  # fmt: skip
         if not public:
             verdict = item.get("verdict") or {}
@@ -181,7 +172,7 @@ def integration(
     """The page at `/integrations/<name>`: one integration, its chart, its months against
     its SLA (`months`: reports as `/api/v1/report` gives them) and its incidents."""
     name = item["name"]
-    since = f"since {_when(item['since'])} ({_lasted(now - item['since'])})"
+    since = f"since {_when(item['since'])} ({duration(now - item['since'])})"
     avail = ", ".join(
         f"{label} {_percent(a)}" for (label, _), a in zip(WINDOWS, availability, strict=False)
     )
@@ -223,7 +214,7 @@ def integration(
         rows_html.append(
             f'<tr><td class="num">{_when(incident["started_at"])}'
             f'<td class="num">{_when(incident["ended_at"])}'
-            f'<td class="num">{_e(_lasted(incident["duration_seconds"]))}'
+            f'<td class="num">{_e(duration(incident["duration_seconds"]))}'
             f"<td>{_e(why)}<td>{_e(_ENDED.get(incident['ended'], incident['ended']))}"
         )
     parts.append("<h2>Incidents, the last 30 days</h2>")

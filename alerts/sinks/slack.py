@@ -215,28 +215,34 @@ class SlackSink:
         return messages, False
 
     async def _channel_id(self) -> str:
-        """The ID of the configured channel, by name, from conversations.list."""
-        name = self.channel.lstrip("#")
-        for types in ("public_channel,private_channel", "public_channel"):
-            cursor: str | None = None
-            try:
-                for _ in range(LIST_PAGES):
-                    page = await self._call(self._client.conversations_list, types=types,
-                                            exclude_archived=True, limit=LIST_PAGE,
-                                            cursor=cursor)  # fmt: skip
-                    for channel in _list(page.get("channels")):
-                        if isinstance(channel, dict) and channel.get("name") == name:
-                            return str(channel["id"])
-                    cursor = _next_cursor(page)
-                    if not cursor:
-                        break
-            except SinkError as error:
-                if error.code != "missing_scope" or types == "public_channel":
-                    raise
-                continue  # without groups:read, the public channels alone
-            break
-        raise SinkError(FailureReason.CHANNEL, f"no channel named {self.channel}",
-                        code="channel_not_found")  # fmt: skip
+        """The ID of the configured channel, by name, from conversations.list: public and
+        private channels, or the public ones alone for a bot without groups:read."""
+        try:
+            found = await self._listed("public_channel,private_channel")
+        except SinkError as error:
+            if error.code != "missing_scope":
+                raise
+            found = await self._listed("public_channel")
+        if found is None:
+            raise SinkError(FailureReason.CHANNEL, f"no channel named {self.channel}",
+                            code="channel_not_found")  # fmt: skip
+        return found
+
+    async def _listed(self, types: str) -> str | None:
+        """The configured channel's ID among the channels of `types`, at most `LIST_PAGES`
+        pages; None if it is not there."""
+        name, cursor = self.channel.lstrip("#"), None
+        for _ in range(LIST_PAGES):
+            page = await self._call(self._client.conversations_list, types=types,
+                                    exclude_archived=True, limit=LIST_PAGE,
+                                    cursor=cursor)  # fmt: skip
+            for channel in _list(page.get("channels")):
+                if isinstance(channel, dict) and channel.get("name") == name:
+                    return str(channel["id"])
+            cursor = _next_cursor(page)
+            if not cursor:
+                break
+        return None
 
     def _fix(self, code: str, method: str = "conversations.history") -> str:
         """What to add or fix so the channel can be read, for Slack's error `code`."""
