@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import os
 import re
+import shlex
 import sqlite3
 import statistics
 import sys
@@ -45,8 +46,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
+from trees import tree_daemon  # noqa: E402
 
 from simulator.faults import Fault, Mode  # noqa: E402
 from tests.daemon.harness import (  # noqa: E402
@@ -139,9 +142,9 @@ def incidents(count: int, pages: str | None = None, tree: Path | None = None) ->
         binary = BREAKERWATCH
         if tree is not None:  # that checkout's code: a launcher in the temporary directory
             binary = str(Path(tmp) / "breakerwatch")
-            Path(binary).write_text(f'#!/bin/sh\nPYTHONPATH="{tree}" exec "{sys.executable}" -c '
-                                    '"import sys; from daemon.cli import main; sys.exit(main())" '
-                                    '"$@"\n')  # fmt: skip
+            command, tree_env = tree_daemon(tree)
+            Path(binary).write_text(f'#!/bin/sh\nexec {shlex.join(command)} "$@"\n')
+            env.update({k: tree_env[k] for k in ("PYTHONPATH", "PYTHONSAFEPATH")})
             os.chmod(binary, 0o755)
         daemon = DaemonProcess(config, env, binary).wait_ready()
         try:

@@ -27,7 +27,6 @@ without it (issue 20: served in under 1 s, probing not slowed).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import subprocess
@@ -41,6 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from probe_cpu import BREAKERWATCH, cpu_seconds, free_port
 from target import running_target
+from trees import tree_daemon
 
 
 def rss_mb(pid: int) -> float:
@@ -98,12 +98,12 @@ def measure(
     )
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    command = [BREAKERWATCH] if code is None else [sys.executable, "-m", "daemon.cli"]
+    command, env = ([BREAKERWATCH], None) if code is None else tree_daemon(code)
     daemon = subprocess.Popen(
         [*command, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=None if code is None else {**os.environ, "PYTHONPATH": code},
+        env=env,
     )
     try:
         while True:

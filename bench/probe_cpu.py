@@ -38,6 +38,7 @@ from pathlib import Path
 
 import httpx
 from target import running_target
+from trees import tree_daemon
 
 BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
 BLACKBOX = shutil.which("prometheus-blackbox-exporter")
@@ -142,14 +143,16 @@ def measure_breakerwatch(
         f'[defaults]\ninterval = "{INTERVAL}s"\ntimeout = "500ms"\n\n'
         "[defaults.retry]\nmax_attempts = 1\n\n" + integrations
     )
-    command = [BREAKERWATCH, "run", "--config", str(config)]
+    command = [BREAKERWATCH]
     env = {**os.environ, "BENCH_TOKEN": "bench-token"}
     if tree is not None:  # that checkout's code, with this environment's packages
-        command[0:1] = [sys.executable, "-c", "import sys; from daemon.cli import main; "
-                        "sys.exit(main())"]  # fmt: skip
-        env["PYTHONPATH"] = str(tree)
+        command, tree_env = tree_daemon(tree)
+        env.update(tree_env)
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        [*command, "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         base = f"http://127.0.0.1:{port}"

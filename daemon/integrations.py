@@ -81,6 +81,7 @@ def build_adapter(
         "timeout": config.timeout,
         "deadline": config.deadline,
         "proxy": config.proxy_url(),
+        "fresh_every": config.fresh_connection,
     }
     settings = config.settings
     if isinstance(settings, HttpSettings):

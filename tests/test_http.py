@@ -319,3 +319,17 @@ async def test_gzip_bodies_are_decoded_and_the_encoding_header_dropped() -> None
     assert response.content == payload
     assert "content-encoding" not in response.headers
     assert response.json()["health_status"] == "Everything's Chimpy!"
+
+
+@pytest.mark.parametrize(("fresh_every", "connections"), [(300.0, 3), (0.0, 5), (None, 1)])
+async def test_a_new_connection_first_and_then_every_fresh_every_seconds(
+    server: ScriptedServer, fresh_every: float | None, connections: int
+) -> None:
+    clock = FakeClock()
+    async with ResilientClient("vendor", base_url=server.url, fresh_every=fresh_every,
+                               clock=clock) as api:  # fmt: skip
+        for advance in (0, 0, 200, 100, 0):  # the 4th request is 300 s after the 1st
+            clock.advance(advance)
+            assert (await api.request("GET", "/")).outcome.ok
+    # 300 s: the 1st and the 4th on connections of their own, the rest on one kept alive
+    assert server.connections == connections

@@ -126,6 +126,29 @@ async def test_a_shared_transport_outlives_its_clients(server: ScriptedServer) -
     await shared.close()
 
 
+async def test_a_fresh_request_opens_its_own_connection_and_the_others_share_one(
+    server: ScriptedServer,
+) -> None:
+    async with client() as http:
+        for _ in range(3):
+            assert (await http.get(server.url + "/")).status_code == 200
+        assert server.connections == 1  # kept alive and reused
+        for _ in range(3):
+            response = await http.get(server.url + "/", extensions={"fresh": True})
+            assert response.status_code == 200
+        assert server.connections == 4  # one each, closed after it
+        await http.get(server.url + "/")
+        assert server.connections == 4  # the kept one is still there for the others
+        traced: list[str] = []
+
+        async def trace(event: str, info: dict[str, object]) -> None:
+            traced.append(event)
+
+        await http.get(server.url + "/", extensions={"fresh": True, "trace": trace})
+        assert server.connections == 5
+        assert EVENTS["connect"][0] in traced  # a fresh one is a connection to trace
+
+
 # -- proxies --------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from daemon.config._reader import (
     url,
 )
 from daemon.config.model import (
+    DEFAULT_FRESH,
     DEFAULT_INTERVAL,
     DEFAULT_TIMEOUT,
     NAME,
@@ -61,13 +62,14 @@ def integrations_tables(
     """Every valid integration; the problems of the others are in `reader`."""
     interval = defaults.value("interval", INTERVAL, DEFAULT_INTERVAL)
     timeout = defaults.value("timeout", TIMEOUT, DEFAULT_TIMEOUT)
+    fresh = defaults.value("fresh_connection", _fresh, DEFAULT_FRESH)
     inherited = _resilience(defaults, reader, {})
     slow = _degraded(defaults, DegradedSettings())
     built: list[IntegrationConfig] = []
     names: set[str] = set()
     at: dict[str, str] = {}  # name -> where its depends_on is written
     for table in tables:
-        integration = _integration(table, reader, interval, timeout, inherited, slow)
+        integration = _integration(table, reader, (interval, timeout, fresh), inherited, slow)
         name = table.data.get("name")
         if isinstance(name, str):  # even when the integration is invalid otherwise
             if name in names:
@@ -226,6 +228,13 @@ def _identifier(value: Any) -> str:
     return str(value)
 
 
+def _fresh(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not 0 <= seconds <= DAY:
+        raise ValueError('must be a duration from 0 (every probe) to "1d"')
+    return seconds
+
+
 def _floor(value: Any) -> float:
     seconds = parse_duration(value)
     if not 0 <= seconds <= 3600:
@@ -236,11 +245,12 @@ def _floor(value: Any) -> float:
 def _integration(
     table: Table,
     reader: Reader,
-    interval: float,
-    timeout: float,
+    timing: tuple[float, float, float],
     inherited: Resilience,
     slow: DegradedSettings,
 ) -> IntegrationConfig | None:
+    """One integration; `timing` is the inherited interval, timeout and fresh_connection."""
+    interval, timeout, fresh = timing
     count = len(reader.errors)
     name = table.value("name", _name, None)
     if name is None and not table.has("name"):
@@ -254,6 +264,7 @@ def _integration(
         reader.error(
             table.at("timeout"), f"must be < interval ({own_interval:g}s) (got {own_timeout:g}s)"
         )
+    own_fresh = table.value("fresh_connection", _fresh, fresh)
     own = _resilience(table, reader, inherited)
     egress = table.value("egress", boolean, False)
     depends_on = table.value("depends_on", _depends_on, ())
@@ -274,6 +285,7 @@ def _integration(
         kind=kind,
         interval=own_interval,
         timeout=own_timeout,
+        fresh_connection=own_fresh,
         breaker=reader.intern(BreakerConfig(**own["breaker"])),
         retry=reader.intern(RetryPolicy(**own["retry"])),
         settings=settings,

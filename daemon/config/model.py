@@ -20,6 +20,7 @@ from probes.proxy import Proxies
 from probes.secrets import Secret
 
 __all__ = [
+    "DEFAULT_FRESH",
     "DEFAULT_INTERVAL",
     "DEFAULT_TIMEOUT",
     "INT64",
@@ -54,6 +55,9 @@ MAX_DURATION = 3650 * 86400.0  # ten years: no duration of ours is longer
 
 DEFAULT_INTERVAL = 30.0  # seconds between probes, unless [defaults] says otherwise
 DEFAULT_TIMEOUT = 10.0  # seconds for one attempt
+# Seconds between an integration's new connections (its DNS lookup, TCP and TLS handshake);
+# probes between them may reuse a pooled connection (docs/configuration.md).
+DEFAULT_FRESH = 300.0
 INT64 = 2**63  # TOML integers are 64-bit (toml.io, v1.0.0, "Integer")
 
 
@@ -254,6 +258,7 @@ class IntegrationConfig:
     degraded: DegradedSettings = field(default_factory=DegradedSettings)  # slow but working
     canary: CanarySettings | None = None  # canary writes, when asked for
     sla: float | None = None  # the vendor's contractual monthly availability, in percent
+    fresh_connection: float = DEFAULT_FRESH  # seconds between its new connections
 
     @property
     def everywhere(self) -> bool:

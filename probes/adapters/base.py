@@ -66,6 +66,7 @@ class ClientOptions(TypedDict, total=False):
     verify: Any
     proxy: str | Literal[False] | None
     auth: RefreshingToken
+    fresh_every: float | None
     clock: Clock
     wall: Clock
     sleep: Any

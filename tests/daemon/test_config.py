@@ -838,3 +838,14 @@ def test_history_retention_is_days_to_years() -> None:
     for given in ('"12h"', '"4000d"', "true"):
         (error,) = daemon_errors(f"history_retention = {given}\n")
         assert error.startswith("daemon.history_retention: must be a duration"), error
+
+
+def test_fresh_connection_is_inherited_and_may_be_every_probe() -> None:
+    text = ('[defaults]\nfresh_connection = "10m"\n' + _http("inherits")
+            + _http("every-probe", "fresh_connection = 0\n"))  # fmt: skip
+    inherits, every = parse_text(text).integrations  # type: ignore[attr-defined]
+    assert (inherits.fresh_connection, every.fresh_connection) == (600.0, 0.0)
+    assert parse_text(_http("default")).integrations[0].fresh_connection == 300.0  # type: ignore[attr-defined]
+    (error,) = errors_of(_http("too-long", 'fresh_connection = "2d"\n'))
+    assert error.endswith('integrations[0].fresh_connection: must be a duration from 0 '
+                          '(every probe) to "1d" (got \'2d\')')  # fmt: skip
