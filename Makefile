@@ -82,9 +82,10 @@ dashboards: $(VENV)/.test
 	$(BIN)/python grafana/generate.py
 
 # As root: /opt/breakerwatch, the systemd unit, /etc/breakerwatch (docs/operations.md).
-# ROOT=DIR installs a self-contained copy under DIR instead (the tests do).
+# ROOT=DIR installs a self-contained copy under DIR instead (the tests do). The template
+# breakerwatch@.service comes too; SHARDS=N says how to run N shards, one a core.
 install:
-	sh systemd/install.sh install $(ROOT)
+	SHARDS=$(SHARDS) sh systemd/install.sh install $(ROOT)
 
 uninstall:
 	sh systemd/install.sh uninstall $(ROOT)

@@ -53,7 +53,6 @@ from trees import tree_daemon  # noqa: E402
 
 from simulator.faults import Fault, Mode  # noqa: E402
 from tests.daemon.harness import (  # noqa: E402
-    BREAKERWATCH,
     DaemonProcess,
     churn_config,
     environment,
@@ -139,13 +138,12 @@ def incidents(count: int, pages: str | None = None, tree: Path | None = None) ->
                     page.admin("mode", {"mode": PAGE_MODES[vendor]})
         config.write_text(text)
         env = environment(sim, SLACK_TOKEN=TOKEN)
-        binary = BREAKERWATCH
-        if tree is not None:  # that checkout's code: a launcher in the temporary directory
-            binary = str(Path(tmp) / "breakerwatch")
-            command, tree_env = tree_daemon(tree)
-            Path(binary).write_text(f'#!/bin/sh\nexec {shlex.join(command)} "$@"\n')
-            env.update({k: tree_env[k] for k in ("PYTHONPATH", "PYTHONSAFEPATH")})
-            os.chmod(binary, 0o755)
+        # This checkout's code (the one this file is in), or TREE's: a launcher.
+        binary = str(Path(tmp) / "breakerwatch")
+        command, tree_env = tree_daemon(tree or ROOT)
+        Path(binary).write_text(f'#!/bin/sh\nexec {shlex.join(command)} "$@"\n')
+        env.update({k: tree_env[k] for k in ("PYTHONPATH", "PYTHONSAFEPATH")})
+        os.chmod(binary, 0o755)
         daemon = DaemonProcess(config, env, binary).wait_ready()
         try:
             for i in range(count):

@@ -38,7 +38,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from probe_cpu import BREAKERWATCH, cpu_seconds, free_port
+from probe_cpu import cpu_seconds, free_port
 from target import running_target
 from trees import tree_daemon
 
@@ -98,7 +98,8 @@ def measure(
     )
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    command, env = ([BREAKERWATCH], None) if code is None else tree_daemon(code)
+    # This checkout's code (the one this file is in), or that of `code`, another checkout.
+    command, env = tree_daemon(code or Path(__file__).resolve().parents[1])
     daemon = subprocess.Popen(
         [*command, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,

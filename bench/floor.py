@@ -1,6 +1,6 @@
 """The floor a prober on these libraries stands on, one process per measurement:
 
-    python bench/floor.py apscheduler URL RATE INTERVAL SECONDS
+    python bench/floor.py apscheduler URL RATE INTERVAL SECONDS [CA_FILE]
     python bench/floor.py aiohttp URL RATE INTERVAL SECONDS
     python bench/floor.py both URL RATE INTERVAL SECONDS
     python bench/floor.py reuse URL RATE INTERVAL SECONDS
@@ -15,7 +15,7 @@ alive and reused across jobs, as breakerwatch's pool does. `drive`: `aiohttp` on
 kept-alive connections, to drive an exporter at RATE as Prometheus would. After one
 INTERVAL of warm-up, it prints one JSON line: the process's CPU seconds over the next
 SECONDS, the runs or requests counted in them, and the window's wall-clock bounds (for
-the target's access log).
+the target's access log). CA_FILE: the CA that an HTTPS target's certificate comes from.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -31,10 +32,14 @@ import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 
-async def main(mode: str, url: str, rate: int, interval: float, seconds: float) -> None:
+async def main(
+    mode: str, url: str, rate: int, interval: float, seconds: float, ca: str | None
+) -> None:
     count, driver = 0, None
     fresh = mode not in ("reuse", "drive")  # else connections are kept alive and reused
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=fresh, limit=0))
+    trust = ssl.create_default_context(cafile=ca) if ca else True
+    connector = aiohttp.TCPConnector(force_close=fresh, limit=0, ssl=trust)
+    session = aiohttp.ClientSession(connector=connector)
 
     async def request(path: str) -> None:
         nonlocal count
@@ -82,4 +87,5 @@ async def main(mode: str, url: str, rate: int, interval: float, seconds: float) 
 
 if __name__ == "__main__":
     mode, url, rate, interval, seconds = sys.argv[1:6]
-    asyncio.run(main(mode, url, int(rate), float(interval), float(seconds)))
+    ca = sys.argv[6] if len(sys.argv) > 6 else None
+    asyncio.run(main(mode, url, int(rate), float(interval), float(seconds), ca))

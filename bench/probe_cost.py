@@ -140,7 +140,8 @@ def window(target: Target, pids: list[int], seconds: float) -> tuple[float, list
 def floor(mode: str, target: Target, rate: int, seconds: float) -> Run:
     out = subprocess.run(
         [sys.executable, str(HERE / "floor.py"), mode, target.url, str(rate),
-         str(PACED_INTERVAL), str(seconds)], capture_output=True, text=True, check=True,
+         str(PACED_INTERVAL), str(seconds), *([str(target.ca)] if target.ca else [])],
+        capture_output=True, text=True, check=True,
     )  # fmt: skip
     measured = json.loads(out.stdout)
     time.sleep(FLUSH)

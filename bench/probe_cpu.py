@@ -40,7 +40,6 @@ import httpx
 from target import running_target
 from trees import tree_daemon
 
-BREAKERWATCH = str(Path(sys.executable).with_name("breakerwatch"))
 BLACKBOX = shutil.which("prometheus-blackbox-exporter")
 TICK = os.sysconf("SC_CLK_TCK")
 INTERVAL = 10  # seconds between probes of one integration
@@ -143,11 +142,9 @@ def measure_breakerwatch(
         f'[defaults]\ninterval = "{INTERVAL}s"\ntimeout = "500ms"\n\n'
         "[defaults.retry]\nmax_attempts = 1\n\n" + integrations
     )
-    command = [BREAKERWATCH]
-    env = {**os.environ, "BENCH_TOKEN": "bench-token"}
-    if tree is not None:  # that checkout's code, with this environment's packages
-        command, tree_env = tree_daemon(tree)
-        env.update(tree_env)
+    # This checkout's code (the one this file is in), or TREE's; this environment's packages.
+    command, env = tree_daemon(tree or Path(__file__).resolve().parents[1])
+    env["BENCH_TOKEN"] = "bench-token"
     process = subprocess.Popen(
         [*command, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,

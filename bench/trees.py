@@ -1,5 +1,6 @@
-"""Running another checkout's daemon, for the benchmarks that measure a change against the
-code it replaced (`git worktree add /tmp/old REV`).
+"""Running a checkout's daemon: the benchmark's own (the checkout its file is in, whatever
+the installed `breakerwatch` points at), or another, for the benchmarks that measure a
+change against the code it replaced (`git worktree add /tmp/old REV`).
 
 The other tree's code must be what runs: `python -c` and `python -m` put the current
 directory first on `sys.path`, so run from this checkout they would import this checkout's

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import gzip
 import hashlib
 import json
 import logging
@@ -91,7 +90,7 @@ class Endpoints(Protocol):
     thread, but for `local_failure` (the server could not accept a connection for want of
     our own resources); the coroutines are run on the daemon's loop."""
 
-    def metrics(self) -> bytes: ...
+    def metrics(self, gzipped: bool = False) -> bytes: ...
     def health(self) -> tuple[bool, str]: ...
     def ready(self) -> bool: ...
     def status(self) -> dict[str, Any]: ...
@@ -307,7 +306,8 @@ class HttpServer:
             status, text = await self._call(asked)
             return _html(status, text) if isinstance(text, str) else _json(status, text)
         if parts == ["metrics"] and read:
-            return _metrics(self._endpoints.metrics(), request.headers.get("Accept-Encoding"))
+            gzipped = accepts_gzip(request.headers.get("Accept-Encoding"))
+            return _metrics(self._endpoints.metrics(gzipped), gzipped)
         if parts == ["-", "reload"]:
             if method != "POST":
                 return _not_allowed("POST")
@@ -483,13 +483,12 @@ def _reason(value: object) -> str | None:
     return printable(value).strip() or None
 
 
-def _metrics(body: bytes, accept_encoding: str | None) -> web.Response:
+def _metrics(body: bytes, gzipped: bool) -> web.Response:
     """The exposition, gzipped at level 1 when the scraper accepts it (Prometheus does: at
-    10,000 integrations, 27 MB becomes about 1 MB)."""
+    10,000 integrations, 29 MB becomes about 1.3 MB)."""
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
-    if accepts_gzip(accept_encoding):
+    if gzipped:
         headers["Content-Encoding"] = "gzip"
-        body = gzip.compress(body, compresslevel=1, mtime=0)
     return web.Response(body=body, headers=headers)
 
 

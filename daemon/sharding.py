@@ -18,9 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["ENVIRONMENT", "EVERYTHING", "MAX_SHARDS", "Shard", "assign", "owner", "parse_shard"]
+__all__ = [
+    "ENVIRONMENT", "EVERYTHING", "MAX_SHARDS", "PORT_PER_SHARD", "Shard", "assign", "owner",
+    "parse_shard",
+]  # fmt: skip
 
 ENVIRONMENT = "BREAKERWATCH_SHARD"  # wins over [daemon] shard, for templates and StatefulSets
+# "1": listen on [daemon] listen's port plus the shard's index, so N shards on one machine
+# (the systemd template, breakerwatch@I-N.service) share one config file.
+PORT_PER_SHARD = "BREAKERWATCH_PORT_PER_SHARD"
 MAX_SHARDS = 1000
 
 

@@ -178,10 +178,11 @@ class ResilientClient:
             environment's HTTP_PROXY, HTTPS_PROXY and NO_PROXY, see probes.proxy).
         auth: OAuth access tokens that refresh themselves (probes.oauth), sent as the
             Bearer token of every request; each token it learns is redacted too.
-        fresh_every: the first request, and then one at most this many seconds after the
-            last, goes on a new connection of its own (DNS, TCP and TLS again), so a
-            change that only new connections meet is seen; 0 for every request; None
-            (the default) leaves it to the transport's pool.
+        fresh_every: the first request, one at most this many seconds after the last,
+            and every one after a failure until one succeeds, goes on a new connection of
+            its own (DNS, TCP and TLS again), so a change that only new connections meet is
+            seen and pooled successes cannot hide it; 0 for every request; None (the
+            default) leaves it to the transport's pool.
         clock, wall, sleep, random: injected time and randomness, for tests.
     """
 
@@ -369,6 +370,8 @@ class ResilientClient:
                     self.name,
                     exc_info=True,
                 )
+        if not outcome.ok:  # until one succeeds, every request opens its own connection,
+            self._fresh_due = -math.inf  # so pooled ones cannot hide what new ones meet
         if outcome.detail:  # redacted first, then cut: a secret is never left half there
             detail = printable(self._redact(outcome.detail))
             outcome = replace(outcome, detail=clip(detail, MAX_DETAIL))

@@ -11,6 +11,10 @@
 # config, the credentials and the state (it says where they are).
 # ROOT (default: empty, the real system) installs a self-contained copy under a directory,
 # with the unit pointing inside it: what the tests verify the unit against.
+# The template breakerwatch@.service is installed beside it, made from the same unit: one
+# instance per shard, on one machine and one config (breakerwatch@I-N is shard I of N, its
+# own state, the config's port plus I). SHARDS=N (`make install SHARDS=N`) says how to
+# start N of them.
 set -eu
 
 action=${1:-}
@@ -19,6 +23,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
 prefix="$root/opt/breakerwatch"
 unit="$root/etc/systemd/system/breakerwatch.service"
+template="$root/etc/systemd/system/breakerwatch@.service"
+shards=${SHARDS:-}
 config_dir="$root/etc/breakerwatch"
 credstore="$root/etc/credstore"
 
@@ -40,6 +46,13 @@ do_install() {
     sed "s#/opt/breakerwatch#$prefix#g" "$here/systemd/breakerwatch.service" > "$unit.tmp"
     chmod 0644 "$unit.tmp"
     mv "$unit.tmp" "$unit"
+    # %I is the instance unescaped: breakerwatch@1-4 -> BREAKERWATCH_SHARD=1/4.
+    sed -e 's#^Description=\(.*\)$#Description=\1 (shard %I)#' \
+        -e 's#^StateDirectory=breakerwatch$#StateDirectory=breakerwatch/shard-%i#' \
+        -e 's#^\[Service\]$#[Service]\nEnvironment=BREAKERWATCH_SHARD=%I BREAKERWATCH_PORT_PER_SHARD=1#' \
+        "$unit" > "$template.tmp"
+    chmod 0644 "$template.tmp"
+    mv "$template.tmp" "$template"
     cp "$here/docs/operations.md" "$prefix/share/doc/operations.md"
     install -d -m 0755 "$config_dir"
     if [ -e "$config_dir/config.toml" ]; then
@@ -56,19 +69,31 @@ do_install() {
     say "installed $("$prefix/bin/breakerwatch" --version) in $prefix; unit $unit"
     say "next: put each secret in $credstore/NAME (chmod 600), edit the config, then"
     say "  $prefix/bin/breakerwatch check --config $config_dir/config.toml"
-    say "  systemctl enable --now breakerwatch"
+    if [ -n "$shards" ]; then
+        instances=""
+        i=0
+        while [ "$i" -lt "$shards" ]; do
+            instances="$instances breakerwatch@$i-$shards"
+            i=$((i + 1))
+        done
+        say "  systemctl enable --now$instances"
+        say "each listens on the config's port plus its index; Prometheus scrapes all $shards"
+        say "(docs/scaling.md, \"Every core\")"
+    else
+        say "  systemctl enable --now breakerwatch"
+    fi
 }
 
 do_uninstall() {
     if live_systemd && systemctl list-unit-files breakerwatch.service >/dev/null 2>&1; then
-        systemctl disable --now breakerwatch.service 2>/dev/null || true
+        systemctl disable --now breakerwatch.service 'breakerwatch@*.service' 2>/dev/null || true
     fi
-    rm -f "$unit"
+    rm -f "$unit" "$template"
     rm -rf "$prefix"
     if live_systemd; then
         systemctl daemon-reload
     fi
-    say "removed $prefix and $unit"
+    say "removed $prefix, $unit and $template"
     say "kept: $config_dir (config), $credstore (secrets), /var/lib/private/breakerwatch (state)"
 }
 

@@ -333,3 +333,17 @@ async def test_a_new_connection_first_and_then_every_fresh_every_seconds(
             assert (await api.request("GET", "/")).outcome.ok
     # 300 s: the 1st and the 4th on connections of their own, the rest on one kept alive
     assert server.connections == connections
+
+
+async def test_after_a_failure_every_request_is_fresh_until_one_succeeds(
+    server: ScriptedServer,
+) -> None:
+    clock = FakeClock()
+    server.play(Reply(), Reply(), Reply(status=503), Reply(status=503), Reply(), Reply())
+    async with ResilientClient("vendor", base_url=server.url, fresh_every=300.0, clock=clock,
+                               retry=RetryPolicy(max_attempts=1)) as api:  # fmt: skip
+        outcomes = [(await api.request("GET", "/")).outcome.ok for _ in range(6)]
+    assert outcomes == [True, True, False, False, True, True]
+    # fresh: the 1st; pooled: the 2nd and the 3rd (which fails); fresh: the 4th (fails
+    # again) and the 5th (succeeds); pooled: the 6th, on the 2nd's kept connection
+    assert server.connections == 4

@@ -19,7 +19,7 @@ from daemon.config._reader import (
     whole,
 )
 from daemon.config.model import NAME, DaemonConfig, TlsConfig, parse_duration, parse_listen
-from daemon.sharding import ENVIRONMENT, parse_shard
+from daemon.sharding import ENVIRONMENT, PORT_PER_SHARD, parse_shard
 from probes.outbound import trust_problem
 from probes.secrets import Secret
 
@@ -54,6 +54,11 @@ def daemon_table(
             shard = parse_shard(environ[ENVIRONMENT])
         except ValueError as error:
             reader.error(f"${ENVIRONMENT}", f"{error} (got {environ[ENVIRONMENT]!r})")
+    if environ.get(PORT_PER_SHARD) == "1" and listen[1] != 0:  # 0: any free port, as it was
+        listen = (listen[0], listen[1] + shard.index)
+        if listen[1] > 65535:
+            reader.error(table.at("listen"), f"plus the shard's index ({shard.index}) is past "
+                                             "port 65535: choose a lower port")  # fmt: skip
     tokens = _admin_tokens(table, reader)
     hosts = table.value("allowed_hosts", _host_patterns, default.allowed_hosts)
     connections = table.value("max_connections", whole(1, 65536), default.max_connections)

@@ -4,6 +4,7 @@ environment, the notify protocol over a real socket."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -83,8 +84,14 @@ def test_install_twice_keeps_the_config(installed: Path) -> None:
     assert config.read_text().endswith("# edited by the operator\n")
 
 
-def test_the_installed_unit_passes_systemd_analyze(installed: Path) -> None:
+@pytest.mark.parametrize("instance", ["", "@1-2"])
+def test_the_installed_unit_passes_systemd_analyze(
+    installed: Path, instance: str, tmp_path: Path
+) -> None:
     unit = installed / "etc/systemd/system/breakerwatch.service"
+    if instance:  # an instance of the template, under its own name
+        unit = tmp_path / f"breakerwatch{instance}.service"
+        shutil.copy(installed / "etc/systemd/system/breakerwatch@.service", unit)
     verify = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", str(unit)],
         capture_output=True, text=True, timeout=60, check=False,
@@ -94,7 +101,7 @@ def test_the_installed_unit_passes_systemd_analyze(installed: Path) -> None:
         ["systemd-analyze", "security", "--offline=yes", "--threshold=20", str(unit)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    exposure = r"Overall exposure level for breakerwatch\.service: (\d+\.\d+) (\w+)"
+    exposure = rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+) (\w+)"
     found = re.search(exposure, security.stdout)
     assert found, security.stdout + security.stderr
     assert float(found[1]) <= 2.0
@@ -136,10 +143,29 @@ def test_the_installed_daemon_runs_as_systemd_runs_it(
     assert not (configuration / "ignored-under-systemd").exists()
 
 
+def test_the_template_runs_one_shard_per_instance(installed: Path) -> None:
+    single = (installed / "etc/systemd/system/breakerwatch.service").read_text()
+    template = (installed / "etc/systemd/system/breakerwatch@.service").read_text()
+    shard = "Environment=BREAKERWATCH_SHARD=%I BREAKERWATCH_PORT_PER_SHARD=1"
+    assert (
+        template.replace(f"{shard}\n", "")
+        .replace(" (shard %I)", "")
+        .replace("StateDirectory=breakerwatch/shard-%i", "StateDirectory=breakerwatch")
+        == single
+    )  # the same hardened unit, but for its shard and its own state
+    assert shard in template
+    done = subprocess.run(
+        ["sh", "systemd/install.sh", "install", str(installed)], env={**os.environ, "SHARDS": "2"},
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert "systemctl enable --now breakerwatch@0-2 breakerwatch@1-2" in done.stdout
+
+
 def test_uninstall_removes_code_and_unit_and_keeps_config(installed: Path) -> None:
     done = make("uninstall", installed)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (installed / "opt/breakerwatch").exists()
     assert not (installed / "etc/systemd/system/breakerwatch.service").exists()
+    assert not (installed / "etc/systemd/system/breakerwatch@.service").exists()
     assert (installed / "etc/breakerwatch/config.toml").is_file()
     assert "kept:" in done.stdout

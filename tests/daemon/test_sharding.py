@@ -99,6 +99,19 @@ def test_the_config_key_and_the_environment_variable() -> None:
     ]
 
 
+def test_the_template_gives_each_shard_the_configured_port_plus_its_index() -> None:
+    path = Path("/etc/breakerwatch/config.toml")
+    text = '[daemon]\nlisten = "127.0.0.1:9500"\n' + CONFIG.format(name="kit")
+    template = {"BREAKERWATCH_SHARD": "3/4", "BREAKERWATCH_PORT_PER_SHARD": "1"}
+    assert parse(text, path, environ=template).daemon.listen == ("127.0.0.1", 9503)
+    alone = {"BREAKERWATCH_SHARD": "3/4"}  # a StatefulSet: every pod has its own address
+    assert parse(text, path, environ=alone).daemon.listen == ("127.0.0.1", 9500)
+    with pytest.raises(ConfigError) as raised:
+        parse(text.replace("9500", "65534"), path, environ=template)
+    assert raised.value.errors == [f"{path}: daemon.listen: plus the shard's index (3) is past "
+                                   "port 65535: choose a lower port"]  # fmt: skip
+
+
 @pytest.mark.system
 def test_check_prints_the_assignment(tmp_path: Path) -> None:
     names = [f"customer-{i}" for i in range(12)]
