@@ -68,9 +68,14 @@ unit: $(VENV)/.test
 bench: $(VENV)/.bench
 	$(BIN)/python bench/breakers.py
 
-# Needs Debian's prometheus-blackbox-exporter (the CPU comparison's baseline).
-bench-daemon: $(VENV)/.test
-	$(BIN)/python bench/probe_cpu.py
+# Needs Debian's prometheus-blackbox-exporter (the CPU comparison's baseline) and nginx-light
+# (the target whose access log counts the probes); --profile needs the bench extra's py-spy.
+bench-daemon: $(VENV)/.bench
+	$(BIN)/python bench/probe_cost.py
+	$(BIN)/python bench/probe_cost.py --https
+	$(BIN)/python bench/probe_cost.py --saturate --processes 1 2
+	$(BIN)/python bench/probe_cost.py --profile
+	$(BIN)/python bench/tls_resumption.py
 	$(BIN)/python bench/daemon_scale.py --integrations 100 1000 10000
 
 # Alert latency, transition to the fake Slack's receipt, against slack-sdk's own round trip.

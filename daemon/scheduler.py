@@ -16,6 +16,7 @@ cancellations of shutdown are not reported as job errors.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import random
@@ -205,3 +206,9 @@ class ProbeScheduler:
             await asyncio.wait(set(self._in_flight), timeout=grace)
         self._scheduler.shutdown(wait=False)
         await asyncio.sleep(0.1)  # the queued shutdown and its cancellations actually run
+
+
+# APScheduler checks a job's callable against its arguments with inspect.signature, for
+# every job it adds: at 10,000 integrations, 0.8 s of the start-up. inspect.signature
+# honours a precomputed __signature__ (PEP 362), so it is computed once, here.
+setattr(ProbeScheduler._run, "__signature__", inspect.signature(ProbeScheduler._run))  # noqa: B010

@@ -39,7 +39,7 @@ from daemon.config.model import (
     parse_duration,
 )
 from daemon.degraded import DegradedSettings
-from probes import BreakerConfig, RetryPolicy
+from probes import BreakerConfig, InvalidSetting, RetryPolicy
 from probes._settings import user_settings
 from probes.adapters import KINDS, BodyAssertion, VendorAdapter
 from probes.proxy import proxy_problem
@@ -154,10 +154,22 @@ def _resilience(parent: Table, reader: Reader, inherited: Resilience) -> Resilie
             if value is not None:
                 values[name] = value
         table.finish(set(fields))
-        skip = settings.problems(**inherited[key]) if key in inherited else []
-        reader.problems(parent.at(key), settings.problems(**values), skip=skip)
+        skip = _problems(reader, key, inherited[key]) if key in inherited else []
+        reader.problems(parent.at(key), _problems(reader, key, values), skip=skip)
         found[key] = values
     return found
+
+
+def _problems(reader: Reader, key: str, values: dict[str, Any]) -> list[InvalidSetting]:
+    """The range problems of `[breaker]` or `[retry]` (`key`) set to `values`."""
+    settings = _RESILIENCE[key]
+    return reader.once((key, "problems", _frozen(values)), lambda: settings.problems(**values))
+
+
+def _frozen(values: dict[str, Any]) -> str:
+    """`values` as a key, whatever TOML put in them (a mistaken table too); 1, 1.0 and true
+    stay apart, as their checks do."""
+    return repr(sorted(values.items()))
 
 
 def _degraded(table: Table, inherited: DegradedSettings) -> DegradedSettings:
@@ -278,7 +290,7 @@ def _integration(
     table.finish()
     if len(reader.errors) > count or name is None or kind is None or settings is None:
         return None
-    if any(_RESILIENCE[key].problems(**values) for key, values in own.items()):
+    if any(_problems(reader, key, values) for key, values in own.items()):
         return None  # a problem of [defaults], reported there once
     return IntegrationConfig(
         name=name,
@@ -286,8 +298,10 @@ def _integration(
         interval=own_interval,
         timeout=own_timeout,
         fresh_connection=own_fresh,
-        breaker=reader.intern(BreakerConfig(**own["breaker"])),
-        retry=reader.intern(RetryPolicy(**own["retry"])),
+        breaker=reader.once(
+            ("breaker", _frozen(own["breaker"])), lambda: BreakerConfig(**own["breaker"])
+        ),
+        retry=reader.once(("retry", _frozen(own["retry"])), lambda: RetryPolicy(**own["retry"])),
         settings=settings,
         egress=egress,
         proxy=proxy,

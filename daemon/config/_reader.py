@@ -8,15 +8,17 @@ import difflib
 import json
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from daemon.config.model import INT64, ConfigError, format_duration, parse_duration
 from probes import InvalidSetting
 from probes.secrets import Secret, SecretError, resolve
+
+T = TypeVar("T")
 
 __all__ = [
     "DAY",
@@ -80,9 +82,13 @@ class Reader:
     credentials_directory: str | None
     shared: dict[Any, Any] = field(default_factory=dict)
 
-    def intern(self, value: Any) -> Any:
-        """One object for equal frozen settings: 10,000 integrations, a handful of configs."""
-        return self.shared.setdefault(value, value)
+    def once(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, once per distinct `key` in this file: 10,000 integrations share a
+        handful of settings, checked and built once each (with every integration checking
+        its own, the checks were half of reading such a file)."""
+        if key not in self.shared:
+            self.shared[key] = compute()
+        return cast(T, self.shared[key])
 
     def error(self, path: str, message: str) -> None:
         self.errors.append(f"{self.label}: {path}: {message}")
