@@ -299,6 +299,24 @@ _PROBE_GAUGES: tuple[tuple[str, str, _Gauge], ...] = (
 )  # fmt: skip
 
 
+# The families with several lines per integration, as one template each: the lines of one
+# integration are one %-format and one replace of _LABEL by its label (at 10,000
+# integrations, a line at a time took most of the page's 0.7 s).
+_LABEL = "\x00"  # never in a label: names are [a-z0-9_-]
+_ONE_HOT = {
+    current: "".join(f'breakerwatch_breaker_state{{{_LABEL},state="{state.value}"}} '
+                     f"{1 if state is current else 0}\n" for state in State)
+    for current in State
+}  # fmt: skip
+_FAILURES = "".join(f'breakerwatch_probe_failures_total{{{_LABEL},reason="{reason.value}"}} %d\n'
+                    for reason in _REASONS)  # fmt: skip
+_DURATIONS = "".join(
+    f'breakerwatch_probe_duration_seconds_bucket{{{_LABEL},le="{bound}"}} %d\n'
+    for bound in _LE[BUCKETS]
+) + (f"breakerwatch_probe_duration_seconds_sum{{{_LABEL}}} %r\n"
+     f"breakerwatch_probe_duration_seconds_count{{{_LABEL}}} %d\n")  # fmt: skip
+
+
 def render(
     rows: Iterable[Row],
     daemon: DaemonStats,
@@ -326,11 +344,7 @@ def render(
     _head(
         out, "breakerwatch_breaker_state", "gauge", "Breaker state, one-hot: 1 for the current one."
     )
-    for row in rows:
-        current = row.breaker.state
-        for state in State:
-            one = 1 if state is current else 0
-            out.append(f'breakerwatch_breaker_state{{{row.label},state="{state.value}"}} {one}\n')
+    out.extend(_ONE_HOT[row.breaker.state].replace(_LABEL, row.label) for row in rows)
     _head(out, "breakerwatch_breaker_transitions_total", "counter", "Breaker transitions.")
     for row in rows:
         for (before, after), count in row.stats.transitions.items():
@@ -354,14 +368,13 @@ def render(
         _head(out, name, "counter", help_text)
         out.extend(f"{name}{{{row.label}}} {counter(row.stats)}\n" for row in rows)
     _head(out, "breakerwatch_probe_failures_total", "counter", "Failed probes, by reason.")
-    for row in rows:  # every reason from the start, so increase() sees the first failure
-        for reason, count in zip(_REASONS, row.stats.failures, strict=True):
-            labels = f'{row.label},reason="{reason.value}"'
-            out.append(f"breakerwatch_probe_failures_total{{{labels}}} {count}\n")
+    # every reason from the start, so increase() sees the first failure
+    out.extend((_FAILURES % row.stats.failures).replace(_LABEL, row.label) for row in rows)
     name = "breakerwatch_probe_duration_seconds"
     _head(out, name, "histogram", "Probe duration, retries included.")
-    for row in rows:
-        _histogram(out, name, row.label + ",", row.label, BUCKETS, row.stats.histogram)
+    out.extend((_DURATIONS % (*row.stats.histogram[0], row.stats.histogram[1],
+                              row.stats.histogram[0][-1])).replace(_LABEL, row.label)
+               for row in rows)  # fmt: skip
     for name, help_text, gauge in _PROBE_GAUGES:
         _gauge(out, rows, name, help_text, gauge)
     _head(out, "breakerwatch_config_last_reload_successful", "gauge",
@@ -401,7 +414,7 @@ def render(
 
 
 class _Page:
-    """Lines in; every `PIECE` lines joined, encoded and (if `gzipped`) compressed."""
+    """Lines in; every `PIECE` lines or so joined, encoded and (if `gzipped`) compressed."""
 
     PIECE = 4096
 
@@ -417,8 +430,9 @@ class _Page:
             self._flush()
 
     def extend(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            self.append(line)
+        self._lines.extend(lines)  # a family at a time: at most one line per integration
+        if len(self._lines) >= self.PIECE:
+            self._flush()
 
     def _flush(self) -> None:
         self._add("".join(self._lines).encode())
@@ -540,7 +554,5 @@ def _head(out: _Page, name: str, kind: str, help_text: str) -> None:
 
 def _gauge(out: _Page, rows: list[Row], name: str, help_text: str, value: _Gauge) -> None:
     _head(out, name, "gauge", help_text)
-    for row in rows:
-        number = value(row)
-        if number is not None:
-            out.append(f"{name}{{{row.label}}} {number!r}\n")
+    out.extend(f"{name}{{{row.label}}} {number!r}\n" for row in rows
+               if (number := value(row)) is not None)  # fmt: skip
