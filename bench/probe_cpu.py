@@ -7,10 +7,12 @@ Both probe the same fast local target (bench/target.py, its own process) at the 
 one after the other. blackbox_exporter (Debian's prometheus-blackbox-exporter) is driven
 the way Prometheus drives it, one GET /probe per probe; breakerwatch runs as `breakerwatch
 run` with `rate` x 10 http integrations at a 10 s interval, so the scheduler, breaker,
-retry, httpx and metrics are all in the path, and, as with blackbox_exporter, every probe
-opens a new connection (keep-alive connections expire after 5 s). CPU is the prober
-process's user + system time from /proc over a steady window after a warm-up; the probe
-counts are each prober's own.
+retry, httpx and metrics are all in the path. Its 500 ms timeout, single attempt and
+warning logs are tuned settings, and its probes may share pooled connections
+(`fresh_connection`) where blackbox_exporter opens one each: bench/probe_cost.py is the
+comparison on the default configuration, counted by nginx, with the connections each
+prober made. CPU is the prober process's user + system time from /proc over a steady
+window after a warm-up; the probe counts are each prober's own.
 
 With `--against TREE` (a checkout of an earlier commit, `git worktree add /tmp/old REV`),
 breakerwatch is measured against itself instead: the same daemon path, but HubSpot

@@ -1,71 +1,45 @@
 """The probe schedule on APScheduler 3.11: the only module that imports it.
 
-One job per integration (coalesced, never overlapping itself, late runs allowed for half an
-interval) on a fixed phase within its interval, derived from its name as Prometheus offsets
-its scrapes: after a first run within `spread` of its start, `name` runs at
-`phase(name, interval) + k * interval` seconds since the epoch, so the gap between two runs
-is the interval, the rate is the configured one, and the load is spread evenly (a per-run
-jitter would stretch every interval by half its average). A one-off trial job when a
-breaker's open period ends, and
-a heartbeat job whose freshness `/healthz` and the systemd watchdog report. APScheduler 3.x's
-pitfalls (docs/architecture.md, "The schedule") are handled: the scheduler starts inside the running
-loop; `misfire_grace_time` goes in the job; missed runs are counted, not silent; the
-cancellations of shutdown are not reported as job errors.
+APScheduler owns the schedule's clock, not a job per probe: one job turns the wheel
+(`daemon/wheel.py`) every `TICK` seconds, starting the probes whose time has come, each at
+its integration's fixed phase within its interval. A job per integration cost, at every
+run, APScheduler's bookkeeping (its job store, trigger, executor and events: about 10% of
+a probe's CPU) and, at start-up, 0.2 ms and 1 KB an integration (docs/benchmarks.md). A
+probe starts within a tick of its time; it never overlaps itself; a run later than half its
+interval (at least a second), or whose previous run is still going, is counted missed, not
+silent. One-off trial jobs when a breaker's open period ends, and a heartbeat job whose
+freshness `/healthz` and the systemd watchdog report, are APScheduler's own. Its 3.x
+pitfalls (docs/architecture.md, "The schedule") are handled: the scheduler starts inside
+the running loop; `misfire_grace_time` goes in the job; the cancellations of shutdown are
+not reported as job errors.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from hashlib import blake2b
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
     JobEvent,
     JobExecutionEvent,
     JobSubmissionEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
 
-__all__ = ["Phased", "ProbeScheduler", "phase"]
+from daemon.wheel import Due, Wheel
+
+__all__ = ["TICK", "ProbeScheduler"]
 
 logger = logging.getLogger(__name__)
 
-_PROBE, _TRIAL = "probe:", "trial:"
-
-
-def phase(name: str, interval: float) -> float:
-    """Where in each `interval` `name` runs, in seconds: uniform over names, and the same
-    on every start and every machine (blake2b of the name)."""
-    digest = int.from_bytes(blake2b(name.encode(), digest_size=8).digest(), "big")
-    return digest / 2**64 * interval
-
-
-class Phased(BaseTrigger):  # type: ignore[misc]
-    """Fires at `phase + k * interval` seconds since the epoch. After a run off that grid
-    (the first one, soon after start), the next is the first grid time at least half an
-    interval later, never two runs back to back."""
-
-    def __init__(self, interval: float, phase: float) -> None:
-        self.interval, self.phase = interval, phase
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
-        earliest = (now.timestamp() if previous_fire_time is None
-                    else previous_fire_time.timestamp() + self.interval / 2)  # fmt: skip
-        periods = math.ceil((earliest - self.phase) / self.interval)
-        return datetime.fromtimestamp(self.phase + periods * self.interval, UTC)
-
-    def __str__(self) -> str:
-        return f"every {self.interval:g}s at {self.phase:.3f}s"
+TICK = 0.025  # seconds between the wheel's turns: a probe starts within this of its time
+_TRIAL = "trial:"
 
 
 class ProbeScheduler:
@@ -81,13 +55,15 @@ class ProbeScheduler:
         heartbeat_every: float,
         concurrency: int,
         random: Callable[[], float] = random.random,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._probe = probe
         self._missed = missed
         self._started = started
-        self._due: dict[str, datetime] = {}  # job id -> the run time it was submitted for
-        self._last_due: dict[str, datetime] = {}  # probe job id -> its previous run time
-        self._intervals: dict[str, float] = {}
+        self._wall = wall
+        self._wheel = Wheel()
+        self._running: set[str] = set()  # integrations whose scheduled probe is going
+        self._trials: dict[str, float] = {}  # trial job id -> the time it was due
         self._heartbeat = heartbeat
         self._heartbeat_every = heartbeat_every
         self._slots = asyncio.Semaphore(concurrency)
@@ -98,105 +74,102 @@ class ProbeScheduler:
 
     def start(self) -> None:
         """Start inside the running event loop (APScheduler 3.11 requires it)."""
-        self._scheduler.add_listener(
-            self._on_event,
-            EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_SUBMITTED,
-        )
-        self._scheduler.add_job(
-            self._heartbeat,
-            "interval",
-            seconds=self._heartbeat_every,
-            id="heartbeat",
-            next_run_time=datetime.now(UTC),
-            misfire_grace_time=None,
-        )
+        self._scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_SUBMITTED)
+        now = datetime.now(UTC)
+        self._scheduler.add_job(self._heartbeat, "interval", seconds=self._heartbeat_every,
+                                id="heartbeat", next_run_time=now,
+                                misfire_grace_time=None)  # fmt: skip
+        self._scheduler.add_job(self._turn, "interval", seconds=TICK, id="wheel",
+                                next_run_time=now, coalesce=True, max_instances=1,
+                                misfire_grace_time=None)  # fmt: skip
         self._scheduler.start()
 
     def add(self, name: str, interval: float, *, spread: float) -> None:
         """Probe `name` every `interval` s; the first run within `spread` s, so that a large
         configuration does not start with every probe at once."""
-        first = datetime.now(UTC) + timedelta(seconds=self._random() * spread)
-        self._intervals[_PROBE + name] = interval
-        self._last_due.pop(_PROBE + name, None)
-        self._scheduler.add_job(
-            self._run,
-            Phased(interval, phase(name, interval)),
-            args=[name, _PROBE + name],
-            id=_PROBE + name,
-            next_run_time=first,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=max(1, int(interval / 2)),
-        )
+        self._wheel.plan(name, interval, self._wall() + self._random() * spread)
 
     def remove(self, name: str) -> None:
-        self._intervals.pop(_PROBE + name, None)
-        self._last_due.pop(_PROBE + name, None)
-        for job_id in (_PROBE + name, _TRIAL + name):
-            if self._scheduler.get_job(job_id) is not None:
-                self._scheduler.remove_job(job_id)
+        self._wheel.drop(name)
+        if self._scheduler.get_job(_TRIAL + name) is not None:
+            self._scheduler.remove_job(_TRIAL + name)
 
     def plan_trial(self, name: str, delay: float) -> None:
         """One probe of `name` in `delay` s: the trial when its open period ends, rather
         than at the next interval (plus up to a second of jitter)."""
         when = datetime.now(UTC) + timedelta(seconds=delay + self._random())
         self._scheduler.add_job(
-            self._run,
+            self._trial,
             "date",
             run_date=when,
-            args=[name, _TRIAL + name],
+            args=[name],
             id=_TRIAL + name,
             replace_existing=True,
             misfire_grace_time=None,
         )
 
-    async def _run(self, name: str, job_id: str) -> None:
+    async def _turn(self) -> None:
+        """Start what is due; count what cannot start."""
+        if self._stopping:
+            return
+        start, missed = self._wheel.turn(self._wall(), self._running.__contains__)
+        for due in missed:
+            for _ in range(due.missed + 1):
+                self._missed(due.name)
+        for due in start:
+            for _ in range(due.missed):
+                self._missed(due.name)
+            self._running.add(due.name)
+            self._spawn(self._scheduled(due))
+
+    async def _scheduled(self, due: Due) -> None:
+        try:
+            await self._run(due.name, due.at)
+        finally:
+            self._running.discard(due.name)
+
+    async def _trial(self, name: str) -> None:
+        await self._run(name, self._trials.pop(_TRIAL + name, None))
+
+    async def _run(self, name: str, due: float | None) -> None:
         async with self._slots:
             if self._stopping:
                 return
-            due = self._due.pop(job_id, None)
             if due is not None:  # late by scheduling and by waiting for a slot
-                self._started(max(0.0, (datetime.now(UTC) - due).total_seconds()))
+                self._started(max(0.0, self._wall() - due))
             task = asyncio.current_task()
             assert task is not None
-            self._in_flight.add(task)
+            self._in_flight.add(task)  # a trial's, too: shutdown waits for it
             try:
                 await self._probe(name)
             finally:
                 self._in_flight.discard(task)
 
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[object]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a probe failed (a breakerwatch bug, not a vendor outage)",
+                         exc_info=task.exception())  # fmt: skip
+
     def _on_event(self, event: JobEvent) -> None:
         job_id = event.job_id
-        name = job_id.split(":", 1)[1] if ":" in job_id else job_id
         if isinstance(event, JobSubmissionEvent):
-            if job_id != "heartbeat":
-                due = event.scheduled_run_times[-1]
-                self._due[job_id] = due
-                self._count_coalesced(job_id, name, due)
+            if job_id.startswith(_TRIAL):
+                self._trials[job_id] = event.scheduled_run_times[-1].timestamp()
             return
-        if event.code in (EVENT_JOB_MISSED, EVENT_JOB_MAX_INSTANCES):
-            if job_id.startswith(_PROBE):
-                self._missed(name)
-        elif isinstance(event, JobExecutionEvent):
+        if isinstance(event, JobExecutionEvent):
             if self._stopping or isinstance(event.exception, asyncio.CancelledError):
                 return  # shutdown cancels in-flight jobs: not an error
             logger.error(
-                "the probe job for %s failed (a breakerwatch bug, not a vendor outage)",
-                name,
+                "the %s job failed (a breakerwatch bug, not a vendor outage)",
+                job_id,
                 exc_info=event.exception,
             )
-
-    def _count_coalesced(self, job_id: str, name: str, due: datetime) -> None:
-        """Runs APScheduler dropped to catch up (coalescing) are missed runs too."""
-        interval = self._intervals.get(job_id)
-        previous = self._last_due.get(job_id)
-        if interval is None:
-            return  # a trial: not part of the schedule
-        self._last_due[job_id] = due
-        if previous is not None:
-            for _ in range(round((due - previous).total_seconds() / interval) - 1):
-                self._missed(name)
 
     async def shutdown(self, grace: float) -> None:
         """Stop scheduling; give in-flight probes up to `grace` s, then cancel them."""
@@ -204,11 +177,7 @@ class ProbeScheduler:
         self._scheduler.pause()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=grace)
+        for task in list(self._in_flight):
+            task.cancel()  # a trial's is APScheduler's to cancel too: once is enough
         self._scheduler.shutdown(wait=False)
         await asyncio.sleep(0.1)  # the queued shutdown and its cancellations actually run
-
-
-# APScheduler checks a job's callable against its arguments with inspect.signature, for
-# every job it adds: at 10,000 integrations, 0.8 s of the start-up. inspect.signature
-# honours a precomputed __signature__ (PEP 362), so it is computed once, here.
-setattr(ProbeScheduler._run, "__signature__", inspect.signature(ProbeScheduler._run))  # noqa: B010

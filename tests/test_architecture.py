@@ -39,7 +39,7 @@ PURE = [
     "alerts/messages.py", "alerts/verdict.py", "alerts/stamp.py",
     "alerts/model.py", "alerts/silences.py", "alerts/alertmanager.py", "daemon/access.py",
     "daemon/sharding.py", "daemon/status.py", "daemon/degraded.py", "daemon/history.py",
-    "daemon/availability.py", "daemon/page.py", "daemon/recent.py",
+    "daemon/availability.py", "daemon/page.py", "daemon/recent.py", "daemon/wheel.py",
 ]  # fmt: skip
 IO = {
     "sqlite3", "subprocess", "os", "pathlib", "shutil", "tempfile", "aiohttp", "slack_sdk",
