@@ -130,7 +130,7 @@ class Daemon:
             self._probe, missed=self._missed, started=self.stats.started, heartbeat=self._beat,
             heartbeat_every=HEARTBEAT_EVERY, concurrency=MAX_CONCURRENT_PROBES,
         )  # fmt: skip
-        self.fleet.start(self.scheduler)  # before start(): the jobs are added in one go
+        self.fleet.start(self.scheduler)  # every first run planned before the wheel turns
         self.scheduler.start()
         self.server.start()
         _settled()
