@@ -25,7 +25,8 @@ interval makes), the contenders are
 
 `--saturate`: breakerwatch configured for far more than it can do (10,000 integrations at
 5 s, timeout 3 s), and the probes a second that arrive; with `--processes 1 2`, that
-again with two daemons sharding the same configuration (BREAKERWATCH_SHARD 0/2 and 1/2).
+again with two daemons sharding a configuration twice as large (BREAKERWATCH_SHARD 0/2
+and 1/2), each as overloaded as the one alone. nginx shares the machine's cores.
 
 `--against TREE` (a checkout of an earlier commit, `git worktree add /tmp/old REV`):
 breakerwatch paced, this tree's daemon and TREE's alternately, `--rounds` times each.
@@ -230,7 +231,9 @@ def blackbox(target: Target, workdir: Path, rate: int, seconds: float) -> Run:
 
 
 def saturated(target: Target, workdir: Path, processes: int, seconds: float) -> Run:
-    count, interval = 10_000, 5.0
+    """`processes` daemons sharding one configuration of 10,000 integrations at 5 s per
+    process: 2,000 probes a second each, more than one process can do."""
+    count, interval = 10_000 * processes, 5.0
     with contextmanager_all([
         daemon(target, workdir / str(i), count, interval, defaults='timeout = "3s"\n',
                shard=f"{i}/{processes}" if processes > 1 else None)
@@ -249,7 +252,8 @@ def contextmanager_all(managers: list[Any]) -> Iterator[list[int]]:
 
 
 LAYERS = (  # the first whose pattern is in the innermost frame's file
-    ("scheduler (APScheduler and daemon/scheduler.py)", ("apscheduler/", "daemon/scheduler.py")),
+    ("scheduler (APScheduler, daemon/scheduler.py and wheel.py)",
+     ("apscheduler/", "daemon/scheduler.py", "daemon/wheel.py")),
     ("httpx API", ("httpx/",)),
     ("transport (probes/transport.py, aiohttp, yarl, multidict)",
      ("aiohttp/", "yarl/", "multidict/", "probes/transport.py", "aiohappyeyeballs/",
@@ -369,16 +373,12 @@ def main() -> int:
         black = blackbox(target, work, args.rate, args.seconds) if BLACKBOX else None
         runs = [*floors, ours, new, *([black] if black else [])]
         table(runs, (floors[2], floors[3]), black, PACED_INTERVAL)
-        base = like(ours, (floors[2], floors[3]))
-        print(
-            f"\nbreakerwatch / the floor that connects as it did ({base.name}): "
-            f"**{ours.per_probe / base.per_probe:.2f}** (target <= 2)"
-        )
-        if black:
-            print(
-                f"breakerwatch / blackbox_exporter: **{ours.per_probe / black.per_probe:.2f}**"
-                " (target <= 0.5)"
+        print()
+        for run in (ours, new):
+            said = f"{run.name}: / the floor that connects as it did: " + ratio(
+                run, like(run, (floors[2], floors[3]))
             )
+            print(said + (f"; / blackbox_exporter: {ratio(run, black)}" if black else ""))
     return 0
 
 
