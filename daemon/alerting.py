@@ -37,8 +37,6 @@ from alerts.silences import ALL, MaintenanceWindow, Silence, Silences
 from alerts.sinks import Reconciling, Sink, SinkError, SinkStats
 from alerts.sinks.alertmanager import AlertmanagerSink, channel_name, push
 from alerts.sinks.console import ConsoleSink
-from alerts.sinks.slack import SlackSink
-from alerts.sinks.webhook import WebhookSink
 from daemon.config import AlertmanagerConfig, AlertsConfig, parse_duration
 from daemon.state import StateStore
 from probes.http import new_client
@@ -274,12 +272,17 @@ def identity(config: AlertsConfig | None, state_dir: Path) -> str:
 def build_sinks(
     config: AlertsConfig, outbound: Outbound, console: TextIO | None = None, identity: str = ""
 ) -> list[Sink]:
+    """The configured sinks; slack-sdk (4 MB of memory) is imported only for a Slack one."""
     sinks: list[Sink] = []
     slack = config.slack
     if slack is not None and slack.token is not None:
+        from alerts.sinks.slack import SlackSink
+
         sinks.append(SlackSink(slack.token.reveal(), slack.channel, slack.base_url, outbound,
                                identity, settle=slack.settle))  # fmt: skip
     elif slack is not None and slack.webhook_url is not None:
+        from alerts.sinks.webhook import WebhookSink
+
         sinks.append(WebhookSink(slack.webhook_url.reveal(), outbound))
     if config.console:
         sinks.append(ConsoleSink(console))
@@ -323,7 +326,7 @@ async def _guarantee(sink: Sink) -> str:
         if sink.exactly_once:
             return "; exactly once: an interrupted send is looked up before it is sent again"
         return f"; at least once, not exactly once: {sink.why_not}"
-    if isinstance(sink, WebhookSink):
+    if sink.name == "slack":  # not reconciling: the webhook
         return (
             "; at least once, not exactly once: a webhook cannot look up what it sent "
             "(use a bot token, docs/alerts.md)"

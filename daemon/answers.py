@@ -54,7 +54,7 @@ class Answers:
     page_mode: Callable[[], str] = lambda: "full"  # [daemon] status_page
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
-    def metrics(self, gzipped: bool = False) -> bytes:
+    def metrics(self, gzipped: bool = False) -> list[bytes]:
         sinks = self.alerts.sink_stats() if self.alerts.on else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
         return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http,

@@ -68,6 +68,11 @@ class Change(enum.StrEnum):
 class Detector:
     """One integration's latency (`observe` each successful probe's)."""
 
+    __slots__ = (
+        "_at", "_latencies", "_since", "_weight", "degraded", "hold", "learned", "p95", "settings",
+        "window"
+    )  # fmt: skip
+
     def __init__(
         self, settings: DegradedSettings, interval: float, learned: Baseline | None = None
     ) -> None:

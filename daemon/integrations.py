@@ -100,6 +100,10 @@ def build_adapter(
 class Integration:
     """What the daemon keeps per integration; the adapter does the talking."""
 
+    __slots__ = (
+        "_wall", "adapter", "breaker", "config", "last", "last_at", "latency", "row", "stats"
+    )  # fmt: skip
+
     def __init__(
         self,
         config: IntegrationConfig,

@@ -38,7 +38,6 @@ import math
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import astuple, dataclass, field, fields
 from types import SimpleNamespace
@@ -262,13 +261,15 @@ _SUCCESS = Kind.SUCCESS
 
 
 class _Window:
-    """The last `size` outcomes since `since`, no older than `max_age`, oldest first.
+    """The last `size` outcomes since `since`, no older than `max_age`.
 
-    Successes are appended without the breaker's lock (`deque.append` is atomic), so the
-    healthy path never contends; failures and slow calls are appended under it. Entries
-    are a time (success) or a `(time, failed)` pair (failure, or slow success). `counts`
-    skips entries from before `since`, so a late append from an earlier closed period
-    cannot pollute this one.
+    A ring: outcome number `seq` goes to slot `seq % size`. Successes are written without
+    the breaker's lock (`next` on the counter and a list item's assignment are each one
+    atomic step, so two writers take two slots), so the healthy path never contends;
+    failures and slow calls are written under it. Entries are a time (success), a
+    `(time, failed)` pair (failure, or slow success) or None (no outcome yet). `counts` skips
+    entries from before `since`, so a late write from an earlier closed period cannot
+    pollute this one. A list of 10 takes 136 bytes where a deque took 760.
     """
 
     __slots__ = ("entries", "last_bad", "last_bad_at", "max_age", "seq", "since", "size")
@@ -276,32 +277,34 @@ class _Window:
     def __init__(self, size: int, max_age: float, now: float) -> None:
         self.size = size
         self.max_age = max_age
-        self.entries: deque[float | tuple[float, bool]] = deque(maxlen=size)
-        self.seq = itertools.count()  # next() is atomic: orders appends across threads
+        self.entries: list[float | tuple[float, bool] | None] = [None] * size
+        self.seq = itertools.count()  # next() is atomic: orders writes across threads
         self.last_bad = -size
         self.last_bad_at = -math.inf
         self.since = now
 
     def add_success(self, now: float) -> bool:
-        """Append a success; True when a failure or slow call may still be in the window."""
+        """Write a success; True when a failure or slow call may still be in the window."""
         seq = next(self.seq)
-        self.entries.append(now)
+        self.entries[seq % self.size] = now
         return seq - self.last_bad < self.size and now - self.last_bad_at <= self.max_age
 
     def add_bad(self, now: float, failed: bool) -> None:
         seq = next(self.seq)
-        self.entries.append((now, failed))
+        self.entries[seq % self.size] = (now, failed)
         self.last_bad, self.last_bad_at = seq, now
 
     def restart(self, now: float) -> None:
-        self.entries.clear()
+        self.entries = [None] * self.size
         self.since = now
 
     def counts(self, now: float) -> tuple[int, int, int]:
         """(outcomes, failures, slow successes) in the window at `now`."""
         horizon = max(self.since, now - self.max_age)
         count = failures = slows = 0
-        for entry in self.entries.copy():
+        for entry in self.entries[:]:
+            if entry is None:
+                continue
             if isinstance(entry, tuple):
                 at, failed = entry
                 if at >= horizon:
@@ -325,6 +328,14 @@ class Breaker:
     with `record(permit, outcome, duration)`. `clock` is monotonic seconds, `wall` Unix
     seconds (display and persistence only), `random` returns floats in [0, 1) for jitter.
     """
+
+    __slots__ = (
+        "_clock", "_closed_since", "_consecutive_failures", "_consecutive_successes",
+        "_cooldown_until", "_delivering", "_generation", "_last_failure", "_leases", "_listeners",
+        "_lock", "_next_lease", "_open_for", "_open_until", "_opened_at", "_pending", "_permit",
+        "_random", "_since", "_slow_after", "_state", "_steady", "_throttle_streak",
+        "_trip_streak", "_wall", "_window", "config", "name"
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -186,6 +186,12 @@ class ResilientClient:
         clock, wall, sleep, random: injected time and randomness, for tests.
     """
 
+    __slots__ = (
+        "_auth", "_classify", "_client", "_clock", "_follow_redirects", "_fresh_due",
+        "_fresh_every", "_headers", "_hooks", "_owns_client", "_prefix", "_redact", "_retrier",
+        "_urls", "_wall", "breaker", "deadline", "max_response_bytes", "name", "proxy", "timeout"
+    )  # fmt: skip
+
     def __init__(
         self,
         name: str,

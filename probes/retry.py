@@ -88,24 +88,33 @@ def _check_retry(values: Any) -> Checks:
     return c
 
 
+_BUDGET_DEFAULTS = (10.0, 0.1, 60.0)  # valid: not checked again for each of 10,000 budgets
+
+
 class RetryBudget:
     """A token bucket limiting retries for one integration; safe under threads."""
 
+    __slots__ = (
+        "_clock", "_floor_used_at", "_lock", "_tokens", "floor_interval", "max_tokens",
+        "token_ratio"
+    )  # fmt: skip
+
     def __init__(
         self,
-        max_tokens: float = 10.0,
-        token_ratio: float = 0.1,
-        floor_interval: float = 60.0,
+        max_tokens: float = _BUDGET_DEFAULTS[0],
+        token_ratio: float = _BUDGET_DEFAULTS[1],
+        floor_interval: float = _BUDGET_DEFAULTS[2],
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        values = SimpleNamespace(
-            max_tokens=max_tokens, token_ratio=token_ratio, floor_interval=floor_interval
-        )
-        checks = Checks(values)
-        for setting in ("max_tokens", "token_ratio", "floor_interval"):
-            checks.greater_than(setting, 0)
-        checks.raise_first()
+        if (max_tokens, token_ratio, floor_interval) != _BUDGET_DEFAULTS:  # those are valid
+            values = SimpleNamespace(
+                max_tokens=max_tokens, token_ratio=token_ratio, floor_interval=floor_interval
+            )
+            checks = Checks(values)
+            for setting in ("max_tokens", "token_ratio", "floor_interval"):
+                checks.greater_than(setting, 0)
+            checks.raise_first()
         self.max_tokens = max_tokens
         self.token_ratio = token_ratio
         self.floor_interval = floor_interval
@@ -158,6 +167,8 @@ T = TypeVar("T", bound=_HasOutcome)
 
 class Retrier:
     """Runs an attempt function until it succeeds or a retry would be wrong."""
+
+    __slots__ = ("_clock", "_random", "_sleep", "budget", "policy")
 
     def __init__(
         self,

@@ -8,19 +8,10 @@ message in place and reply in its thread; the others get each notice's standalon
 
 from __future__ import annotations
 
-import asyncio
 import enum
-import random
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
-
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 
 from alerts.messages import Message
 from alerts.stamp import Stamp
@@ -28,6 +19,7 @@ from probes.hints import retry_hint
 
 __all__ = [
     "LOOKUPS",
+    "SLACK_API",
     "TIMEOUT",
     "FailureReason",
     "Lookup",
@@ -36,9 +28,9 @@ __all__ = [
     "SinkError",
     "SinkStats",
     "retry_after",
-    "retry_handlers",
 ]
 
+SLACK_API = "https://slack.com/api/"  # the Web API's base URL, `[alerts.slack] base_url`
 TIMEOUT = 10  # seconds per Slack request
 MAX_RETRY_AFTER = 900.0  # the longest a Retry-After may pause a sink: a wild one cannot
 # hold the alerts back for days
@@ -175,46 +167,3 @@ def retry_after(headers: Mapping[str, object], now: float) -> float | None:
     strings = {name: value for name, value in plain.items() if isinstance(value, str)}
     seconds = retry_hint(strings, now=now, throttled=False)
     return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
-
-
-def retry_handlers() -> list[AsyncRetryHandler]:
-    """slack-sdk's own retries inside one call: only a 429 after a short Retry-After, which
-    Slack refused without acting. Its retries of a dropped connection and of a 500 or 503
-    would send a post again that Slack may have acted on: those are the outbox's to decide,
-    after looking (docs/alerts.md)."""
-    return [_RateLimitRetry(max_retry_count=1)]
-
-
-IN_CALL_WAIT = 10.0  # the longest Retry-After waited out inside one call
-
-
-class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """slack-sdk's retry of a 429, reading Retry-After in either form (slack-sdk's own reads
-    whole seconds only, and raises ValueError on an HTTP-date), and only when the wait is
-    short: a longer one is the outbox's to wait, with the sink paused, not this call's."""
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        wait = retry_after(response.headers, time.time())
-        return wait is None or wait <= IN_CALL_WAIT
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        wait = retry_after(response.headers, time.time()) if response is not None else None
-        state.next_attempt_requested = True
-        await asyncio.sleep((1.0 if wait is None else wait) + random.random())
-        state.increment_current_attempt()

@@ -20,14 +20,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts.messages import Message
-from alerts.sinks import TIMEOUT, FailureReason, Lookup, SinkError, retry_handlers
+from alerts.sinks import SLACK_API, TIMEOUT, FailureReason, Lookup, SinkError
 from alerts.sinks import retry_after as retry_after_header
+from alerts.sinks.slack_retry import retry_handlers
 from alerts.stamp import Stamp
 from probes.outbound import Outbound
 
-__all__ = ["SLACK_API", "SlackSink", "web_api_reason"]
+__all__ = ["SlackSink", "web_api_reason"]
 
-SLACK_API = "https://slack.com/api/"
 PAGE = 200  # messages per page of a look-up (Slack allows up to 999 and suggests 200)
 MAX_PAGES = 5  # pages per look-up: the 1,000 newest messages since the attempt, at most
 LIST_PAGE = 1000  # channels per page of conversations.list (its maximum)

@@ -14,13 +14,8 @@ import aiohttp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts.messages import Message
-from alerts.sinks import (
-    TIMEOUT,
-    FailureReason,
-    SinkError,
-    retry_after,
-    retry_handlers,
-)
+from alerts.sinks import TIMEOUT, FailureReason, SinkError, retry_after
+from alerts.sinks.slack_retry import retry_handlers
 from alerts.stamp import Stamp
 from probes.outbound import Outbound
 

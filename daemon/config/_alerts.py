@@ -11,7 +11,7 @@ from typing import Any
 from alerts.alertmanager import RESERVED_LABELS
 from alerts.model import AlertSettings
 from alerts.silences import ALL, WEEKDAYS, MaintenanceWindow
-from alerts.sinks.slack import SLACK_API
+from alerts.sinks import SLACK_API
 from daemon.config._reader import (
     DAY,
     HOUR,

@@ -10,7 +10,7 @@ and what form it must have, its adapter says (`VendorAdapter.credential_field`,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -57,7 +57,7 @@ Resilience = dict[str, dict[str, Any]]  # "breaker" and "retry" -> their keyword
 
 
 def integrations_tables(
-    tables: list[Table], defaults: Table, reader: Reader
+    tables: Iterable[Table], defaults: Table, reader: Reader
 ) -> tuple[IntegrationConfig, ...]:
     """Every valid integration; the problems of the others are in `reader`."""
     interval = defaults.value("interval", INTERVAL, DEFAULT_INTERVAL)

@@ -218,7 +218,7 @@ class VendorSettings:
         return own + (self.oauth.secrets() if self.oauth else [])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     """An `http` integration's probe (probes.adapters.HttpEndpointAdapter's arguments)."""
 
@@ -235,7 +235,7 @@ class HttpSettings:
         return [value for value in self.headers.values() if isinstance(value, Secret)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntegrationConfig:
     """One integration, with defaults applied and secrets resolved."""
 

@@ -139,13 +139,13 @@ def reveal(secret: Secret | str) -> str:
 def check_base_url(integration: str, field: str, url: str) -> str:
     """`url` without a trailing slash, or `AdapterError` if it is not an http(s) URL."""
     parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return url.rstrip("/")
     shown = parts._replace(query="", fragment="").geturl()  # a query could hold a token
     if parts.scheme not in ("http", "https"):
         hint = f"; write https://{shown}" if not parts.scheme else ""
         raise AdapterError(integration, field, f"{shown!r} is not an http(s) URL{hint}")
-    if not parts.hostname:
-        raise AdapterError(integration, field, f"{shown!r} has no host")
-    return url.rstrip("/")
+    raise AdapterError(integration, field, f"{shown!r} has no host")
 
 
 class Adapter:

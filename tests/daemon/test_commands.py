@@ -205,7 +205,7 @@ def sample_page() -> str:
     http = HttpStats(512, open=3, evicted=1)
     http.refuse("unauthorized")
     vendor = {"billing": ("major", 2), "kit": ("unknown", 0)}
-    return render(rows, daemon, process_registry(), 2000.0, sinks, http, vendor).decode()
+    return b"".join(render(rows, daemon, process_registry(), 2000.0, sinks, http, vendor)).decode()
 
 
 def test_the_metrics_page_counts_what_happened() -> None:
