@@ -14,7 +14,7 @@ the machine, for a quieter comparison of GET /metrics.
 The daemon (`breakerwatch run`, http probes) probes the fast local target of
 bench/target.py (its own process). Measured: the time from starting the process to
 /readyz answering 200; the daemon's peak RSS, sampled every 2 s; how long GET /metrics
-takes, from the client, sampled every 10 s; and from the daemon's own
+takes uncompressed, from the client, sampled every 10 s; and from the daemon's own
 breakerwatch_probe_start_delay_seconds histogram, how late probes start against their
 schedule (the p99 is the upper bound of the bucket holding the 99th percentile).
 
@@ -41,6 +41,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from probe_cpu import cpu_seconds, free_port
 from target import running_target
 from trees import tree_daemon
+
+
+# The target is the page uncompressed (curl's default); Prometheus asks for gzip.
+_IDENTITY = {"Accept-Encoding": "identity"}
 
 
 def rss_mb(pid: int) -> float:
@@ -125,7 +129,7 @@ def measure(
             peak = max(peak, rss_mb(daemon.pid))
             if time.monotonic() >= next_scrape:
                 t = time.monotonic()
-                httpx.get(f"{base}/metrics", timeout=30)
+                httpx.get(f"{base}/metrics", timeout=30, headers=_IDENTITY)
                 scrapes.append(time.monotonic() - t)
                 next_scrape += 10
                 for path in ("/", "/?page=2", "/integrations/i0") if pages else ():
@@ -136,7 +140,7 @@ def measure(
             time.sleep(2)
         cpu = cpu_seconds(daemon.pid) - cpu_start
         t = time.monotonic()
-        page = httpx.get(f"{base}/metrics", timeout=30).text
+        page = httpx.get(f"{base}/metrics", timeout=30, headers=_IDENTITY).text
         scrapes.append(time.monotonic() - t)
         p99, probes = delay_p99(page)
         missed = sum(

@@ -340,7 +340,7 @@ def render(
     per integration with a status page, its indicator and unresolved vendor incidents;
     `scopes`: per integration whose scopes were told, how many its credential lacks;
     `canaries`: per integration with canary writes, how they go), in pieces to be sent in
-    turn. It is built 256 KiB of text at a time, each piece encoded (and compressed) as it
+    turn. It is built 64 KiB of text at a time, each piece encoded (and compressed) as it
     comes: at 10,000 integrations the page is 29 MB; as one list of its 366,000 lines it
     took some 50 MB more at its peak, and joined into one body, 29 MB more again."""
     rows = list(rows)
