@@ -44,7 +44,10 @@ def test_writes_failing_while_reads_succeed_are_one_message_and_one_record(
         every = ("kit", "hubspot", "mailchimp", "sendgrid")
         daemon.until(lambda: all((daemon.status()[n]["canary"] or {}).get("runs", 0) >= 3
                                  for n in every), timeout=30, what="three runs each")  # fmt: skip
-        assert all(daemon.status()[n]["canary"]["failures"] == 0 for n in every)
+        # A failure here is a write that failed with every vendor healthy: its reason is
+        # in the daemon's warning ("the canary write failed: ...").
+        failed = {n: daemon.status()[n]["canary"]["failures"] for n in every}
+        assert not any(failed.values()), (failed, daemon.output[-3000:])
         stores = {"kit": "subscribers", "hubspot": "contacts", "mailchimp": "members",
                   "sendgrid": "contacts"}  # fmt: skip
         for vendor, store in stores.items():
