@@ -42,7 +42,7 @@ from probe_cpu import cpu_seconds, free_port
 from target import running_target
 from trees import tree_daemon
 
-# The target is the page uncompressed (curl's default); Prometheus asks for gzip.
+# /metrics is timed uncompressed (curl's default, and the larger case); Prometheus asks for gzip.
 _IDENTITY = {"Accept-Encoding": "identity"}
 
 

@@ -46,7 +46,8 @@ def test_writes_failing_while_reads_succeed_are_one_message_and_one_record(
                                  for n in every), timeout=30, what="three runs each")  # fmt: skip
         # A failure here is a write that failed with every vendor healthy: its reason is
         # in the daemon's warning ("the canary write failed: ...").
-        failed = {n: daemon.status()[n]["canary"]["failures"] for n in every}
+        status = daemon.status()
+        failed = {n: status[n]["canary"]["failures"] for n in every}
         assert not any(failed.values()), (failed, daemon.output[-3000:])
         stores = {"kit": "subscribers", "hubspot": "contacts", "mailchimp": "members",
                   "sendgrid": "contacts"}  # fmt: skip
