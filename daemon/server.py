@@ -128,6 +128,7 @@ class HttpServer:
             hosts=(*config.allowed_hosts, socket.gethostname().lower()),  # no DNS lookup
         )
         self.stats = HttpStats(config.max_connections)
+        self._evicting: set[asyncio.Future[None]] = set()  # closed to make room, still closing
         self._verified: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
         self._sock = _bind(host, port)
         self._loop = asyncio.new_event_loop()
@@ -185,18 +186,12 @@ class HttpServer:
         await asyncio.gather(accepting, *connections, return_exceptions=True)
 
     async def _accept(self, server: _Server, connections: set[asyncio.Task[None]]) -> None:
-        slots = asyncio.Semaphore(self.stats.limit)
         failed_at = -math.inf
         while True:
-            # At the limit, a connection idle the longest makes room (one that sends no
-            # request cannot hold a place for ever); if none is idle, new ones wait.
-            if slots.locked() and server.evict_idle():
-                self.stats.evicted += 1
-            await slots.acquire()
+            await self._room(server)
             try:
                 connection, _ = await self._loop.sock_accept(self._sock)
             except OSError as error:  # EMFILE and friends: say so once, make room, go on
-                slots.release()
                 if self._loop.time() - failed_at > TROUBLE_REPEAT:  # once an episode
                     logger.error("cannot accept connections: %s; retrying every second",
                                  error.strerror)  # fmt: skip
@@ -204,18 +199,36 @@ class HttpServer:
                 local = local_cause(error)
                 if local is not None:
                     self._daemon_loop.call_soon_threadsafe(self._endpoints.local_failure, *local)
-                    if server.evict_idle():  # a descriptor for the next in line
-                        self.stats.evicted += 1
+                    self._evict(server)  # a descriptor for the next in line
                 await asyncio.sleep(1.0)
                 continue
-            task = asyncio.ensure_future(self._connection(server, connection, slots))
+            self.stats.open += 1
+            task = asyncio.ensure_future(self._connection(server, connection))
             connections.add(task)
             task.add_done_callback(connections.discard)
 
-    async def _connection(
-        self, server: _Server, connection: socket.socket, slots: asyncio.Semaphore
-    ) -> None:
-        self.stats.open += 1
+    async def _room(self, server: _Server) -> None:
+        """Return once a connection may be accepted. At the limit, the connection idle the
+        longest is closed to make room (one that sends no request cannot hold a place for
+        ever); if none is idle yet, wait for one to close or to become idle. A burst taken
+        from the listen queue at once is not idle until each is set up, so the waiting is
+        for either, not only for a place."""
+        while True:
+            server.changed.clear()
+            if self.stats.open < self.stats.limit:
+                return
+            if self.stats.open - len(self._evicting) < self.stats.limit or not self._evict(server):
+                await server.changed.wait()
+
+    def _evict(self, server: _Server) -> bool:
+        closed = server.evict_idle()
+        if closed is None:
+            return False
+        self._evicting.add(closed)
+        self.stats.evicted += 1
+        return True
+
+    async def _connection(self, server: _Server, connection: socket.socket) -> None:
         closed = self._loop.create_future()
         try:
             context = None
@@ -235,7 +248,8 @@ class HttpServer:
             connection.close()
         finally:
             self.stats.open -= 1
-            slots.release()
+            self._evicting.discard(closed)
+            server.changed.set()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -250,6 +264,7 @@ class HttpServer:
         finally:
             if request.protocol.transport is not None:
                 idle[request.protocol] = self._loop.time()
+                self._server.changed.set()
         response.headers.update(_HEADERS)
         return response
 
@@ -395,6 +410,7 @@ class _Server(web.Server):
         super().__init__(handler, **kwargs)
         self._closed: dict[web.RequestHandler, asyncio.Future[None]] = {}
         self.idle: dict[web.RequestHandler, float] = {}
+        self.changed = asyncio.Event()  # a connection closed or became idle
 
     def tracked(self, closed: asyncio.Future[None]) -> web.RequestHandler:
         handler = self()
@@ -404,6 +420,7 @@ class _Server(web.Server):
     def connection_made(self, handler: web.RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
         self.idle[handler] = self._loop.time()
+        self.changed.set()
 
     def connection_lost(
         self, handler: web.RequestHandler, exc: BaseException | None = None
@@ -414,14 +431,14 @@ class _Server(web.Server):
         if closed is not None and not closed.done():
             closed.set_result(None)
 
-    def evict_idle(self) -> bool:
-        """Close the connection idle the longest, if one is; True if it did."""
+    def evict_idle(self) -> asyncio.Future[None] | None:
+        """Close the connection idle the longest, if one is; the future its closing sets."""
         if not self.idle:
-            return False
+            return None
         handler = min(self.idle, key=self.idle.__getitem__)
         del self.idle[handler]
         handler.force_close()
-        return True
+        return self._closed.get(handler)
 
 
 class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]

@@ -5,6 +5,7 @@ breaker moves, probes keep their rate, and /healthz says what is true."""
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import time
 from pathlib import Path
@@ -76,8 +77,14 @@ def test_six_hundred_idle_connections_change_nothing(
         daemon.until(lambda: probes(numbers(daemon), "kit") >= 2, what="probing")
         host, port = daemon.url.removeprefix("http://").rsplit(":", 1)
         before, began = numbers(daemon), time.monotonic()
-        for _ in range(600):  # connect, send nothing, hold on
-            held.append(socket.create_connection((host, int(port)), timeout=5))
+        # The 600 arrive while the daemon is stopped, as a burst after a pause would: its
+        # accept loop then finds them all queued at once, not one at a time.
+        daemon.process.send_signal(signal.SIGSTOP)
+        try:
+            for _ in range(600):  # connect, send nothing, hold on
+                held.append(socket.create_connection((host, int(port)), timeout=5))
+        finally:
+            daemon.process.send_signal(signal.SIGCONT)
         time.sleep(1.0)
         asked = time.monotonic()
         health = httpx.get(daemon.url + "/healthz", timeout=10)
