@@ -4,7 +4,7 @@ thread (they only read); the coroutines, which change things, on the daemon's lo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -54,7 +54,7 @@ class Answers:
     page_mode: Callable[[], str] = lambda: "full"  # [daemon] status_page
     http: HttpStats | None = None  # the server's own numbers, once it exists
 
-    def metrics(self, gzipped: bool = False) -> list[bytes]:
+    def metrics(self, gzipped: bool = False) -> Iterator[bytes]:
         sinks = self.alerts.sink_stats() if self.alerts.on else None
         self.stats.state_persisted = 0 if self.store.unpersisted else 1
         return render(self.fleet.rows(), self.stats, self.registry, self.wall(), sinks, self.http,

@@ -43,7 +43,7 @@ import math
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, Protocol
 
 import bcrypt
@@ -91,7 +91,7 @@ class Endpoints(Protocol):
     thread, but for `local_failure` (the server could not accept a connection for want of
     our own resources); the coroutines are run on the daemon's loop."""
 
-    def metrics(self, gzipped: bool = False) -> list[bytes]: ...
+    def metrics(self, gzipped: bool = False) -> Iterator[bytes]: ...
     def health(self) -> tuple[bool, str]: ...
     def ready(self) -> bool: ...
     def status(self) -> dict[str, Any]: ...
@@ -501,7 +501,7 @@ def _reason(value: object) -> str | None:
     return printable(value).strip() or None
 
 
-def _metrics(pieces: list[bytes], gzipped: bool) -> web.Response:
+def _metrics(pieces: Iterator[bytes], gzipped: bool) -> web.Response:
     """The exposition, gzipped at level 1 when the scraper accepts it (Prometheus does: at
     10,000 integrations, 29 MB becomes about 1.3 MB)."""
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
@@ -511,14 +511,22 @@ def _metrics(pieces: list[bytes], gzipped: bool) -> web.Response:
 
 
 class _Pieces(payload.Payload):
-    """A body written piece by piece, its length known: the page is not copied once more."""
+    """A body made while it is sent, piece by piece (chunked: its length is not known
+    before the last piece). A failure part way is logged, and the connection is cut
+    without the last chunk, so no client takes a part for the whole."""
 
-    def __init__(self, pieces: list[bytes]) -> None:
+    def __init__(self, pieces: Iterator[bytes]) -> None:
         super().__init__(pieces, content_type=CONTENT_TYPE)
-        self._size = sum(map(len, pieces))
 
     async def write(self, writer: AbstractStreamWriter) -> None:
-        for piece in self._value:
+        while True:
+            try:
+                piece = next(self._value, None)
+            except Exception:  # ours, not the client's: a hang-up is raised by the write
+                logger.exception("making the /metrics page failed part way; scrape cut off")
+                raise
+            if piece is None:
+                return
             await writer.write(piece)
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
