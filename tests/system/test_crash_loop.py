@@ -83,8 +83,10 @@ def kill_9s(simulator: Simulator, slack: FakeSlack, tmp_path: Path, history: boo
     enough = max(1, round(3 * KILLS / 20))  # 3 in the full 20 kills
     assert incidents >= enough, "the loop should have seen several outages"
     assert incidents <= len(messages) <= incidents + doubled
-    for message in messages:
-        assert (message.text or "").startswith("kit recovered"), message.text  # all resolved
+    # All resolved, but for a message a kill orphaned: posted by Slack before we recorded
+    # it, then posted again after the restart (only without the scope; the log says so).
+    unresolved = [m.text for m in messages if not (m.text or "").startswith("kit recovered")]
+    assert len(unresolved) <= doubled, (doubled, unresolved)
     replies = [r for m in messages for r in slack.replies(m.ts)]
     recovered = [r for r in replies if (r.text or "").startswith("Recovered after")]
     assert incidents <= len(recovered) <= incidents + doubled
